@@ -1,0 +1,193 @@
+"""Runs end to end through the in-process app: start, steps, outputs, events."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.support import api_client
+
+HELLO = {
+    "name": "hello",
+    "variables": {"who": {"type": "string", "default": "world"},
+                  "n": {"type": "integer", "default": 2}},
+    "steps": [
+        {"name": "greet", "run": 'echo "greeting=hello, ${{ input.who }}" >> "$WFE_OUTPUT"'},
+        {"name": "shout", "run": ["sh", "-c", 'printf "loud=%s\\n" "$(echo "$1" | tr a-z A-Z)"'
+                                  ' >> "$WFE_OUTPUT"', "sh", "${{ steps.greet.output.greeting }}"]},
+        {"name": "nap", "sleep": "50ms"},
+        {"name": "sum", "set": {"text": "${{ steps.shout.output.loud }}", "n": "${{ input.n }}"}},
+    ],
+}
+
+
+async def test_run_completes_with_outputs_and_events(settings):
+    async with api_client(settings) as api:
+        await api.template(HELLO)
+        run = await api.start("hello", who="ada")
+        assert run["status"] == "pending" and run["trigger_type"] == "api"
+        assert run["input"] == {"who": "ada", "n": 2}
+        done = await api.wait_status(run["id"], "completed", "failed")
+        assert done["status"] == "completed", done
+        steps = {s["name"]: s for s in done["steps"]}
+        assert steps["greet"]["output"] == {"greeting": "hello, ada"}
+        assert steps["shout"]["output"] == {"loud": "HELLO, ADA"}
+        assert steps["sum"]["output"] == {"text": "HELLO, ADA", "n": 2}
+        assert all(s["status"] == "succeeded" and s["attempt"] == 1 for s in done["steps"])
+        types = [e["type"] for e in done["events"]]
+        assert types[:2] == ["run.created", "run.started"]
+        assert types[-1] == "run.completed"
+        assert types.count("step.started") == 4 and types.count("step.succeeded") == 4
+        assert [e["seq"] for e in done["events"]] == list(range(1, len(types) + 1))
+        assert done["started_at"] and done["finished_at"]
+
+
+async def test_step_environment(settings, tmp_path):
+    spec = {"name": "envy", "variables": {"who": {"type": "string"}},
+            "steps": [{"name": "probe", "run": "env | grep ^WFE_ | grep -v WFE_OUTPUT > "
+                       + str(tmp_path / "env.txt")}]}
+    async with api_client(settings) as api:
+        await api.template(spec)
+        run = await api.start("envy", who="x y")
+        await api.wait_status(run["id"], "completed")
+    env = dict(line.split("=", 1) for line in (tmp_path / "env.txt").read_text().splitlines())
+    assert env["WFE_RUN_ID"] == run["id"]
+    assert env["WFE_STEP"] == "probe" and env["WFE_ATTEMPT"] == "1"
+    assert env["WFE_IDEMPOTENCY_KEY"] == f"{run['id']}:probe"
+    assert env["WFE_INPUT_WHO"] == "x y"
+    assert "WFE_TOKEN" not in env
+
+
+async def test_failing_step_fails_run_with_log_tail(settings):
+    spec = {"name": "boom", "steps": [
+        {"name": "ok", "run": "echo fine"},
+        {"name": "bad", "run": "echo oh no >&2; exit 3"},
+        {"name": "never", "run": "echo unreachable"}]}
+    async with api_client(settings) as api:
+        await api.template(spec)
+        run = await api.start("boom")
+        done = await api.wait_status(run["id"], "failed")
+        assert done["reason"] == "step_failed"
+        bad = done["steps"][1]
+        assert bad["status"] == "failed" and bad["exit_code"] == 3
+        assert "oh no" in bad["log_tail"] and "exited with 3" in bad["error"]
+        assert done["steps"][2]["status"] == "pending"
+        assert [e["type"] for e in done["events"]][-2:] == ["step.failed", "run.failed"]
+
+
+async def test_json_output_and_bad_output(settings):
+    spec = {"name": "outs", "steps": [
+        {"name": "j", "run": """echo '{"a": [1, 2], "b": {"c": true}}' > "$WFE_OUTPUT" """},
+        {"name": "bad", "run": """echo 'not a pair' > "$WFE_OUTPUT" """}]}
+    async with api_client(settings) as api:
+        await api.template(spec)
+        done = await api.wait_status((await api.start("outs"))["id"], "failed")
+        assert done["steps"][0]["output"] == {"a": [1, 2], "b": {"c": True}}
+        assert "not key=value" in done["steps"][1]["error"]
+
+
+async def test_http_step(settings):
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    async def echo(request):
+        body = await request.json()
+        return web.json_response({"got": body, "key": request.headers.get("Idempotency-Key")})
+
+    async def fail(request):
+        return web.Response(status=503, text="down")
+
+    target = web.Application()
+    target.router.add_post("/echo", echo)
+    target.router.add_get("/fail", fail)
+    async with TestServer(target, host="127.0.0.1") as server:
+        base = str(server.make_url(""))
+        spec = {"name": "web", "variables": {"x": {"type": "integer"}}, "steps": [
+            {"name": "call", "http": {"method": "POST", "url": base + "/echo",
+                                      "json": {"x": "${{ input.x }}"}}},
+            {"name": "down", "http": {"url": base + "/fail"}}]}
+        async with api_client(settings) as api:
+            await api.template(spec)
+            run = await api.start("web", x=7)
+            done = await api.wait_status(run["id"], "failed")
+    call, down = done["steps"]
+    assert call["output"] == {"got": {"x": 7}, "key": f"{run['id']}:call"}
+    assert down["status"] == "failed" and "HTTP 503" in down["error"]
+
+
+async def test_list_is_owner_scoped_and_paged(settings):
+    async with api_client(settings) as api:
+        await api.template({"name": "t", "steps": [{"name": "s", "set": {"a": 1}}]})
+        ids = [(await api.start("t"))["id"] for _ in range(3)]
+        _, bob = await api.post("/api/v1/users", json={"name": "bob"}, expect=201)
+        bob_run = await api.start("t", token=bob["token"])
+        _, page = await api.get("/api/v1/workflows?limit=2", expect=200)
+        assert page["total"] == 3 and page["limit"] == 2 and page["offset"] == 0
+        assert [r["id"] for r in page["items"]] == ids[::-1][:2]
+        _, page2 = await api.get("/api/v1/workflows?limit=2&offset=2", expect=200)
+        assert [r["id"] for r in page2["items"]] == [ids[0]]
+        _, theirs = await api.get("/api/v1/workflows", token=bob["token"], expect=200)
+        assert [r["id"] for r in theirs["items"]] == [bob_run["id"]]
+        status, err = await api.get(f"/api/v1/workflows/{bob_run['id']}")
+        status2, err2 = await api.get("/api/v1/workflows/00000000-0000-4000-8000-000000000000")
+        assert status == status2 == 404
+        assert err["error"]["code"] == err2["error"]["code"] == "not_found"
+        for bad in ("limit=0", "limit=501", "offset=-1", "limit=x", "status=nope"):
+            status, err = await api.get(f"/api/v1/workflows?{bad}")
+            assert status == 422 and err["error"]["code"] == "validation_failed", bad
+
+
+async def test_input_validation(settings):
+    spec = {"name": "typed", "variables": {
+        "name": {"type": "string"}, "count": {"type": "integer", "default": 1},
+        "mode": {"type": "enum", "values": ["a", "b"], "default": "a"}},
+        "steps": [{"name": "s", "set": {"x": "${{ input.count }}"}}]}
+    async with api_client(settings) as api:
+        await api.template(spec)
+        status, err = await api.post("/api/v1/workflows", json={
+            "template": "typed", "input": {"count": "many", "mode": "c", "extra": 1}})
+        assert status == 422
+        paths = {d["path"] for d in err["error"]["details"]}
+        assert {"input.name", "input.count", "input.mode", "input.extra"} <= paths
+        run = await api.start("typed", name="x", count="3")
+        assert run["input"] == {"name": "x", "count": 3, "mode": "a"}
+
+
+async def test_start_needs_a_published_template(settings):
+    async with api_client(settings) as api:
+        draft = await api.template({"name": "d", "steps": [{"name": "s", "set": {}}]},
+                                   publish=False)
+        status, err = await api.post("/api/v1/workflows", json={"template_id": draft["id"]})
+        assert status == 409 and "publish" in err["error"]["message"]
+        status, err = await api.post("/api/v1/workflows", json={"template": "nope"})
+        assert status == 404
+        status, err = await api.post("/api/v1/workflows", json={"template_id": "not-a-uuid"})
+        assert status == 404
+        status, err = await api.post("/api/v1/workflows", json={})
+        assert status == 422
+
+
+@pytest.mark.parametrize("trigger", ["api", "cli"])
+async def test_trigger_type(settings, trigger):
+    async with api_client(settings) as api:
+        await api.template({"name": "t", "steps": [{"name": "s", "set": {}}]})
+        _, run = await api.post("/api/v1/workflows", json={"template": "t",
+                                                           "trigger_type": trigger}, expect=201)
+        assert run["trigger_type"] == trigger
+
+
+def test_files_are_private(settings, home):
+    import asyncio
+
+    async def go():
+        async with api_client(settings) as api:
+            await api.template({"name": "t", "steps": [{"name": "s", "run": "echo hi"}]})
+            await api.wait_status((await api.start("t"))["id"], "completed")
+
+    asyncio.run(go())
+    for path in home.rglob("*"):
+        mode = path.stat().st_mode & 0o777
+        assert mode & 0o077 == 0, (path, oct(mode))
+    assert json.loads(json.dumps(os.listdir(home)))

@@ -1,0 +1,140 @@
+"""kill -9 the daemon at awkward moments: nothing acknowledged is lost, nothing committed reruns."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections import Counter
+
+import pytest
+
+from tests.conftest import wait_until
+from wfe.errors import DaemonUnreachable
+
+pytestmark = pytest.mark.slow
+
+
+def publish(client, spec: dict) -> None:
+    tpl = client.create_template(spec, "application/json")
+    client.publish_template(tpl["id"])
+
+
+def committed_steps(home) -> set[tuple[str, str]]:
+    conn = sqlite3.connect(home / "wfe.db")
+    try:
+        return set(conn.execute("SELECT run_id, name FROM steps WHERE status = 'succeeded'"))
+    finally:
+        conn.close()
+
+
+def all_done(client, ids, status="completed"):
+    return all(client.get_run(i)["status"] == status for i in ids)
+
+
+def test_kill9_mid_steps_then_restart(daemon_factory, tmp_path):
+    ledger = tmp_path / "ledger"
+    step = f'echo "$WFE_RUN_ID $WFE_STEP $WFE_ATTEMPT" >> {ledger}; sleep 0.05'
+    spec = {"name": "many", "steps": [{"name": f"s{i}", "run": step} for i in range(6)]}
+    d = daemon_factory().start()
+    c = d.client()
+    publish(c, spec)
+    ids = [c.start_run("many")["id"] for _ in range(20)]
+    wait_until(lambda: ledger.exists() and len(ledger.read_text().splitlines()) >= 40,
+               message="steps under way")
+    d.kill9()
+    before = committed_steps(d.home)
+    assert before, "some steps had completed before the kill"
+    d.start()
+    c = d.client()
+    wait_until(lambda: all_done(c, ids), timeout=60, message="all runs completed")
+    runs_started = Counter(tuple(line.split()[:2]) for line in ledger.read_text().splitlines())
+    for key in before:
+        assert runs_started[key] == 1, f"{key} completed before the kill but ran again"
+    for run_id in ids:
+        for s in c.get_run(run_id)["steps"]:
+            assert runs_started[(run_id, s["name"])] >= 1
+
+
+def test_recovery_kills_leftover_process_group(daemon_factory, tmp_path):
+    pidfile = tmp_path / "pids"
+    spec = {"name": "slow", "steps": [{"name": "long", "run":
+            f'echo "$$ $WFE_ATTEMPT $WFE_IDEMPOTENCY_KEY" >> {pidfile}; '
+            f'if [ "$WFE_ATTEMPT" = 1 ]; then sleep 60 & wait; fi'}]}
+    d = daemon_factory().start()
+    c = d.client()
+    publish(c, spec)
+    run_id = c.start_run("slow")["id"]
+    wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), message="step started")
+    old_pid = int(pidfile.read_text().split()[0])
+    d.kill9()
+    os.kill(old_pid, 0)  # the step outlived its daemon
+    d.start()
+    c = d.client()
+    wait_until(lambda: all_done(c, [run_id]), timeout=30, message="run completed")
+    wait_until(lambda: not _alive(old_pid), message="old process group killed")
+    lines = [line.split() for line in pidfile.read_text().splitlines()]
+    assert [l[1] for l in lines] == ["1", "2"]
+    assert lines[0][2] == lines[1][2] == f"{run_id}:long"  # same idempotency key
+    run = c.get_run(run_id)
+    types = [e["type"] for e in run["events"]]
+    assert "step.interrupted" in types and "run.recovered" in types
+    assert run["steps"][0]["attempt"] == 2
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return not f.read().split(") ")[1].startswith("Z")
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("point", ["step_started", "before_step_commit", "after_step_commit"])
+def test_fault_points(daemon_factory, tmp_path, point):
+    ledger = tmp_path / "ledger"
+    spec = {"name": "f", "steps": [
+        {"name": f"s{i}", "run": f'echo "$WFE_STEP" >> {ledger}'} for i in range(4)]}
+    d = daemon_factory(WFE_FAULT=f"{point}:kill:3").start()
+    c = d.client()
+    publish(c, spec)
+    run_id = c.start_run("f")["id"]
+    d.proc.wait(20)  # the fault kills the daemon at the third pass
+    with pytest.raises(DaemonUnreachable):
+        c.get_run(run_id)
+    before = committed_steps(d.home)
+    d.env.pop("WFE_FAULT")
+    d.start()
+    c = d.client()
+    wait_until(lambda: all_done(c, [run_id]), timeout=30, message="run completed")
+    counts = Counter(ledger.read_text().split())
+    for _, name in before:
+        assert counts[name] == 1
+    assert set(counts) == {"s0", "s1", "s2", "s3"}
+
+
+def test_pause_survives_restart(daemon_factory):
+    spec = {"name": "p", "steps": [{"name": "nap", "sleep": "200ms"}, {"name": "x", "set": {}}]}
+    d = daemon_factory().start()
+    c = d.client()
+    publish(c, spec)
+    run_id = c.start_run("p")["id"]
+    c.pause_run(run_id)
+    d.stop()
+    d.start()
+    c = d.client()
+    assert c.get_run(run_id)["status"] == "paused"
+    assert c.health()["live_runners"] == 0
+    c.resume_run(run_id)
+    wait_until(lambda: all_done(c, [run_id]), message="run completed after resume")
+
+
+def test_acknowledged_runs_survive_kill9(daemon_factory):
+    d = daemon_factory().start()
+    c = d.client()
+    publish(c, {"name": "n", "steps": [{"name": "nap", "sleep": "100ms"}]})
+    ids = [c.start_run("n")["id"] for _ in range(30)]
+    d.kill9()
+    d.start()
+    c = d.client()
+    wait_until(lambda: all_done(c, ids), timeout=30, message="every acknowledged run completes")
+    assert c.list_runs(limit=100)["total"] == 30

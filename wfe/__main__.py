@@ -1,0 +1,3 @@
+from wfe.cli.main import main
+
+main()

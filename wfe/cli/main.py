@@ -1,0 +1,162 @@
+"""The ``wfe`` typer app: global options, the error boundary, and the nouns' sub-apps."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import typer
+from typer.core import TyperGroup
+
+import wfe
+from wfe import errors
+from wfe.cli import auth, daemon, demo, render, runs, templates
+
+
+def _debug(ctx: typer.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.params.get("debug")) or os.environ.get("WFE_DEBUG", "") not in ("", "0")
+
+
+class _ErrorBoundary(TyperGroup):
+    """Turns a WfeError into one ``error: ...`` line and its exit code; ``--debug`` re-raises.
+
+    It lives in the group (not only in ``main()``) so that CliRunner-driven tests see exactly
+    what a user sees.
+    """
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except errors.WfeError as e:
+            if _debug(ctx):
+                raise
+            render.error(e)
+            raise typer.Exit(e.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            # A bug, not a user error: keep it short unless asked, but say how to see more.
+            if _debug(ctx) or _is_click_error(e):
+                raise
+            hint = f"unexpected {type(e).__name__}: {e} (rerun with --debug)"
+            render.error(errors.InternalError(hint))
+            raise typer.Exit(errors.EXIT_FAILED) from None
+
+
+def _is_click_error(e: Exception) -> bool:
+    # Usage errors (bad option, missing argument) are click's to print, with exit code 2.
+    return type(e).__module__.startswith(("typer", "click"))
+
+
+def _coerce_plain_params_without_pydantic() -> None:
+    """Recent typer coerces every non-bool parameter through a pydantic TypeAdapter, which
+    costs ~40 ms of imports on every ``wfe`` call (a third of ``wfe ls --json``). Our
+    parameters are plain str / int / float / list[str]: coerce those here, exactly as click
+    would, and leave every other annotation to typer. A typer without this hook (older, or
+    reorganised) keeps its own behaviour; tests/cli checks that pydantic stays out."""
+    try:
+        from typer._coercion import RuntimeParam
+        from typer.core import _TyperParameter
+    except ImportError:
+        return
+    if getattr(_TyperParameter, "_wfe_plain", False):
+        return
+    original = _TyperParameter.get_runtime_param
+
+    @dataclass(frozen=True)
+    class Plain(RuntimeParam):
+        def _coerce_value(self, value, param, ctx):
+            if isinstance(value, (list, tuple)):
+                return [_plain_value(v, str, self.parameter_info) for v in value]
+            return _plain_value(value, self.annotation, self.parameter_info)
+
+    def get_runtime_param(self):
+        d = self.type_descriptor
+        if self._runtime_param is None and _is_plain(d):
+            self._runtime_param = Plain(parameter_info=d.parameter_info, annotation=d.annotation)
+        return original(self)
+
+    _TyperParameter.get_runtime_param = get_runtime_param
+    _TyperParameter._wfe_plain = True
+
+
+def _is_plain(d) -> bool:
+    info = d.parameter_info
+    if info.parser is not None or d.file_annotation is not None or getattr(info, "clamp", False):
+        return False
+    return d.annotation in (str, int, float, bool) or d.annotation == list[str]
+
+
+_BOOL_WORDS = {"1": True, "true": True, "t": True, "yes": True, "y": True, "on": True,
+               "0": False, "false": False, "f": False, "no": False, "n": False, "off": False,
+               "": False}  # fmt: skip
+
+
+def _plain_value(value, kind, info):
+    if kind is str:
+        return value if isinstance(value, str) else str(value)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).strip().lower() not in _BOOL_WORDS:
+            raise typer.BadParameter(f"{value!r} is not a valid boolean.")
+        return _BOOL_WORDS[str(value).strip().lower()]
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        name = "integer" if kind is int else "float"
+        raise typer.BadParameter(f"{value!r} is not a valid {name}.") from None
+    low, high = info.min, info.max
+    if (low is not None and number < low) or (high is not None and number > high):
+        parts = [f"x>={low}" if low is not None else "", f"x<={high}" if high is not None else ""]
+        bounds = " and ".join(p for p in parts if p)
+        raise typer.BadParameter(f"{number} is not in the range {bounds}.")
+    return number
+
+
+_coerce_plain_params_without_pydantic()
+
+app = typer.Typer(
+    cls=_ErrorBoundary,
+    name="wfe",
+    help="wfe: a durable workflow engine for one machine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        render.out(f"wfe {wfe.__version__} (api {wfe.API_VERSION})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(
+        False, "--debug", envvar="WFE_DEBUG", help="Show tracebacks instead of one error line."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """wfe: a durable workflow engine for one machine.
+
+    Start the daemon with `wfe daemon start` (or just try `wfe demo`), then create templates
+    and start runs. Every command takes --json for scripts.
+    """
+
+
+app.add_typer(daemon.app, name="daemon")
+app.add_typer(templates.app, name="template")
+app.add_typer(auth.auth_app, name="auth")
+app.add_typer(auth.user_app, name="user")
+runs.register(app)
+demo.register(app)
+
+
+def main() -> None:
+    app(prog_name="wfe")

@@ -1,0 +1,87 @@
+"""``wfe template ...``: create, publish, list, show and validate workflow templates."""
+
+from __future__ import annotations
+
+import typer
+
+from wfe.cli import client, content_type_of, read_text, render
+from wfe.client import is_uuid
+
+app = typer.Typer(help="Create, publish and inspect workflow templates.", no_args_is_help=True)
+
+FILE_HELP = "A YAML or JSON template file (.json is sent as JSON); - reads stdin."
+REF_HELP = "A template id, NAME (its latest version) or NAME@VERSION."
+JSON_HELP = "Print the API's JSON."
+
+
+@app.command()
+def create(
+    file: str = typer.Argument(..., help=FILE_HELP),
+    publish: bool = typer.Option(False, "--publish", help="Publish it right away."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Create a new draft version of a template (version n+1 of its name)."""
+    text = read_text(file)
+    c = client()
+    t = c.create_template(text, content_type_of(file, text))
+    if publish:
+        t = c.publish_template(t["id"])
+    if as_json:
+        render.json_out(t)
+    else:
+        render.template_action(t, "created")
+
+
+@app.command()
+def publish(
+    ref: str = typer.Argument(..., metavar="ID|NAME[@VERSION]", help=REF_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Publish a draft, so that runs can start from it."""
+    c = client()
+    template_id = ref if is_uuid(ref) else c.get_template(ref)["id"]
+    t = c.publish_template(template_id)
+    if as_json:
+        render.json_out(t)
+    else:
+        render.template_action(t, "published")
+
+
+@app.command("ls")
+def list_(
+    name: str | None = typer.Option(None, "--name", help="Only versions of this name."),
+    status: str | None = typer.Option(None, "--status", help="draft, published or archived."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
+    offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """List templates, newest first."""
+    payload = client().list_templates(name=name, status=status, limit=limit, offset=offset)
+    if as_json:
+        render.json_out(payload)
+    else:
+        render.templates(payload)
+
+
+@app.command()
+def show(
+    ref: str = typer.Argument(..., metavar="ID|NAME[@VERSION]", help=REF_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Show one template: its variables and steps."""
+    t = client().get_template(ref)
+    if as_json:
+        render.json_out(t)
+    else:
+        render.template(t)
+
+
+@app.command()
+def validate(file: str = typer.Argument(..., help=FILE_HELP)) -> None:
+    """Check a template file offline (no daemon needed); exit 2 and list the problems if bad."""
+    text = read_text(file)
+    # The engine (and its YAML and jinja2 imports) is paid for only by this command.
+    from wfe.engine.spec import load_template_text, parse_template
+
+    spec = parse_template(load_template_text(text, content_type_of(file, text)))
+    render.valid(file, spec)

@@ -1,0 +1,100 @@
+"""Request parsing and response helpers shared by the handlers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from wfe.daemon import keys
+from wfe.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+MAX_LIMIT = 500
+
+
+def user(request: web.Request) -> dict:
+    return request[keys.USER]
+
+
+def pydantic_details(exc: ValidationError, prefix: str = "") -> list[dict]:
+    out = []
+    for err in exc.errors(include_url=False):
+        path = prefix
+        for part in err["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        out.append({"path": path or "(body)", "message": err["msg"]})
+    return out
+
+
+async def body_bytes(request: web.Request, allowed: tuple[str, ...] = ("application/json",)) -> bytes:
+    if request.content_type not in allowed:
+        raise UnsupportedMediaType(
+            f"the body must be {' or '.join(allowed)}, not {request.content_type or 'absent'}")
+    return await request.read()
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the body is not UTF-8: {exc}") from None
+    except ValueError as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from None
+
+
+async def read_model(request: web.Request, model: type[M], optional: bool = False) -> M:
+    """The body as a model: 415 for another content type, 400 for bad JSON, 422 for fields."""
+    if optional and not request.can_read_body:
+        return model()
+    data = parse_json(await body_bytes(request))
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed("invalid request", pydantic_details(exc)) from None
+
+
+def page_params(request: web.Request) -> tuple[int, int]:
+    errors = []
+    values = {}
+    for name, default, top in (("limit", 50, MAX_LIMIT), ("offset", 0, None)):
+        raw = request.query.get(name)
+        try:
+            value = default if raw is None else int(raw)
+            if value < (1 if name == "limit" else 0) or (top is not None and value > top):
+                raise ValueError
+        except ValueError:
+            bound = f"1..{top}" if top else ">= 0"
+            errors.append({"path": name, "message": f"must be an integer {bound}"})
+            value = default
+        values[name] = value
+    if errors:
+        raise ValidationFailed("invalid query parameters", errors)
+    return values["limit"], values["offset"]
+
+
+def choice_param(request: web.Request, name: str, allowed) -> str | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    allowed = [str(a) for a in allowed]
+    if raw not in allowed:
+        raise ValidationFailed("invalid query parameters",
+                               [{"path": name, "message": f"must be one of: {', '.join(allowed)}"}])
+    return raw
+
+
+def respond(model: type[BaseModel], data: Any, status: int = 200) -> web.Response:
+    body = model.model_validate(data).model_dump_json()
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+def page(model: type[BaseModel], items: list, total: int, limit: int, offset: int) -> web.Response:
+    from wfe.models import Page
+
+    return respond(Page[model], {"items": items, "total": total, "limit": limit,
+                                 "offset": offset})

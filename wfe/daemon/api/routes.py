@@ -1,0 +1,29 @@
+"""The route table: one place that lists every endpoint (the OpenAPI document reads it)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from wfe.daemon.api import runs, system, templates
+
+ROUTES = [
+    ("GET", "/api/v1/health", system.health),
+    ("GET", "/api/v1/me", system.me),
+    ("POST", "/api/v1/users", system.create_user),
+    ("POST", "/api/v1/templates", templates.create_template),
+    ("GET", "/api/v1/templates", templates.list_templates),
+    ("GET", "/api/v1/templates/{id}", templates.get_template),
+    ("POST", "/api/v1/templates/{id}/publish", templates.publish_template),
+    ("POST", "/api/v1/workflows", runs.start_run),
+    ("GET", "/api/v1/workflows", runs.list_runs),
+    ("GET", "/api/v1/workflows/{id}", runs.get_run),
+    ("POST", "/api/v1/workflows/{id}/pause", runs.pause_run),
+    ("POST", "/api/v1/workflows/{id}/resume", runs.resume_run),
+    ("POST", "/api/v1/workflows/{id}/cancel", runs.cancel_run),
+    ("POST", "/api/v1/workflows/{id}/retry", runs.retry_run),
+]
+
+
+def setup(app: web.Application) -> None:
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)

@@ -1,0 +1,103 @@
+"""Runs: start, list, read, and the actions people take on them."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from wfe.daemon import keys
+from wfe.daemon.api.common import choice_param, page, page_params, read_model, respond, user
+from wfe.daemon.store import ops_runs, queries
+from wfe.engine.inputs import validate_inputs
+from wfe.engine.states import RunStatus
+from wfe.errors import Conflict, NotFound, ValidationFailed
+from wfe.models import CancelRun, Run, StartRun
+
+
+async def start_run(request: web.Request) -> web.Response:
+    body = await read_model(request, StartRun)
+    app, me = request.app, user(request)
+    row = await _resolve_template(app, body)
+    spec = app[keys.SUPERVISOR].template_spec(row["id"], row["spec"])
+    inputs = validate_inputs(spec.variables, body.input)
+    template = {"id": row["id"], "name": row["name"], "version": row["version"]}
+    steps = [(s.name, s.kind) for s in spec.steps]
+    run_id = await app[keys.STORE].write(ops_runs.create_run, me["name"], template, steps,
+                                         inputs, body.trigger_type)
+    app[keys.SUPERVISOR].wake(run_id)
+    run = await queries.get_run(app[keys.STORE], run_id, me["name"], detail=False)
+    return respond(Run, run, status=201)
+
+
+async def _resolve_template(app: web.Application, body: StartRun) -> dict:
+    if (body.template_id is None) == (body.template is None):
+        raise ValidationFailed("invalid request", [
+            {"path": "template_id", "message": "give exactly one of template_id and template"}])
+    ref = body.template_id or body.template
+    if body.template_id is not None and not queries.is_uuid(ref):
+        raise NotFound(f"template {ref} not found")
+    row = await queries.get_template(app[keys.STORE], ref, published_only=True)
+    if row is not None:
+        return row
+    draft = await queries.get_template(app[keys.STORE], ref)
+    if draft is not None:
+        raise Conflict(f"template {draft['name']}@{draft['version']} is a draft; publish it first",
+                       {"status": draft["status"]})
+    raise NotFound(f"no published template {ref}")
+
+
+async def list_runs(request: web.Request) -> web.Response:
+    limit, offset = page_params(request)
+    status = choice_param(request, "status", [s.value for s in RunStatus])
+    items, total = await queries.list_runs(request.app[keys.STORE], user(request)["name"],
+                                           status, limit, offset)
+    return page(Run, items, total, limit, offset)
+
+
+async def get_run(request: web.Request) -> web.Response:
+    return await _run_response(request)
+
+
+async def _run_response(request: web.Request) -> web.Response:
+    run = await queries.get_run(request.app[keys.STORE], request.match_info["id"],
+                                user(request)["name"])
+    if run is None:
+        raise NotFound(f"run {request.match_info['id']} not found")
+    return respond(Run, run)
+
+
+def _checked_id(request: web.Request) -> str:
+    run_id = request.match_info["id"]
+    if not queries.is_uuid(run_id):
+        raise NotFound(f"run {run_id} not found")
+    return run_id
+
+
+async def _act(request: web.Request, op, *args) -> str:
+    run_id = _checked_id(request)
+    me = user(request)
+    await request.app[keys.STORE].write(op, run_id, me["name"], me["name"], *args)
+    return run_id
+
+
+async def pause_run(request: web.Request) -> web.Response:
+    await _act(request, ops_runs.pause_run)
+    return await _run_response(request)
+
+
+async def resume_run(request: web.Request) -> web.Response:
+    run_id = await _act(request, ops_runs.resume_run)
+    request.app[keys.SUPERVISOR].wake(run_id)
+    return await _run_response(request)
+
+
+async def cancel_run(request: web.Request) -> web.Response:
+    body = await read_model(request, CancelRun, optional=True)
+    run_id = await _act(request, ops_runs.cancel_run, body.reason)
+    request.app[keys.SUPERVISOR].cancel(run_id)
+    return await _run_response(request)
+
+
+async def retry_run(request: web.Request) -> web.Response:
+    run_id = await _act(request, ops_runs.retry_run)
+    request.app[keys.SUPERVISOR].wake(run_id)
+    return await _run_response(request)

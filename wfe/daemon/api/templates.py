@@ -1,0 +1,51 @@
+"""Templates: create a draft version, publish it, read them."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from wfe.daemon import keys
+from wfe.daemon.api.common import body_bytes, choice_param, page, page_params, respond, user
+from wfe.daemon.store import ops_templates, queries
+from wfe.engine.spec import load_template_text, parse_template
+from wfe.errors import NotFound
+from wfe.models import Template
+
+CONTENT_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml")
+
+
+async def create_template(request: web.Request) -> web.Response:
+    raw = await body_bytes(request, CONTENT_TYPES)
+    spec = parse_template(load_template_text(raw, request.content_type))
+    data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    store = request.app[keys.STORE]
+    template_id = await store.write(ops_templates.create_template, user(request)["name"], data)
+    row = await queries.get_template(store, template_id)
+    return respond(Template, queries.template_view(row), status=201)
+
+
+async def _find(request: web.Request) -> dict:
+    ref = request.match_info["id"]
+    row = await queries.get_template(request.app[keys.STORE], ref)
+    if row is None:
+        raise NotFound(f"template {ref} not found")
+    return row
+
+
+async def publish_template(request: web.Request) -> web.Response:
+    row = await _find(request)
+    store = request.app[keys.STORE]
+    await store.write(ops_templates.publish_template, row["id"])
+    return respond(Template, queries.template_view(await queries.get_template(store, row["id"])))
+
+
+async def get_template(request: web.Request) -> web.Response:
+    return respond(Template, queries.template_view(await _find(request)))
+
+
+async def list_templates(request: web.Request) -> web.Response:
+    limit, offset = page_params(request)
+    status = choice_param(request, "status", ["draft", "published", "archived"])
+    items, total = await queries.list_templates(request.app[keys.STORE],
+                                                request.query.get("name"), status, limit, offset)
+    return page(Template, items, total, limit, offset)

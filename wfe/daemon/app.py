@@ -1,0 +1,148 @@
+"""The aiohttp application: middleware (errors, host and origin checks, auth) and lifecycle."""
+
+from __future__ import annotations
+
+import getpass
+import hmac
+import logging
+
+import aiohttp
+from aiohttp import web
+
+from wfe.config import Paths, Settings, ensure_private_dir, write_private
+from wfe.daemon import keys
+from wfe.daemon.api import routes
+from wfe.daemon.store import Store, queries
+from wfe.daemon.store.util import now_iso
+from wfe.daemon.store.ops_auth import bootstrap_admin, hash_token, reset_admin_token
+from wfe.daemon.supervisor import Supervisor
+from wfe.errors import (
+    BadRequest, Forbidden, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge,
+    Unauthorized, WfeError,
+)
+
+log = logging.getLogger("wfe.daemon")
+PUBLIC = ("/api/v1/health", "/api/v1/callbacks/")
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def error_response(err: WfeError) -> web.Response:
+    return web.json_response(err.to_dict(), status=err.http_status)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except WfeError as err:
+        return error_response(err)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return error_response(PayloadTooLarge(f"the body is over the limit ({exc.text})"))
+    except web.HTTPMethodNotAllowed as exc:
+        return error_response(MethodNotAllowed(f"{request.method} is not allowed here",
+                                               {"allowed": sorted(exc.allowed_methods)}))
+    except web.HTTPNotFound:
+        return error_response(NotFound(f"no such endpoint: {request.path}"))
+    except web.HTTPException as exc:
+        if exc.status >= 500:
+            log.error("HTTP %s on %s", exc.status, request.path)
+            return error_response(InternalError())
+        return error_response(BadRequest(exc.reason))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(InternalError())
+
+
+@web.middleware
+async def origin_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Localhost is not a security boundary: refuse DNS rebinding and cross-site requests."""
+    host = request.headers.get("Host", "")
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if name not in LOOPBACK:
+        raise Forbidden("the Host header must name a loopback address")
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        from urllib.parse import urlsplit
+
+        if (urlsplit(origin).hostname or "") not in ("127.0.0.1", "localhost", "::1"):
+            raise Forbidden("cross-origin requests are refused")
+    return await handler(request)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
+    if request.path.startswith(PUBLIC):
+        return await handler(request)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("a bearer token is required (Authorization: Bearer wfe_...)")
+    request[keys.USER] = await _user_for(request.app, token.strip())
+    return await handler(request)
+
+
+async def _user_for(app: web.Application, token: str) -> dict:
+    digest = hash_token(token)
+    cache = app[keys.TOKEN_CACHE]
+    user = cache.get(digest)
+    if user is None:
+        user = await queries.user_by_token_hash(app[keys.STORE], digest)
+        # The lookup is by hash; compare once more in constant time all the same.
+        if user is None or not hmac.compare_digest(user["hash"], digest):
+            raise Unauthorized("the token is not valid")
+        user = {k: v for k, v in user.items() if k != "hash"}
+        user["is_admin"] = bool(user["is_admin"])
+        cache[digest] = user
+    return user
+
+
+def make_app(p: Paths, settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[errors_middleware, origin_middleware, auth_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[keys.PATHS] = p
+    app[keys.SETTINGS] = settings
+    app[keys.TOKEN_CACHE] = {}
+    app[keys.STARTED_AT] = now_iso()
+    routes.setup(app)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application):
+    """Open the store, recover interrupted runs and start the loops, all before serving."""
+    p, settings = app[keys.PATHS], app[keys.SETTINGS]
+    for d in p.all_dirs():
+        ensure_private_dir(d)
+    store = Store(p.db, settings.synchronous)
+    await store.open()
+    app[keys.STORE] = store
+    await _ensure_token(store, p)
+    sup = Supervisor(store, settings, p.logs_dir)
+    sup.http = aiohttp.ClientSession()
+    app[keys.SUPERVISOR] = sup
+    await sup.recover()
+    sup.start()
+    yield
+    await sup.stop()
+    await sup.http.close()
+    await store.close()
+
+
+async def _ensure_token(store: Store, p: Paths) -> None:
+    """At first start, the local admin and its token file; a lost token file is replaced."""
+    name = _os_user()
+    token = await store.write(bootstrap_admin, name)
+    if token is None and not p.token_file.exists():
+        token = await store.write(reset_admin_token, name)
+    if token is not None:
+        write_private(p.token_file, token + "\n")
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "admin"
+

@@ -1,0 +1,186 @@
+"""A Runner drives one run: claim it, execute the next step, commit, go on.
+
+It holds nothing that is not in the database: what it keeps in memory mirrors the rows it
+committed. It exits whenever the run has nothing to execute now (paused, waiting, asleep,
+backing off, finished); the timer loop or a request wakes the run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import TYPE_CHECKING
+
+from wfe.daemon.faults import fault
+from wfe.daemon.steps import StepContext
+from wfe.daemon.steps import http as http_step
+from wfe.daemon.steps import shell as shell_step
+from wfe.daemon.store import ops_steps as ops
+from wfe.daemon.store.util import loads
+from wfe.engine.durations import parse_duration
+from wfe.engine.expressions import evaluate_condition, render
+from wfe.engine.retry import RetryPolicy
+from wfe.errors import WfeError
+
+if TYPE_CHECKING:
+    from wfe.daemon.supervisor import Supervisor
+
+log = logging.getLogger("wfe.runner")
+DONE = ("succeeded", "skipped")
+EXECUTORS = {"run": shell_step.execute, "http": http_step.execute}
+
+
+class Runner:
+    def __init__(self, sup: Supervisor, run_id: str) -> None:
+        self.sup = sup
+        self.run_id = run_id
+        self.write = sup.store.write
+        self._step_task: asyncio.Task | None = None
+        self.killed = False
+
+    def kill(self) -> None:
+        """The run was cancelled: stop the executing step (its process group is killed)."""
+        self.killed = True
+        if self._step_task is not None:
+            self._step_task.cancel()
+
+    async def run(self) -> None:
+        claim = await self.write(ops.claim_run, self.run_id)
+        if claim is None:
+            return
+        self._load(claim)
+        while await self._advance():
+            pass
+
+    def _load(self, claim: dict) -> None:
+        run, tpl = claim["run"], claim["template"]
+        self.spec = self.sup.template_spec(run["template_id"], tpl["spec"])
+        self.steps = claim["steps"]
+        for s in self.steps:
+            s["output"] = loads(s["output"]) or {}
+        self.inputs = loads(run["input"])
+        self.run_meta = {"id": run["id"], "template": tpl["name"], "version": tpl["version"],
+                         "owner": run["owner"]}
+
+    def _next_index(self) -> int | None:
+        return next((s["idx"] for s in self.steps if s["status"] not in DONE), None)
+
+    async def _advance(self) -> bool:
+        """Execute or resume the next step; False when the Runner should exit."""
+        idx = self._next_index()
+        if idx is None:
+            await self.write(ops.complete_run, self.run_id)
+            return False
+        row, step = self.steps[idx], self.spec.steps[idx]
+        due = row["wake_at"]
+        if row["status"] in ("pending", "waiting") and due is not None and due > time.time():
+            await self.write(ops.hibernate, self.run_id, due)
+            return False
+        if row["status"] == "waiting":  # a sleep whose time has come
+            return await self._finish(idx, row["attempt"], {"status": "succeeded", "output": {}})
+        if row["status"] not in ("pending", "running"):
+            await self.write(ops.fail_run, self.run_id, "invalid_state",
+                             {"step": step.name, "status": row["status"]})
+            return False
+        try:
+            if step.if_ is not None and not evaluate_condition(step.if_, self.expr_context()):
+                return await self._skip(idx, "condition is false")
+        except WfeError as exc:
+            return await self._fail_before_start(idx, str(exc))
+        return await self._execute(idx)
+
+    async def _execute(self, idx: int) -> bool:
+        step = self.spec.steps[idx]
+        if step.kind == "sleep":
+            wake = time.time() + parse_duration(step.sleep)
+            attempt = await self.write(ops.start_step, self.run_id, idx, step.name,
+                                       self.sup.epoch, wake)
+            if attempt is not None:
+                self.sup.timer_poke(wake)
+            return False
+        if step.kind == "set":
+            return await self._run_pure(idx)
+        attempt = await self.write(ops.start_step, self.run_id, idx, step.name, self.sup.epoch)
+        if attempt is None:
+            return False
+        fault("step_started")
+        self.steps[idx].update(status="running", attempt=attempt)
+        outcome = await self._run_executor(idx, attempt)
+        return await self._finish(idx, attempt, outcome)
+
+    async def _run_pure(self, idx: int) -> bool:
+        step = self.spec.steps[idx]
+        try:
+            value = render(step.set, self.expr_context())
+            outcome = {"status": "succeeded", "output": value if isinstance(value, dict) else {}}
+        except WfeError as exc:
+            outcome = {"status": "failed", "error": str(exc)}
+        attempt = await self.write(ops.start_step, self.run_id, idx, step.name, self.sup.epoch)
+        if attempt is None:
+            return False
+        return await self._finish(idx, attempt, outcome)
+
+    async def _run_executor(self, idx: int, attempt: int) -> dict:
+        step = self.spec.steps[idx]
+        ctx = StepContext(
+            run_id=self.run_id, index=idx, step=step, attempt=attempt,
+            expr=self.expr_context(), inputs=self.inputs, log_dir=self.sup.log_dir(self.run_id),
+            timeout=self.spec.effective_timeout(step), cancel_grace=self.sup.settings.cancel_grace,
+            tail_bytes=self.sup.settings.log_tail_bytes, http=self.sup.http,
+            on_spawn=lambda pgid: self.write(ops.set_pgid, self.run_id, idx, attempt, pgid))
+        self._step_task = asyncio.ensure_future(EXECUTORS[step.kind](ctx))
+        try:
+            return await self._step_task
+        except asyncio.CancelledError:
+            if not self.killed:
+                raise  # the daemon is stopping: leave the attempt for recovery
+            return {"status": "cancelled", "error": "cancelled"}
+        except WfeError as exc:
+            return {"status": "failed", "error": str(exc)}
+        except Exception as exc:  # a bug in an executor must not wedge the run
+            log.exception("step %s of run %s crashed", step.name, self.run_id)
+            return {"status": "failed", "error": f"internal error: {exc}"}
+        finally:
+            self._step_task = None
+
+    async def _finish(self, idx: int, attempt: int, outcome: dict) -> bool:
+        step = self.spec.steps[idx]
+        retry_at = None
+        if outcome["status"] in ("failed", "timed_out"):
+            policy = RetryPolicy.from_spec(self.spec.effective_retry(step))
+            if policy.should_retry(attempt, outcome["status"], outcome.get("exit_code")):
+                retry_at = time.time() + policy.delay(attempt, random.random())
+        if outcome["status"] == "succeeded":
+            self.steps[idx].update(status="succeeded", output=outcome.get("output") or {})
+        fault("before_step_commit")
+        verdict = await self.write(ops.finish_step, self.run_id, idx, step.name, attempt, outcome,
+                                   self.snapshot_state(), retry_at)
+        fault("after_step_commit")
+        if retry_at is not None:
+            self.sup.timer_poke(retry_at)
+        return verdict == ops.CONTINUE
+
+    async def _skip(self, idx: int, why: str) -> bool:
+        self.steps[idx]["status"] = "skipped"
+        step = self.spec.steps[idx]
+        verdict = await self.write(ops.skip_step, self.run_id, idx, step.name,
+                                   self.snapshot_state(), why)
+        return verdict == ops.CONTINUE
+
+    async def _fail_before_start(self, idx: int, error: str) -> bool:
+        step = self.spec.steps[idx]
+        attempt = await self.write(ops.start_step, self.run_id, idx, step.name, self.sup.epoch)
+        if attempt is None:
+            return False
+        return await self._finish(idx, attempt, {"status": "failed", "error": error})
+
+    def expr_context(self) -> dict:
+        steps = {s["name"]: {"output": s["output"], "status": s["status"], "callback_url": None}
+                 for s in self.steps}
+        return {"input": self.inputs, "steps": steps, "run": self.run_meta}
+
+    def snapshot_state(self) -> dict:
+        outputs = {s["name"]: s["output"] for s in self.steps if s["status"] in DONE}
+        return {"input": self.inputs, "outputs": outputs, "position": self._next_index()}

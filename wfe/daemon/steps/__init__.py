@@ -1,0 +1,40 @@
+"""Executors, one per step kind. Each takes a StepContext and returns a result dict:
+``{"status": "succeeded"|"failed"|"timed_out"|"cancelled", "output", "error", "exit_code",
+"log_path", "log_tail"}``. Sleep, approval and callback steps do not execute here: the
+Runner hibernates and the timer or a request wakes the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class StepContext:
+    run_id: str
+    index: int
+    step: Any  # wfe.engine.spec.StepSpec
+    attempt: int
+    expr: dict  # the expression context: input, steps, run
+    inputs: dict
+    log_dir: Path
+    timeout: float | None
+    cancel_grace: float
+    tail_bytes: int
+    on_spawn: Callable[[int], Awaitable[None]] | None = None
+    http: Any = None  # the daemon's aiohttp ClientSession
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.run_id}:{self.step.name}"
+
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.index:03d}-{self.step.name}.{self.attempt}.log"
+
+
+def result(status: str, **kw: Any) -> dict:
+    return {"status": status, **kw}

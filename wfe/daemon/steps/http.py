@@ -1,0 +1,63 @@
+"""The `http` step: one request; a non-2xx answer fails the step; JSON becomes the output."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import aiohttp
+
+from wfe.daemon.steps import StepContext, result
+from wfe.engine.expressions import render
+
+DEFAULT_TIMEOUT = 30.0
+MAX_RESPONSE_BYTES = 1024 * 1024
+
+
+async def execute(ctx: StepContext) -> dict:
+    spec = render(ctx.step.http.model_dump(by_alias=True, exclude_none=True), ctx.expr)
+    method = str(spec.get("method") or "GET").upper()
+    url = str(spec["url"])
+    headers = {str(k): str(v) for k, v in (spec.get("headers") or {}).items()}
+    headers.setdefault("Idempotency-Key", ctx.idempotency_key)
+    timeout = aiohttp.ClientTimeout(total=ctx.timeout or DEFAULT_TIMEOUT)
+    log_path = ctx.log_path()
+    lines = [f"{method} {url}"]
+    try:
+        async with ctx.http.request(method, url, headers=headers, json=spec.get("json"),
+                                    timeout=timeout, allow_redirects=False) as resp:
+            body = await resp.content.read(MAX_RESPONSE_BYTES + 1)
+            status, ctype = resp.status, resp.content_type
+    except TimeoutError:
+        return _done(log_path, lines, result("timed_out", error=f"{method} {url} timed out"))
+    except (aiohttp.ClientError, ValueError, OSError) as exc:
+        return _done(log_path, lines, result("failed", error=f"{method} {url} failed: {exc}"))
+    text = body[:MAX_RESPONSE_BYTES].decode("utf-8", "replace")
+    lines += [f"HTTP {status}", text]
+    if not 200 <= status < 300:
+        return _done(log_path, lines, result(
+            "failed", exit_code=status, error=f"HTTP {status}: {text[:200]}"))
+    return _done(log_path, lines, result("succeeded", exit_code=status,
+                                         output=_output(status, ctype, text)))
+
+
+def _output(status: int, ctype: str, text: str) -> dict:
+    if ctype == "application/json" or ctype.endswith("+json"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return {"status": status, "body": text}
+        return value if isinstance(value, dict) else {"status": status, "json": value}
+    return {"status": status, "body": text}
+
+
+def _done(log_path, lines: list[str], outcome: dict) -> dict:
+    with open(log_path, "a", encoding="utf-8", opener=_private) as f:
+        f.write("\n".join(lines) + "\n")
+    outcome["log_path"] = str(log_path)
+    outcome["log_tail"] = "\n".join(lines)[-4096:]
+    return outcome
+
+
+def _private(path, flags):
+    return os.open(path, flags, 0o600)

@@ -1,0 +1,67 @@
+"""What the daemon writes at start-up, before it serves anything."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from wfe.daemon.store.ops_steps import fail_run
+from wfe.daemon.store.util import SYSTEM, add_event, now_iso
+
+
+def next_epoch(conn: sqlite3.Connection) -> int:
+    """A number per daemon start; each attempt records the epoch that began it."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+    epoch = int(row[0]) + 1 if row else 1
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", (str(epoch),))
+    return epoch
+
+
+def interrupted_attempts(conn: sqlite3.Connection) -> list[dict]:
+    """Attempts a dead daemon left running: their processes may still be alive."""
+    rows = conn.execute(
+        "SELECT a.run_id, a.idx, a.attempt, a.pgid, s.name FROM step_attempts a"
+        " JOIN steps s ON s.run_id = a.run_id AND s.idx = a.idx"
+        " WHERE a.status = 'running'").fetchall()
+    return [dict(r) for r in rows]
+
+
+def recover(conn: sqlite3.Connection, max_recoveries: int) -> list[str]:
+    """Close interrupted attempts and return the runs they belonged to.
+
+    An interrupted attempt does not use up the step's retry budget (the daemon died, not
+    the step); a run that keeps dying is failed after ``max_recoveries``.
+    """
+    now = now_iso()
+    attempts = interrupted_attempts(conn)
+    for a in attempts:
+        conn.execute(
+            "UPDATE step_attempts SET status = 'interrupted', finished_at = ?,"
+            " error = 'the daemon stopped while this attempt ran'"
+            " WHERE run_id = ? AND idx = ? AND attempt = ?", (now, a["run_id"], a["idx"], a["attempt"]))
+        # A cancel that landed while the attempt ran still wins.
+        conn.execute(
+            "UPDATE steps SET status = CASE (SELECT status FROM runs WHERE id = run_id)"
+            " WHEN 'cancelled' THEN 'cancelled' ELSE 'pending' END"
+            " WHERE run_id = ? AND idx = ? AND status = 'running'", (a["run_id"], a["idx"]))
+        add_event(conn, a["run_id"], "step.interrupted", SYSTEM,
+                  {"step": a["name"], "attempt": a["attempt"]})
+    revived = []
+    for run_id in dict.fromkeys(a["run_id"] for a in attempts):
+        status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        if status in ("completed", "failed", "cancelled"):
+            continue
+        (count,) = conn.execute(
+            "UPDATE runs SET recoveries = recoveries + 1 WHERE id = ? RETURNING recoveries",
+            (run_id,)).fetchone()
+        if count > max_recoveries:
+            fail_run(conn, run_id, "recovery_limit", {
+                "message": f"the daemon stopped {count} times while this run ran"})
+            continue
+        add_event(conn, run_id, "run.recovered", SYSTEM, {"recoveries": count})
+        revived.append(run_id)
+    # Runs whose timer passed while the daemon was down are picked up by the timer loop;
+    # running ones without a timer are woken now.
+    conn.execute("UPDATE runs SET wake_at = ? WHERE status IN ('running', 'pending')"
+                 " AND wake_at IS NULL", (time.time(),))
+    return revived

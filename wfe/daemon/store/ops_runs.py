@@ -1,0 +1,125 @@
+"""Run creation and the actions people take on runs. Each runs inside the single writer.
+
+The engine's transition table decides every status change; these functions load the row,
+ask the table, and write the outcome with its event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from wfe.engine.states import Action, RunStatus, StepStatus, resume_target, transition
+from wfe.errors import NotFound
+from wfe.daemon.store.util import add_event, dumps, new_id, now_iso
+
+WAITING_STEPS = (StepStatus.WAITING.value, StepStatus.PENDING.value)
+
+
+def load_run(conn: sqlite3.Connection, run_id: str, owner: str | None = None) -> sqlite3.Row:
+    """The run, or the same 404 whether it is unknown or someone else's."""
+    row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None or (owner is not None and row["owner"] != owner):
+        raise NotFound(f"run {run_id} not found")
+    return row
+
+
+def create_run(conn: sqlite3.Connection, owner: str, template: dict, steps: list[tuple[str, str]],
+               input_: dict, trigger_type: str) -> str:
+    run_id, now = new_id(), now_iso()
+    conn.execute(
+        "INSERT INTO runs (id, owner, template_id, status, input, trigger_type, created_at,"
+        " updated_at, wake_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        (run_id, owner, template["id"], RunStatus.PENDING.value, dumps(input_), trigger_type,
+         now, now, time.time()),
+    )
+    conn.executemany(
+        "INSERT INTO steps (run_id, idx, name, kind, status) VALUES (?,?,?,?,?)",
+        [(run_id, i, name, kind, StepStatus.PENDING.value) for i, (name, kind) in enumerate(steps)],
+    )
+    add_event(conn, run_id, "run.created", owner, {
+        "template": template["name"], "version": template["version"],
+        "template_id": template["id"], "trigger_type": trigger_type,
+    })
+    return run_id
+
+
+def pause_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) -> None:
+    run = load_run(conn, run_id, owner)
+    target = transition(run["status"], Action.PAUSE)
+    conn.execute(
+        "UPDATE runs SET status = ?, paused_from = ?, wake_at = NULL, updated_at = ? WHERE id = ?",
+        (target.value, run["status"], now_iso(), run_id),
+    )
+    add_event(conn, run_id, "run.paused", actor, {"from": run["status"]})
+
+
+def resume_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) -> None:
+    run = load_run(conn, run_id, owner)
+    transition(run["status"], Action.RESUME)
+    target = resume_target(run["paused_from"], approval_open=_approval_open(conn, run_id))
+    # A Runner is woken now; it goes back to sleep itself if a timer is still running.
+    wake = time.time() if target != RunStatus.WAITING_APPROVAL else None
+    conn.execute(
+        "UPDATE runs SET status = ?, paused_from = NULL, wake_at = ?, updated_at = ? WHERE id = ?",
+        (target.value, wake, now_iso(), run_id),
+    )
+    add_event(conn, run_id, "run.resumed", actor, {"to": target.value})
+
+
+def _approval_open(conn: sqlite3.Connection, run_id: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'approvals'").fetchone()
+    if row is None:
+        return False
+    return conn.execute(
+        "SELECT 1 FROM approvals WHERE run_id = ? AND status = 'pending'", (run_id,)
+    ).fetchone() is not None
+
+
+def cancel_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str,
+               reason: str | None) -> None:
+    run = load_run(conn, run_id, owner)
+    target = transition(run["status"], Action.CANCEL)
+    reason = reason or f"cancelled by {actor}"
+    now = now_iso()
+    conn.execute(
+        "UPDATE runs SET status = ?, reason = ?, finished_at = ?, updated_at = ?, wake_at = NULL"
+        " WHERE id = ?", (target.value, reason, now, now, run_id),
+    )
+    # A step with a live process is closed by its Runner once the process is gone.
+    conn.execute(
+        "UPDATE steps SET status = 'cancelled', finished_at = ?, wake_at = NULL"
+        " WHERE run_id = ? AND status = 'waiting'", (now, run_id),
+    )
+    add_event(conn, run_id, "run.cancelled", actor, {"reason": reason})
+
+
+def retry_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) -> None:
+    run = load_run(conn, run_id, owner)
+    target = transition(run["status"], Action.RETRY)
+    first = conn.execute(
+        "SELECT idx, name FROM steps WHERE run_id = ? AND status NOT IN ('succeeded', 'skipped')"
+        " ORDER BY idx LIMIT 1", (run_id,),
+    ).fetchone()
+    idx = first["idx"] if first else run["current_step"]
+    conn.execute(
+        "UPDATE steps SET status = 'pending', error = NULL, wake_at = NULL"
+        " WHERE run_id = ? AND idx >= ?", (run_id, idx),
+    )
+    conn.execute(
+        "UPDATE runs SET status = ?, reason = NULL, finished_at = NULL, current_step = ?,"
+        " recoveries = 0, wake_at = ?, updated_at = ? WHERE id = ?",
+        (target.value, idx, time.time(), now_iso(), run_id),
+    )
+    add_event(conn, run_id, "run.retried", actor,
+              {"step": first["name"] if first else None, "from": run["status"]})
+
+
+def insert_snapshot(conn: sqlite3.Connection, run_id: str, after_idx: int, step: str,
+                    state: dict) -> None:
+    conn.execute(
+        "INSERT INTO snapshots (id, run_id, after_idx, step, state, created_at)"
+        " VALUES (?,?,?,?,?,?)",
+        (new_id(), run_id, after_idx, step, dumps(state), now_iso()),
+    )

@@ -1,0 +1,184 @@
+"""What Runners write: claiming a run, a step's start and its result, the run's end.
+
+Each function runs in the single writer, so it sees the run's current status (a pause or a
+cancel may have landed while a step ran) and decides in the same transaction that records.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+from wfe.engine.states import Action, RunStatus, transition
+from wfe.daemon.store.ops_runs import insert_snapshot
+from wfe.daemon.store.util import SYSTEM, add_event, dumps, now_iso
+
+# What a Runner does after an op: go on to the next step, or exit (hibernate or end).
+CONTINUE, STOP = "continue", "stop"
+
+
+def claim_run(conn: sqlite3.Connection, run_id: str) -> dict | None:
+    """Load a woken run for its Runner; None when it has nothing to execute."""
+    run = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if run is None or run["status"] not in (RunStatus.PENDING, RunStatus.RUNNING):
+        if run is not None and run["wake_at"] is not None:
+            conn.execute("UPDATE runs SET wake_at = NULL WHERE id = ?", (run_id,))
+        return None
+    now = now_iso()
+    if run["status"] == RunStatus.PENDING:
+        transition(run["status"], Action.START)
+        conn.execute(
+            "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?),"
+            " updated_at = ? WHERE id = ?", (now, now, run_id))
+        add_event(conn, run_id, "run.started", SYSTEM)
+    conn.execute("UPDATE runs SET wake_at = NULL, heartbeat_at = ? WHERE id = ?", (now, run_id))
+    steps = conn.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
+    spec = conn.execute("SELECT spec, name, version FROM templates WHERE id = ?",
+                        (run["template_id"],)).fetchone()
+    return {"run": dict(run), "steps": [dict(s) for s in steps], "template": dict(spec)}
+
+
+def start_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch: int,
+               wake_at: float | None = None) -> int | None:
+    """Record a step's start (its attempt number) before anything executes it."""
+    status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    if status != RunStatus.RUNNING:
+        return None
+    now = now_iso()
+    step_status = "waiting" if wake_at is not None else "running"
+    (attempt,) = conn.execute(
+        "UPDATE steps SET status = ?, attempt = attempt + 1, started_at = ?, finished_at = NULL,"
+        " error = NULL, exit_code = NULL, wake_at = ? WHERE run_id = ? AND idx = ?"
+        " RETURNING attempt", (step_status, now, wake_at, run_id, idx),
+    ).fetchone()
+    conn.execute(
+        "INSERT INTO step_attempts (run_id, idx, attempt, status, epoch, started_at)"
+        " VALUES (?,?,?,?,?,?)", (run_id, idx, attempt, step_status, epoch, now),
+    )
+    conn.execute("UPDATE runs SET current_step = ?, wake_at = ?, updated_at = ? WHERE id = ?",
+                 (idx, wake_at, now, run_id))
+    data: dict[str, Any] = {"step": name, "attempt": attempt}
+    if wake_at is not None:
+        data["until"] = now_iso(wake_at)
+    add_event(conn, run_id, "step.started", SYSTEM, data)
+    return attempt
+
+
+def set_pgid(conn: sqlite3.Connection, run_id: str, idx: int, attempt: int, pgid: int) -> None:
+    conn.execute("UPDATE step_attempts SET pgid = ? WHERE run_id = ? AND idx = ? AND attempt = ?",
+                 (pgid, run_id, idx, attempt))
+
+
+def finish_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, attempt: int,
+                result: dict, state: dict, retry_at: float | None = None) -> str:
+    """Record a step's outcome and decide, with the run's current status, what comes next.
+
+    ``result``: status (succeeded|failed|timed_out|cancelled), output, error, exit_code,
+    log_path, log_tail. ``retry_at``: when the engine's retry policy grants another attempt.
+    """
+    run_status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    now, status = now_iso(), result["status"]
+    if run_status == RunStatus.CANCELLED and status != "succeeded":
+        status = "cancelled"
+    conn.execute(
+        "UPDATE step_attempts SET status = ?, finished_at = ?, exit_code = ?, error = ?,"
+        " log_path = ?, log_tail = ? WHERE run_id = ? AND idx = ? AND attempt = ?",
+        (status, now, result.get("exit_code"), result.get("error"), result.get("log_path"),
+         result.get("log_tail"), run_id, idx, attempt),
+    )
+    common = (result.get("exit_code"), result.get("log_tail"), run_id, idx)
+    data = {"step": name, "attempt": attempt}
+    if status == "succeeded":
+        conn.execute(
+            "UPDATE steps SET status = 'succeeded', finished_at = ?, output = ?, error = NULL,"
+            " wake_at = NULL, exit_code = ?, log_tail = ? WHERE run_id = ? AND idx = ?",
+            (now, dumps(result.get("output") or {}), *common))
+        add_event(conn, run_id, "step.succeeded", SYSTEM, data)
+        insert_snapshot(conn, run_id, idx, name, state)
+        conn.execute("UPDATE runs SET current_step = ?, updated_at = ? WHERE id = ?",
+                     (idx + 1, now, run_id))
+        return CONTINUE if run_status == RunStatus.RUNNING else STOP
+    data |= {"error": result.get("error"), "exit_code": result.get("exit_code"), "status": status}
+    if status == "cancelled":
+        conn.execute(
+            "UPDATE steps SET status = 'cancelled', finished_at = ?, error = ?, wake_at = NULL,"
+            " exit_code = ?, log_tail = ? WHERE run_id = ? AND idx = ?",
+            (now, result.get("error"), *common))
+        add_event(conn, run_id, "step.cancelled", SYSTEM, data)
+        return STOP
+    if retry_at is not None and run_status in (RunStatus.RUNNING, RunStatus.PAUSED):
+        return _schedule_retry(conn, run_id, idx, retry_at, data, result, common, run_status)
+    conn.execute(
+        "UPDATE steps SET status = 'failed', finished_at = ?, error = ?, wake_at = NULL,"
+        " exit_code = ?, log_tail = ? WHERE run_id = ? AND idx = ?",
+        (now, result.get("error"), *common))
+    add_event(conn, run_id, "step.failed", SYSTEM, data)
+    if run_status in (RunStatus.RUNNING, RunStatus.PAUSED):
+        fail_run(conn, run_id, "step_failed", {"step": name, "error": result.get("error")})
+    return STOP
+
+
+def _schedule_retry(conn, run_id, idx, retry_at, data, result, common, run_status) -> str:
+    conn.execute(
+        "UPDATE steps SET status = 'pending', error = ?, wake_at = ?, exit_code = ?, log_tail = ?"
+        " WHERE run_id = ? AND idx = ?", (result.get("error"), retry_at, *common))
+    add_event(conn, run_id, "step.attempt_failed", SYSTEM, data)
+    add_event(conn, run_id, "step.retry_scheduled", SYSTEM, {
+        "step": data["step"], "next_attempt": data["attempt"] + 1,
+        "delay": round(retry_at - time.time(), 3), "at": now_iso(retry_at)})
+    if run_status == RunStatus.RUNNING:
+        conn.execute("UPDATE runs SET wake_at = ? WHERE id = ?", (retry_at, run_id))
+    return STOP
+
+
+def skip_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, state: dict,
+              why: str) -> str:
+    run_status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    if run_status != RunStatus.RUNNING:
+        return STOP
+    now = now_iso()
+    conn.execute("UPDATE steps SET status = 'skipped', finished_at = ? WHERE run_id = ? AND idx = ?",
+                 (now, run_id, idx))
+    add_event(conn, run_id, "step.skipped", SYSTEM, {"step": name, "reason": why})
+    insert_snapshot(conn, run_id, idx, name, state)
+    conn.execute("UPDATE runs SET current_step = ?, updated_at = ? WHERE id = ?",
+                 (idx + 1, now, run_id))
+    return CONTINUE
+
+
+def complete_run(conn: sqlite3.Connection, run_id: str) -> bool:
+    status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    if status != RunStatus.RUNNING:
+        return False
+    transition(status, Action.COMPLETE)
+    now = now_iso()
+    conn.execute("UPDATE runs SET status = 'completed', finished_at = ?, updated_at = ?,"
+                 " wake_at = NULL WHERE id = ?", (now, now, run_id))
+    add_event(conn, run_id, "run.completed", SYSTEM)
+    return True
+
+
+def fail_run(conn: sqlite3.Connection, run_id: str, reason: str, data: dict | None = None,
+             actor: str = SYSTEM) -> bool:
+    status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    if RunStatus(status).terminal:
+        return False
+    transition(status, Action.FAIL)
+    now = now_iso()
+    conn.execute("UPDATE runs SET status = 'failed', reason = ?, finished_at = ?, updated_at = ?,"
+                 " wake_at = NULL, paused_from = NULL WHERE id = ?", (reason, now, now, run_id))
+    add_event(conn, run_id, "run.failed", actor, {"reason": reason, **(data or {})})
+    return True
+
+
+def hibernate(conn: sqlite3.Connection, run_id: str, wake_at: float) -> None:
+    """The run waits for a timer: no Runner until the timer loop finds it due."""
+    conn.execute("UPDATE runs SET wake_at = ? WHERE id = ? AND status = 'running'",
+                 (wake_at, run_id))
+
+
+def heartbeat(conn: sqlite3.Connection, run_ids: list[str]) -> None:
+    """One statement for every live Runner."""
+    conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+                 (now_iso(), dumps(run_ids)))

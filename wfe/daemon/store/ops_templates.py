@@ -1,0 +1,38 @@
+"""Template versions: drafts, then published and immutable."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from wfe.errors import Conflict, NotFound
+from wfe.daemon.store.util import dumps, new_id, now_iso
+
+
+def create_template(conn: sqlite3.Connection, owner: str, spec: dict) -> str:
+    name = spec["name"]
+    (latest,) = conn.execute(
+        "SELECT COALESCE(MAX(version), 0) FROM templates WHERE name = ?", (name,)
+    ).fetchone()
+    template_id = new_id()
+    conn.execute(
+        "INSERT INTO templates (id, name, version, status, description, spec, owner, created_at)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        (template_id, name, latest + 1, "draft", spec.get("description") or "", dumps(spec),
+         owner, now_iso()),
+    )
+    return template_id
+
+
+def publish_template(conn: sqlite3.Connection, template_id: str) -> None:
+    row = conn.execute("SELECT status, name, version FROM templates WHERE id = ?",
+                       (template_id,)).fetchone()
+    if row is None:
+        raise NotFound("template not found")
+    if row["status"] != "draft":
+        raise Conflict(
+            f"template {row['name']}@{row['version']} is already {row['status']}; "
+            "create a new version to change it",
+            {"status": row["status"]},
+        )
+    conn.execute("UPDATE templates SET status = 'published', published_at = ? WHERE id = ?",
+                 (now_iso(), template_id))

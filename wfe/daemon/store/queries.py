@@ -1,0 +1,132 @@
+"""Read-only queries on the reader connection, shaped as the API's response dicts."""
+
+from __future__ import annotations
+
+import uuid
+
+from wfe.daemon.store import Store
+from wfe.daemon.store.util import loads, now_iso
+
+RUN_COLUMNS = (
+    "r.id, r.status, r.trigger_type, r.input, r.owner, r.reason, r.current_step, r.created_at,"
+    " r.started_at, r.finished_at, r.updated_at, t.id AS t_id, t.name AS t_name,"
+    " t.version AS t_version"
+)
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def template_view(row: dict) -> dict:
+    spec = loads(row["spec"])
+    return {
+        "id": row["id"], "name": row["name"], "version": row["version"],
+        "status": row["status"], "description": row["description"],
+        "variables": spec.get("variables") or {}, "steps": spec.get("steps") or [],
+        "defaults": spec.get("defaults"), "timeout": spec.get("timeout"),
+        "owner": row["owner"], "created_at": row["created_at"],
+        "published_at": row["published_at"],
+    }
+
+
+async def get_template(store: Store, ref: str, published_only: bool = False) -> dict | None:
+    """A template by id, NAME (latest) or NAME@VERSION."""
+    status = " AND status = 'published'" if published_only else ""
+    if is_uuid(ref):
+        return await store.one(f"SELECT * FROM templates WHERE id = ?{status}", (ref,))
+    name, _, version = ref.partition("@")
+    if version:
+        if not version.isdigit():
+            return None
+        return await store.one(
+            f"SELECT * FROM templates WHERE name = ? AND version = ?{status}", (name, int(version)))
+    return await store.one(
+        f"SELECT * FROM templates WHERE name = ?{status} ORDER BY version DESC LIMIT 1", (name,))
+
+
+async def list_templates(store: Store, name: str | None, status: str | None, limit: int,
+                         offset: int) -> tuple[list[dict], int]:
+    where, params = [], []
+    if name:
+        where.append("name = ?")
+        params.append(name)
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    total = await store.scalar(f"SELECT COUNT(*) FROM templates {clause}", tuple(params))
+    rows = await store.all(
+        f"SELECT * FROM templates {clause} ORDER BY name, version DESC LIMIT ? OFFSET ?",
+        (*params, limit, offset))
+    return [template_view(r) for r in rows], total
+
+
+def run_view(row: dict) -> dict:
+    return {
+        "id": row["id"], "status": row["status"], "trigger_type": row["trigger_type"],
+        "input": loads(row["input"]), "owner": row["owner"], "reason": row["reason"],
+        "current_step": row["current_step"], "created_at": row["created_at"],
+        "started_at": row["started_at"], "finished_at": row["finished_at"],
+        "updated_at": row["updated_at"],
+        "template": {"id": row["t_id"], "name": row["t_name"], "version": row["t_version"]},
+    }
+
+
+async def get_run(store: Store, run_id: str, owner: str, detail: bool = True) -> dict | None:
+    if not is_uuid(run_id):
+        return None
+    row = await store.one(
+        f"SELECT {RUN_COLUMNS} FROM runs r JOIN templates t ON t.id = r.template_id"
+        " WHERE r.id = ? AND r.owner = ?", (run_id, owner))
+    if row is None:
+        return None
+    run = run_view(row)
+    if detail:
+        run["steps"] = await run_steps(store, run_id)
+        run["events"] = await run_events(store, run_id)
+    return run
+
+
+async def run_steps(store: Store, run_id: str) -> list[dict]:
+    rows = await store.all(
+        "SELECT idx, name, kind, status, attempt, started_at, finished_at, output, error,"
+        " exit_code, log_tail, wake_at FROM steps WHERE run_id = ? ORDER BY idx", (run_id,))
+    for r in rows:
+        r["index"] = r.pop("idx")
+        r["output"] = loads(r["output"])
+        r["wake_at"] = now_iso(r["wake_at"]) if r["wake_at"] is not None else None
+    return rows
+
+
+async def run_events(store: Store, run_id: str, after: int = 0) -> list[dict]:
+    rows = await store.all(
+        "SELECT seq, type, actor, at, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq",
+        (run_id, after))
+    for r in rows:
+        r["data"] = loads(r["data"])
+    return rows
+
+
+async def list_runs(store: Store, owner: str, status: str | None, limit: int,
+                    offset: int) -> tuple[list[dict], int]:
+    where, params = "r.owner = ?", [owner]
+    if status:
+        where += " AND r.status = ?"
+        params.append(status)
+    total = await store.scalar(f"SELECT COUNT(*) FROM runs r WHERE {where}", tuple(params))
+    rows = await store.all(
+        f"SELECT {RUN_COLUMNS} FROM runs r JOIN templates t ON t.id = r.template_id"
+        f" WHERE {where} ORDER BY r.created_at DESC, r.rowid DESC LIMIT ? OFFSET ?",
+        (*params, limit, offset))
+    return [run_view(r) for r in rows], total
+
+
+async def user_by_token_hash(store: Store, digest: str) -> dict | None:
+    return await store.one(
+        "SELECT u.id, u.name, u.is_admin, u.created_at, t.hash FROM tokens t"
+        " JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND t.revoked_at IS NULL", (digest,))

@@ -1,0 +1,153 @@
+"""The database schema, as an ordered list of migrations.
+
+Each migration runs once, in order, inside one transaction; `PRAGMA user_version` records
+how many have run. Append new migrations; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        is_admin INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        name TEXT NOT NULL DEFAULT '',
+        hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE TABLE templates (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        spec TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        published_at TEXT,
+        UNIQUE (name, version)
+    );
+    CREATE INDEX templates_status ON templates (status, name, version);
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        template_id TEXT NOT NULL REFERENCES templates(id),
+        status TEXT NOT NULL,
+        paused_from TEXT,
+        input TEXT NOT NULL,
+        trigger_type TEXT NOT NULL,
+        current_step INTEGER NOT NULL DEFAULT 0,
+        reason TEXT,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        last_hash TEXT NOT NULL DEFAULT '',
+        recoveries INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        updated_at TEXT NOT NULL,
+        heartbeat_at TEXT,
+        wake_at REAL
+    );
+    CREATE INDEX runs_owner ON runs (owner, created_at DESC);
+    CREATE INDEX runs_owner_status ON runs (owner, status, created_at DESC);
+    CREATE INDEX runs_status ON runs (status, created_at);
+    CREATE INDEX runs_wake ON runs (wake_at) WHERE wake_at IS NOT NULL;
+    CREATE TABLE steps (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        idx INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        started_at TEXT,
+        finished_at TEXT,
+        output TEXT,
+        error TEXT,
+        exit_code INTEGER,
+        log_tail TEXT,
+        wake_at REAL,
+        PRIMARY KEY (run_id, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE step_attempts (
+        run_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        pgid INTEGER,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        exit_code INTEGER,
+        error TEXT,
+        log_path TEXT,
+        log_tail TEXT,
+        PRIMARY KEY (run_id, idx, attempt)
+    ) WITHOUT ROWID;
+    CREATE TABLE snapshots (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        after_idx INTEGER NOT NULL,
+        step TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX snapshots_run ON snapshots (run_id, created_at);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL,
+        data TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        UNIQUE (run_id, seq)
+    );
+    -- The audit log is append-only: the database itself refuses to rewrite it.
+    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    """,
+]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to date; returns the version reached."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script on complete statements (triggers hold `;` inside BEGIN..END)."""
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out

@@ -1,0 +1,118 @@
+"""The single writer: one thread, one connection, group commit.
+
+Every state change in wfe is a function ``op(conn, *args)`` handed to the writer. The thread
+takes everything queued, runs each op inside its own SAVEPOINT in one ``BEGIN IMMEDIATE``
+transaction, commits once, then wakes every caller with one hop back to the event loop.
+A failing op rolls back only itself. A caller's await returns only after its op is durable,
+so nothing acts on a transition before it is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("wfe.store")
+
+MAX_BATCH = 512
+_STOP = object()
+
+
+def connect(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+class Writer:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="wfe-writer", daemon=True)
+        self._loop_ref: asyncio.AbstractEventLoop | None = None
+        self.batches = 0
+        self.ops = 0
+
+    def start(self) -> None:
+        self._loop_ref = asyncio.get_running_loop()
+        self._thread.start()
+
+    async def __call__(self, op: Callable[..., Any], *args: Any) -> Any:
+        fut = self._loop_ref.create_future()
+        self._queue.put((op, args, fut))
+        return await fut
+
+    async def close(self) -> None:
+        self._queue.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
+        self._conn.close()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list) -> None:
+        conn = self._conn
+        outcomes: list[tuple[asyncio.Future, Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op, args, fut in batch:
+                outcomes.append((fut, *self._run_op(op, args)))
+            conn.execute("COMMIT")
+        except BaseException as exc:  # the commit itself failed: nobody's op is durable
+            log.exception("commit failed")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(fut, None, exc) for _, _, fut in batch]
+        self.batches += 1
+        self.ops += len(batch)
+        self._loop_ref.call_soon_threadsafe(_resolve, outcomes)
+
+    def _run_op(self, op, args) -> tuple[Any, BaseException | None]:
+        conn = self._conn
+        conn.execute("SAVEPOINT op")
+        try:
+            result = op(conn, *args)
+        except BaseException as exc:
+            conn.execute("ROLLBACK TO op")
+            conn.execute("RELEASE op")
+            if not isinstance(exc, Exception):
+                raise
+            return None, exc
+        conn.execute("RELEASE op")
+        return result, None
+
+
+def _resolve(outcomes) -> None:
+    for fut, result, exc in outcomes:
+        if fut.done():  # the caller was cancelled; the op is committed all the same
+            continue
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(result)

@@ -1,0 +1,733 @@
+"""``${{ ... }}`` expressions: checked when a template is saved, rendered while a run runs.
+
+Each region is one sandboxed jinja2 *expression*; text outside the regions is literal, so a
+``{{x}}`` or ``{% %}`` a user writes in a shell script stays what it is.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2.exceptions import UndefinedError
+from jinja2.parser import Parser
+from jinja2.runtime import Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from wfe.errors import ValidationFailed
+
+ROOTS = ("input", "steps", "run")
+RUN_FIELDS = ("id", "template", "version", "owner")
+STEP_FIELDS = ("output", "status", "callback_url")
+_OPEN, _CLOSE = "${{", "}}"
+_FALSE_WORDS = frozenset({"", "false", "no", "0"})
+
+
+class ExpressionError(ValidationFailed):
+    """An expression could not be parsed or evaluated."""
+
+    code = "validation_failed"
+
+    def __init__(self, message: str, details: Any = None, *, path: str = "expression") -> None:
+        if details is None:
+            details = [{"path": path, "message": message}]
+        super().__init__(message, details)
+
+
+class _Env(ImmutableSandboxedEnvironment):
+    # The daemon evaluates expressions in its own process: refuse the two cheap memory bombs.
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, (int, float)) and right > 4096:
+            raise SecurityError("exponent too large")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int):
+                    if len(seq) * n > 1 << 20:
+                        raise SecurityError("result too large")
+        return super().call_binop(context, operator, left, right)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Data first: output.items must be the step's "items" key, not dict.items.
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
+def _tojson(value: Any, indent: int | None = None) -> str:
+    # jinja's own tojson escapes <>&' for HTML; here the text goes to shells and HTTP bodies.
+    return json.dumps(value, indent=indent, ensure_ascii=False)
+
+
+_ENV = _Env(undefined=StrictUndefined, autoescape=False)
+_ENV.globals.clear()  # range(), lipsum() and friends are names check() would refuse anyway
+_ENV.filters["tojson"] = _tojson
+_ENV.filters["fromjson"] = json.loads
+
+
+@dataclass(frozen=True)
+class Expr:
+    source: str  # what is between the braces, stripped
+
+
+class _SplitError(ValueError):
+    pass
+
+
+@lru_cache(maxsize=512)
+def _split(text: str) -> tuple[str | Expr, ...]:
+    """The text as literal pieces and expressions, in order (no empty literals)."""
+    parts: list[str | Expr] = []
+    pos = 0
+    while (start := text.find(_OPEN, pos)) >= 0:
+        if start > pos:
+            parts.append(text[pos:start])
+        end = _find_close(text, start + len(_OPEN))
+        if end < 0:
+            snippet = text[start : start + 40]
+            raise _SplitError(f"unterminated expression {snippet!r}: missing '}}}}'")
+        parts.append(Expr(text[start + len(_OPEN) : end].strip()))
+        pos = end + len(_CLOSE)
+    if pos < len(text):
+        parts.append(text[pos:])
+    return tuple(parts)
+
+
+def _find_close(text: str, i: int) -> int:
+    # Brace- and quote-aware so that ${{ {'a': {'b': 1}} }} and ${{ '}}' }} end where meant.
+    depth, quote = 0, ""
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            if depth == 0 and text.startswith(_CLOSE, i):
+                return i
+            depth = max(depth - 1, 0)
+        i += 1
+    return -1
+
+
+def parts(text: str) -> tuple[str | Expr, ...]:
+    """Split ``text`` into literals and expressions; ExpressionError if a region is unclosed."""
+    if _OPEN not in text:
+        return (text,) if text else ()
+    try:
+        return _split(text)
+    except _SplitError as e:
+        raise ExpressionError(str(e)) from None
+
+
+def has_expressions(text: str) -> bool:
+    return _OPEN in text
+
+
+# --- parsing and checking -------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def _compile(source: str) -> tuple[nodes.Expr, Callable[..., Any]]:
+    if not source:
+        raise TemplateSyntaxError("the expression is empty", 1)
+    parser = Parser(_ENV, source, state="variable")
+    tree = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateSyntaxError(f"unexpected {parser.stream.current.value!r}", 1)
+    # compile_expression also catches unknown filters and tests, which parsing alone does not.
+    return tree, _ENV.compile_expression(source, undefined_to_none=False)
+
+
+def _compiled(source: str) -> tuple[nodes.Expr, Callable[..., Any]]:
+    try:
+        return _compile(source)
+    except TemplateError as e:
+        problem = (e.message or str(e)).replace("end of template", "end of the expression")
+        raise ExpressionError(f"invalid expression {_show(source)}: {problem}") from None
+
+
+def _show(source: str) -> str:
+    return f"'${{{{ {source} }}}}'"
+
+
+def _path_text(name: str, keys: list[str | int | None]) -> str:
+    out = name
+    for k in keys:
+        if isinstance(k, str) and k.isidentifier():
+            out += f".{k}"
+        else:
+            out += "[...]" if k is None else f"[{k!r}]"
+    return out
+
+
+def _chain(node: nodes.Node) -> tuple[nodes.Node, list[str | int | None], list[nodes.Node]]:
+    """The root of a.b['c'][x] and its keys (None when computed), plus the computed parts."""
+    keys: list[str | int | None] = []
+    computed: list[nodes.Node] = []
+    while isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Getattr):
+            keys.append(node.attr)
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, (str, int)):
+            keys.append(node.arg.value)
+        else:
+            keys.append(None)
+            computed.append(node.arg)
+        node = node.node
+    keys.reverse()
+    return node, keys, computed
+
+
+def _references(node: nodes.Node) -> Iterator[tuple[str, list[str | int | None]]]:
+    """Every name the expression reads, with the literal keys that follow it."""
+    if isinstance(node, (nodes.Name, nodes.Getattr, nodes.Getitem)):
+        root, keys, computed = _chain(node)
+        if isinstance(root, nodes.Name):
+            yield root.name, keys
+        else:
+            yield from _references(root)
+        for sub in computed:
+            yield from _references(sub)
+        return
+    for child in node.iter_child_nodes():
+        yield from _references(child)
+
+
+def _check_reference(
+    name: str,
+    keys: list[str | int | None],
+    variables: set[str],
+    steps_before: set[str],
+    callback_steps: set[str],
+) -> str | None:
+    private = next((k for k in keys if isinstance(k, str) and k.startswith("_")), None)
+    if private is not None:
+        return f"'{private}' is private and cannot be used"
+    first = keys[0] if keys else None
+    shown = _path_text(name, keys[:1])
+    if name == "input":
+        if isinstance(first, str) and first not in variables:
+            known = ", ".join(sorted(variables)) or "none"
+            return f"'{shown}' is not a declared variable (declared: {known})"
+    elif name == "run":
+        if isinstance(first, str) and first not in RUN_FIELDS:
+            expected = ", ".join(f"run.{f}" for f in RUN_FIELDS)
+            return f"'{shown}' is unknown; expected one of: {expected}"
+    elif name == "steps":
+        return _check_step_reference(keys, steps_before, callback_steps)
+    else:
+        return f"unknown name '{name}'; expressions can use input, steps and run"
+    return None
+
+
+def _check_step_reference(
+    keys: list[str | int | None], steps_before: set[str], callback_steps: set[str]
+) -> str | None:
+    if not keys or not isinstance(keys[0], str):
+        return "'steps' must be followed by a step name, e.g. steps.build.output"
+    step, field = keys[0], (keys[1] if len(keys) > 1 else None)
+    shown = _path_text("steps", keys[:1])
+    if field == "callback_url":
+        if step in callback_steps:
+            return None  # callback URLs exist from the run's start: any step may pass one on
+        if step in steps_before:
+            return f"step '{step}' is not a callback step, so it has no callback_url"
+    if step not in steps_before:
+        if step in callback_steps:
+            return f"'{shown}' is not an earlier step; only its callback_url can be used here"
+        return f"'{shown}' does not name an earlier step"
+    if isinstance(field, str) and field not in STEP_FIELDS:
+        shown = _path_text("steps", keys[:2])
+        return f"'{shown}' is unknown; expected output, status or callback_url"
+    return None
+
+
+def check(
+    text: str, variables: set[str], steps_before: set[str], callback_steps: set[str]
+) -> list[str]:
+    """Problems with the expressions in ``text``: syntax errors and names it may not use."""
+    try:
+        pieces = parts(text)
+    except ExpressionError as e:
+        return [e.message]
+    errors: list[str] = []
+    for piece in pieces:
+        if isinstance(piece, Expr):
+            errors.extend(_check_expr(piece.source, variables, steps_before, callback_steps))
+    return list(dict.fromkeys(errors))
+
+
+def _check_expr(source: str, *names: set[str]) -> list[str]:
+    try:
+        tree, _ = _compiled(source)
+    except ExpressionError as e:
+        return [e.message]
+    errors = []
+    for name, keys in _references(tree):
+        problem = _check_reference(name, keys, *names)
+        if problem and problem not in errors:
+            whole = _path_text(name, keys) == source
+            errors.append(problem if whole else f"{problem} in {_show(source)}")
+    return errors
+
+
+def condition_source(text: str) -> str:
+    """The expression of an ``if:`` — written as ``${{ expr }}`` or as a bare ``expr``."""
+    pieces = parts(text.strip())
+    exprs = [p for p in pieces if isinstance(p, Expr)]
+    if not exprs:
+        return text.strip()
+    if len(pieces) == 1:
+        return exprs[0].source
+    raise ExpressionError("a condition must be a single expression, e.g. ${{ input.deploy }}")
+
+
+def check_condition(
+    text: str | bool, variables: set[str], steps_before: set[str], callback_steps: set[str]
+) -> list[str]:
+    if isinstance(text, bool):
+        return []
+    try:
+        source = condition_source(text)
+    except ExpressionError as e:
+        return [e.message]
+    return _check_expr(source, variables, steps_before, callback_steps)
+
+
+def check_shell(command: str) -> list[str]:
+    """Expressions placed where a value cannot be quoted safely (inside backticks, heredocs...)."""
+    try:
+        pieces = parts(command)
+    except ExpressionError as e:
+        return [e.message]
+    scanner, errors = ShellScanner(), []
+    for piece in pieces:
+        if isinstance(piece, str):
+            scanner.feed(piece)
+            continue
+        try:
+            scanner.context()
+        except ShellContextError as e:
+            errors.append(f"{_show(piece.source)}: {e}")
+        scanner.after_value()
+    return errors
+
+
+# --- evaluating -----------------------------------------------------------------------------
+
+
+def _native(value: Any) -> Any:
+    """Plain JSON-like data from whatever jinja returned (generators, tuples, Markup...)."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _native(v) for k, v in value.items()}
+    if isinstance(value, Iterable):  # lists, tuples, and the generators map() and select() return
+        return [_native(v) for v in value]
+    return str(value)
+
+
+def _missing_path(ctx: Mapping[str, Any], name: str, keys: list[str | int | None]) -> str | None:
+    """The first prefix of name.keys... that the context does not have, if one is missing."""
+    current: Any = ctx
+    for i, key in enumerate([name, *keys]):
+        if key is None:
+            return None
+        if isinstance(current, Mapping) and key in current:
+            current = current[key]
+        elif isinstance(current, (list, tuple)) and isinstance(key, int):
+            if not -len(current) <= key < len(current):
+                return _path_text(name, keys[:i])
+            current = current[key]
+        elif isinstance(key, str) and hasattr(current, key):
+            return None  # a method such as .upper(): jinja finds it, so it is not what is missing
+        else:
+            return _path_text(name, keys[:i])
+    return None
+
+
+def _undefined_message(
+    tree: nodes.Node, source: str, ctx: Mapping[str, Any], err: Exception
+) -> str:
+    for name, keys in _references(tree):
+        missing = _missing_path(ctx, name, keys)
+        if missing is not None:
+            where = "" if missing == source else f" in {_show(source)}"
+            return f"'{missing}' is undefined{where}"
+    return f"{_show(source)}: {err}"
+
+
+def evaluate(source: str, ctx: Mapping[str, Any]) -> Any:
+    """The value of one expression (the text between the braces)."""
+    tree, fn = _compiled(source)
+    try:
+        return _native(fn(dict(ctx)))
+    except UndefinedError as e:
+        raise ExpressionError(_undefined_message(tree, source, ctx, e)) from None
+    except Exception as e:  # any failure inside user code is the template's problem, not ours
+        raise ExpressionError(f"{_show(source)} failed: {e}") from None
+
+
+def to_text(value: Any) -> str:
+    """How a value reads when spliced into a string."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def render(value: Any, ctx: Mapping[str, Any]) -> Any:
+    """Render every string in ``value`` (through dicts' values and lists); keys stay literal.
+
+    A string that is exactly one expression becomes that expression's value (a dict, a number,
+    a bool...); any other string stays a string with each expression's text spliced in.
+    """
+    if isinstance(value, str):
+        return _render_string(value, ctx)
+    if isinstance(value, Mapping):
+        return {k: render(v, ctx) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [render(v, ctx) for v in value]
+    return value
+
+
+def _render_string(text: str, ctx: Mapping[str, Any]) -> Any:
+    pieces = parts(text)
+    if len(pieces) == 1 and isinstance(pieces[0], Expr):
+        return evaluate(pieces[0].source, ctx)
+    return "".join(p if isinstance(p, str) else to_text(evaluate(p.source, ctx)) for p in pieces)
+
+
+def render_text(text: str, ctx: Mapping[str, Any]) -> str:
+    """Render ``text`` and always get a string back."""
+    return to_text(render(text, ctx))
+
+
+def render_argv(argv: list[Any], ctx: Mapping[str, Any]) -> list[str]:
+    """An argv list for exec (no shell): each element rendered to exactly one string."""
+    return [render_text(a if isinstance(a, str) else to_text(a), ctx) for a in argv]
+
+
+def render_shell(command: str, ctx: Mapping[str, Any]) -> str:
+    """A shell command with each value quoted for where it lands, so it arrives byte for byte."""
+    out: list[str] = []
+    scanner = ShellScanner()
+    for piece in parts(command):
+        if isinstance(piece, str):
+            scanner.feed(piece)
+            out.append(piece)
+            continue
+        try:
+            where = scanner.context()
+        except ShellContextError as e:
+            raise ExpressionError(f"{_show(piece.source)}: {e}") from None
+        text = to_text(evaluate(piece.source, ctx))
+        if "\x00" in text:
+            raise ExpressionError(f"{_show(piece.source)}: a shell cannot pass a NUL character")
+        out.append(quote_for(text, where))
+        scanner.after_value()
+    return "".join(out)
+
+
+def truthy(value: Any) -> bool:
+    # Step outputs are often text, and "false" from a script should mean false.
+    if isinstance(value, str):
+        return value.strip().lower() not in _FALSE_WORDS
+    return bool(value)
+
+
+def evaluate_condition(text: str | bool, ctx: Mapping[str, Any]) -> bool:
+    """Whether an ``if:`` holds. Strings "", "false", "no" and "0" (any case) count as false."""
+    if isinstance(text, bool):
+        return text
+    return truthy(evaluate(condition_source(text), ctx))
+
+
+# --- where a value lands in a shell command -------------------------------------------------
+# The context of each expression depends only on the template's literal text, so check_shell()
+# can refuse the places no quoting makes safe when the template is saved, not mid-run.
+
+_BOUNDARY = frozenset(" \t\n;&|()<>")
+_HEREDOC_WORD = re.compile(r"""(?:[^\s;&|<>()'"\\]|\\.|'[^']*'|"(?:[^"\\]|\\.)*")+""", re.S)
+_DQ_SPECIAL = re.compile(r'[\\"$`]')
+_BACKSLASH = "a backslash right before an expression would escape the value's first character"
+_DOLLAR = "a '$' right before an expression would join the value; write '\\$' for a literal $"
+_NO_QUOTING = {
+    "backtick": "inside `...` (use $(...) instead)",
+    "param": "inside ${...}",
+    "arith": "inside $((...))",
+}
+
+
+class ShellContextError(ValueError):
+    """An expression sits where no quoting makes its value arrive intact."""
+
+
+@dataclass
+class _Frame:
+    kind: str  # "top", "cmd" for $(...), "param" for ${...}, "arith" for $((...)), "backtick"
+    state: str = "outside"  # top and cmd: outside, single, double, comment, or ansi for $'...'
+    depth: int = 0  # parentheses (or ${) opened inside this frame and not yet closed
+
+
+class ShellScanner:
+    """Follows POSIX sh quoting through a command's literal text, one piece at a time."""
+
+    def __init__(self) -> None:
+        self.frames = [_Frame("top")]
+        self.word_start = True  # so '#' here would start a comment
+        self.word: str | None = ""  # the plain word being read (None once quoted or expanded)
+        self.heredocs: list[tuple[str, bool]] = []  # announced by <<, bodies not reached yet
+        self.heredoc: tuple[str, bool] | None = None  # (delimiter, strip tabs) of the open body
+        self.line = ""
+        self.confused = ""  # something after which the quoting state cannot be trusted
+        self.dangling = ""  # why the text just fed cannot be followed directly by a value
+
+    def feed(self, text: str) -> None:
+        self.dangling = ""
+        i = 0
+        while i < len(text):
+            i = self._heredoc_line(text, i) if self.heredoc else self._step(text, i)
+
+    def after_value(self) -> None:
+        self.dangling = ""
+        self.word_start, self.word = False, None
+
+    def context(self) -> str:
+        """Where a value spliced in now would land: outside, single, double or comment."""
+        if self.confused:
+            raise ShellContextError(
+                f"cannot tell how the shell reads text after {self.confused}; pass values in env:"
+            )
+        if self.heredoc:
+            raise ShellContextError(
+                "a value inside a heredoc cannot be quoted; put it in env: and write $NAME there"
+            )
+        if self.dangling:
+            raise ShellContextError(self.dangling)
+        frame = self.frames[-1]
+        reason = _NO_QUOTING.get(frame.kind) or ("inside $'...'" if frame.state == "ansi" else "")
+        if reason:
+            raise ShellContextError(f"a value cannot be quoted {reason}; put it in env: instead")
+        return frame.state
+
+    def _step(self, t: str, i: int) -> int:
+        frame = self.frames[-1]
+        if frame.kind in ("top", "cmd"):
+            return getattr(self, "_" + frame.state)(t, i, frame)
+        return getattr(self, "_in_" + frame.kind)(t, i, frame)
+
+    def _push(self, kind: str) -> None:
+        self.frames.append(_Frame(kind))
+        self.word_start, self.word = True, ""
+
+    def _pop(self) -> None:
+        self.frames.pop()
+        self.word_start, self.word = False, None
+
+    def _escape(self, t: str, i: int) -> int:
+        if i + 1 == len(t):
+            self.dangling = _BACKSLASH
+        return i + 2
+
+    def _end_word(self) -> None:
+        # A case pattern's unbalanced ')' would close $( early in our count; give up instead.
+        if self.word == "case" and any(f.kind == "cmd" for f in self.frames):
+            self.confused = "a case statement inside $(...)"
+        self.word = ""
+
+    def _newline(self) -> None:
+        self.word_start, self.word = True, ""
+        if self.heredocs and not self.heredoc:
+            self.heredoc, self.line = self.heredocs.pop(0), ""
+
+    def _outside(self, t: str, i: int, frame: _Frame) -> int:
+        c = t[i]
+        if c in _BOUNDARY:
+            return self._boundary(t, i, frame)
+        at_start, self.word_start = self.word_start, False
+        if c == "#" and at_start:
+            frame.state = "comment"
+        elif c in "\\'\"`$":
+            self.word = None
+            if c == "\\":
+                return self._escape(t, i)
+            if c == "$":
+                return self._dollar(t, i, frame)
+            if c == "`":
+                self._push("backtick")
+            else:
+                frame.state = "single" if c == "'" else "double"
+        elif self.word is not None:
+            self.word += c
+        return i + 1
+
+    def _boundary(self, t: str, i: int, frame: _Frame) -> int:
+        c = t[i]
+        self._end_word()
+        self.word_start = True
+        if c == "\n":
+            self._newline()
+        elif c == "(" and frame.kind == "cmd":
+            frame.depth += 1
+        elif c == ")" and frame.kind == "cmd":
+            if not frame.depth:
+                self._pop()
+            frame.depth = max(frame.depth - 1, 0)
+        elif t.startswith("<<<", i):
+            return i + 3
+        elif t.startswith("<<", i):
+            return self._heredoc_operator(t, i)
+        return i + 1
+
+    def _single(self, t: str, i: int, frame: _Frame) -> int:
+        j = t.find("'", i)
+        if j < 0:
+            return len(t)
+        frame.state = "outside"
+        return j + 1
+
+    def _double(self, t: str, i: int, frame: _Frame) -> int:
+        c = t[i]
+        if c == "\\":
+            return self._escape(t, i)
+        if c == '"':
+            frame.state = "outside"
+        elif c == "`":
+            self._push("backtick")
+        elif c == "$":
+            return self._dollar(t, i, frame)
+        return i + 1
+
+    def _comment(self, t: str, i: int, frame: _Frame) -> int:
+        j = t.find("\n", i)
+        if j < 0:
+            return len(t)
+        frame.state = "outside"
+        self._newline()
+        return j + 1
+
+    def _ansi(self, t: str, i: int, frame: _Frame) -> int:
+        if t.startswith("\\'", i):
+            self.confused = "$'...' holding \\' (sh and bash read it differently)"
+        if t[i] == "\\":
+            return self._escape(t, i)
+        if t[i] == "'":
+            frame.state = "outside"
+        return i + 1
+
+    def _dollar(self, t: str, i: int, frame: _Frame) -> int:
+        if i + 1 == len(t):
+            self.dangling = _DOLLAR
+            return i + 1
+        if t.startswith("$((", i):
+            self._push("arith")
+            return i + 3
+        nxt = t[i + 1]
+        if nxt in "({":
+            self._push("cmd" if nxt == "(" else "param")
+            return i + 2
+        if nxt == "'" and frame.state == "outside" and frame.kind in ("top", "cmd"):
+            frame.state = "ansi"
+            return i + 2
+        return i + 1
+
+    def _in_backtick(self, t: str, i: int, frame: _Frame) -> int:
+        if t[i] == "\\":
+            return self._escape(t, i)
+        if t[i] == "`":
+            self._pop()
+        return i + 1
+
+    def _in_param(self, t: str, i: int, frame: _Frame) -> int:
+        c = t[i]
+        if c == "\\":
+            return self._escape(t, i)
+        if c in "'\"`" or t.startswith("$(", i):
+            self.confused = "quotes or $(...) inside ${...}"
+        elif t.startswith("${", i):
+            frame.depth += 1
+            return i + 2
+        elif c == "$" and i + 1 == len(t):
+            self.dangling = _DOLLAR
+        elif c == "}":
+            if not frame.depth:
+                self._pop()
+            frame.depth = max(frame.depth - 1, 0)
+        return i + 1
+
+    def _in_arith(self, t: str, i: int, frame: _Frame) -> int:
+        c = t[i]
+        if c == "(":
+            frame.depth += 1
+        elif c == ")":
+            if frame.depth:
+                frame.depth -= 1
+            elif t.startswith("))", i):
+                self._pop()
+                return i + 2
+            else:
+                self.confused = "a $(( that is not arithmetic"
+        elif c in "'\"`\\":
+            self.confused = "quotes inside $((...))"
+        elif c == "$":
+            return self._dollar(t, i, frame)
+        return i + 1
+
+    def _heredoc_operator(self, t: str, i: int) -> int:
+        j = i + 2
+        strip = t.startswith("-", j)
+        j += strip
+        while j < len(t) and t[j] in " \t":
+            j += 1
+        m = _HEREDOC_WORD.match(t, j)
+        if m is None or m.end() == len(t):
+            # The delimiter word would run on into a value spliced in next.
+            self.dangling = "an expression cannot be part of a heredoc delimiter"
+        if m is None:
+            return j
+        self.heredocs.append((re.sub(r"""["'\\]""", "", m.group()), strip))
+        self.word_start, self.word = False, None
+        return m.end()
+
+    def _heredoc_line(self, t: str, i: int) -> int:
+        assert self.heredoc is not None
+        delimiter, strip = self.heredoc
+        j = t.find("\n", i)
+        if j < 0:
+            self.line += t[i:]
+            return len(t)
+        line, self.line = self.line + t[i:j], ""
+        if (line.lstrip("\t") if strip else line) == delimiter:
+            self.heredoc = self.heredocs.pop(0) if self.heredocs else None
+        return j + 1
+
+
+def quote_for(value: str, where: str) -> str:
+    """``value`` written so that, at a place in state ``where``, the shell reads exactly it."""
+    if where == "single":
+        return value.replace("'", "'\"'\"'")
+    if where == "double":
+        return _DQ_SPECIAL.sub(r"\\\g<0>", value)
+    if where == "comment":
+        return value.replace("\n", " ")  # the rest of a comment is ignored, but a newline ends it
+    # Always quoted, unlike shlex.quote: a bare word could meet ~, {a,b} or a leading NAME=.
+    return "'" + value.replace("'", "'\"'\"'") + "'"

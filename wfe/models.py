@@ -1,0 +1,147 @@
+"""The wire contract: every request and response body of the HTTP API.
+
+The daemon validates requests with these models and serialises responses through them;
+the OpenAPI document is generated from them. The CLI stays off pydantic for start-up time
+and reads the same JSON as plain dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from wfe.engine.states import RunStatus, StepStatus
+
+T = TypeVar("T")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# ---- errors and lists -------------------------------------------------------------------
+
+class ErrorDetail(Response):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(Response):
+    error: ErrorDetail
+
+
+class Page(Response, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+# ---- health and users -------------------------------------------------------------------
+
+class Health(Response):
+    status: Literal["ok"] = "ok"
+    version: str
+    api_version: str
+    live_runners: int
+    pid: int
+    started_at: str
+
+
+class User(Response):
+    id: str
+    name: str
+    is_admin: bool
+    created_at: str
+
+
+class CreateUser(Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
+    is_admin: bool = False
+
+
+class UserWithToken(Response):
+    user: User
+    token: str
+
+
+# ---- templates --------------------------------------------------------------------------
+
+class Template(Response):
+    id: str
+    name: str
+    version: int
+    status: Literal["draft", "published", "archived"]
+    description: str = ""
+    variables: dict[str, Any] = {}
+    steps: list[dict[str, Any]]
+    defaults: dict[str, Any] | None = None
+    timeout: str | float | None = None
+    owner: str
+    created_at: str
+    published_at: str | None = None
+
+
+# ---- runs -------------------------------------------------------------------------------
+
+class StartRun(Model):
+    template_id: str | None = Field(None, max_length=200)
+    template: str | None = Field(None, max_length=200, description="NAME or NAME@VERSION")
+    input: dict[str, Any] = {}
+    trigger_type: Literal["api", "cli"] = "api"
+
+
+class CancelRun(Model):
+    reason: str | None = Field(None, max_length=2000)
+
+
+class TemplateRef(Response):
+    id: str
+    name: str
+    version: int
+
+
+class Step(Response):
+    index: int
+    name: str
+    kind: str
+    status: StepStatus
+    attempt: int
+    started_at: str | None = None
+    finished_at: str | None = None
+    output: Any = None
+    error: str | None = None
+    exit_code: int | None = None
+    log_tail: str | None = None
+    wake_at: str | None = None
+
+
+class Event(Response):
+    seq: int
+    type: str
+    actor: str
+    at: str
+    data: dict[str, Any]
+
+
+class Run(Response):
+    id: str
+    status: RunStatus
+    template: TemplateRef
+    trigger_type: str
+    input: dict[str, Any]
+    owner: str
+    reason: str | None = None
+    current_step: int
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    updated_at: str
+    steps: list[Step] | None = None
+    events: list[Event] | None = None
