@@ -179,3 +179,19 @@ async def _count_status(api, status, n):
     _, page = await api.get(f"/api/v1/workflows?status={status}", expect=200)
     return page["total"] == n
 
+
+
+async def test_a_thousand_paused_runs_hold_no_runner(home):
+    from wfe.config import Settings, paths
+
+    settings = Settings.load(paths(), port=0, max_concurrent_steps=8, timer_max_sleep=0.05)
+    async with api_client(settings) as api:
+        await api.template({"name": "nap", "steps": [{"name": "n", "sleep": "1h"}]})
+        ids = [(await api.start("nap"))["id"] for _ in range(1000)]
+        for run_id in ids:
+            await api.post(f"/api/v1/workflows/{run_id}/pause", expect=200)
+        await async_wait_until(lambda: _zero_live(api), message="no live runners")
+        _, health = await api.get("/api/v1/health", expect=200)
+        assert health["live_runners"] == 0
+        _, page = await api.get("/api/v1/workflows?status=paused&limit=1", expect=200)
+        assert page["total"] == 1000

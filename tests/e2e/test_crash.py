@@ -138,3 +138,57 @@ def test_acknowledged_runs_survive_kill9(daemon_factory):
     c = d.client()
     wait_until(lambda: all_done(c, ids), timeout=30, message="every acknowledged run completes")
     assert c.list_runs(limit=100)["total"] == 30
+
+
+def test_run_that_keeps_crashing_the_daemon_fails(daemon_factory, tmp_path):
+    d = daemon_factory(WFE_FAULT="step_started:kill", WFE_MAX_RECOVERIES="2").start()
+    c = d.client()
+    publish(c, {"name": "doom", "steps": [{"name": "s", "run": "true"}]})
+    run_id = c.start_run("doom")["id"]
+    for _ in range(3):  # each start re-runs the step, and the fault kills the daemon again
+        d.proc.wait(20)
+        d.start(wait=False)
+        try:
+            d.wait_ready()
+        except AssertionError:
+            continue  # died during start-up recovery of the run: that counts too
+    d.env.pop("WFE_FAULT")
+    if d.proc.poll() is None:
+        d.stop()
+    d.start()
+    run = d.client().get_run(run_id)
+    assert run["status"] == "failed" and run["reason"] == "recovery_limit", run
+    assert run["steps"][0]["status"] == "pending"
+
+
+def test_io_error_in_a_runner_is_recovered(daemon_factory, tmp_path):
+    ledger = tmp_path / "ledger"
+    d = daemon_factory(WFE_FAULT="before_step_commit:ioerror:1").start()
+    c = d.client()
+    publish(c, {"name": "io", "steps": [{"name": "a", "run": f"echo a >> {ledger}"},
+                                        {"name": "b", "run": f"echo b >> {ledger}"}]})
+    run_id = c.start_run("io")["id"]
+    wait_until(lambda: all_done(c, [run_id]), timeout=30, message="run completed")
+    run = c.get_run(run_id)
+    assert ledger.read_text().split() == ["a", "a", "b"]  # a's result was lost, so a ran again
+    assert run["steps"][0]["attempt"] == 2
+    assert "step.interrupted" in [e["type"] for e in run["events"]]
+
+
+def test_cancel_through_the_cli_kills_grandchildren(daemon, tmp_path):
+    import subprocess
+    import sys
+
+    pids = tmp_path / "pids"
+    c = daemon.client()
+    publish(c, {"name": "tree", "steps": [{"name": "t", "run":
+            f"sh -c 'sleep 60 & echo $! >> {pids}; wait' & echo $! >> {pids}; wait"}]})
+    run_id = c.start_run("tree")["id"]
+    wait_until(lambda: pids.exists() and len(pids.read_text().split()) >= 2, message="tree")
+    out = subprocess.run([sys.executable, "-m", "wfe", "cancel", run_id, "--reason", "stop"],
+                         env=daemon.env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    for pid in map(int, pids.read_text().split()):
+        wait_until(lambda: not _alive(pid), message=f"{pid} killed")
+    wait_until(lambda: c.get_run(run_id)["steps"][0]["status"] == "cancelled", message="step")
+    assert c.get_run(run_id)["reason"] == "stop"

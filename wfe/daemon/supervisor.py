@@ -22,6 +22,7 @@ from wfe.daemon.store import ops_recovery, ops_steps
 from wfe.engine.spec import TemplateSpec
 
 log = logging.getLogger("wfe.supervisor")
+RUNNER_CRASH_BACKOFF = 1.0
 
 
 class Supervisor:
@@ -40,6 +41,7 @@ class Supervisor:
         self._poke = asyncio.Event()
         self._loops: list[asyncio.Task] = []
         self._stopping = False
+        self._crash_tasks: set[asyncio.Task] = set()
 
     # ---- start-up and shut-down ----------------------------------------------------------
 
@@ -112,12 +114,23 @@ class Supervisor:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("runner of %s crashed", run_id)
+            log.exception("runner of %s crashed; trying the run again shortly", run_id)
+            self._crash_tasks.add(asyncio.create_task(self._after_crash(run_id)))
         finally:
             del self.live[run_id]
             del self.runners[run_id]
             if not self._stopping:
                 self._after_exit(run_id)
+
+    async def _after_crash(self, run_id: str) -> None:
+        try:
+            await self.store.write(ops_recovery.interrupt_run, run_id, RUNNER_CRASH_BACKOFF,
+                                   self.settings.max_recoveries)
+        except Exception:  # the store itself is failing: recovery at the next start helps
+            log.exception("could not record the crash of %s's Runner", run_id)
+        finally:
+            self._crash_tasks.discard(asyncio.current_task())
+        self.timer_poke()
 
     def _after_exit(self, run_id: str) -> None:
         if run_id in self._rewake:

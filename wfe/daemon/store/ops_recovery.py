@@ -17,13 +17,50 @@ def next_epoch(conn: sqlite3.Connection) -> int:
     return epoch
 
 
-def interrupted_attempts(conn: sqlite3.Connection) -> list[dict]:
-    """Attempts a dead daemon left running: their processes may still be alive."""
-    rows = conn.execute(
-        "SELECT a.run_id, a.idx, a.attempt, a.pgid, s.name FROM step_attempts a"
-        " JOIN steps s ON s.run_id = a.run_id AND s.idx = a.idx"
-        " WHERE a.status = 'running'").fetchall()
+def interrupted_attempts(conn: sqlite3.Connection, run_id: str | None = None) -> list[dict]:
+    """Attempts a dead daemon (or a crashed Runner) left running."""
+    sql = ("SELECT a.run_id, a.idx, a.attempt, a.pgid, s.name FROM step_attempts a"
+           " JOIN steps s ON s.run_id = a.run_id AND s.idx = a.idx WHERE a.status = 'running'")
+    rows = conn.execute(sql + (" AND a.run_id = ?" if run_id else ""),
+                        (run_id,) if run_id else ()).fetchall()
     return [dict(r) for r in rows]
+
+
+def _close_attempt(conn: sqlite3.Connection, a: dict, why: str) -> None:
+    conn.execute(
+        "UPDATE step_attempts SET status = 'interrupted', finished_at = ?, error = ?"
+        " WHERE run_id = ? AND idx = ? AND attempt = ?",
+        (now_iso(), why, a["run_id"], a["idx"], a["attempt"]))
+    # A cancel that landed while the attempt ran still wins.
+    conn.execute(
+        "UPDATE steps SET status = CASE (SELECT status FROM runs WHERE id = run_id)"
+        " WHEN 'cancelled' THEN 'cancelled' ELSE 'pending' END"
+        " WHERE run_id = ? AND idx = ? AND status = 'running'", (a["run_id"], a["idx"]))
+    add_event(conn, a["run_id"], "step.interrupted", SYSTEM,
+              {"step": a["name"], "attempt": a["attempt"], "error": why})
+
+
+def interrupt_run(conn: sqlite3.Connection, run_id: str, retry_in: float,
+                  max_recoveries: int) -> None:
+    """A Runner crashed: close its attempt and let the timer try the run again."""
+    for a in interrupted_attempts(conn, run_id):
+        _close_attempt(conn, a, "the Runner crashed while this attempt ran")
+    if _count_recovery(conn, run_id, max_recoveries):
+        conn.execute("UPDATE runs SET wake_at = ? WHERE id = ? AND status = 'running'",
+                     (time.time() + retry_in, run_id))
+
+
+def _count_recovery(conn: sqlite3.Connection, run_id: str, max_recoveries: int) -> bool:
+    """Count one more recovery; past the cap the run fails. True when it may go on."""
+    (count,) = conn.execute(
+        "UPDATE runs SET recoveries = recoveries + 1 WHERE id = ? RETURNING recoveries",
+        (run_id,)).fetchone()
+    if count > max_recoveries:
+        fail_run(conn, run_id, "recovery_limit", {
+            "message": f"interrupted {count} times (daemon or Runner crashes); giving up"})
+        return False
+    add_event(conn, run_id, "run.recovered", SYSTEM, {"recoveries": count})
+    return True
 
 
 def recover(conn: sqlite3.Connection, max_recoveries: int) -> list[str]:
@@ -32,34 +69,16 @@ def recover(conn: sqlite3.Connection, max_recoveries: int) -> list[str]:
     An interrupted attempt does not use up the step's retry budget (the daemon died, not
     the step); a run that keeps dying is failed after ``max_recoveries``.
     """
-    now = now_iso()
     attempts = interrupted_attempts(conn)
     for a in attempts:
-        conn.execute(
-            "UPDATE step_attempts SET status = 'interrupted', finished_at = ?,"
-            " error = 'the daemon stopped while this attempt ran'"
-            " WHERE run_id = ? AND idx = ? AND attempt = ?", (now, a["run_id"], a["idx"], a["attempt"]))
-        # A cancel that landed while the attempt ran still wins.
-        conn.execute(
-            "UPDATE steps SET status = CASE (SELECT status FROM runs WHERE id = run_id)"
-            " WHEN 'cancelled' THEN 'cancelled' ELSE 'pending' END"
-            " WHERE run_id = ? AND idx = ? AND status = 'running'", (a["run_id"], a["idx"]))
-        add_event(conn, a["run_id"], "step.interrupted", SYSTEM,
-                  {"step": a["name"], "attempt": a["attempt"]})
+        _close_attempt(conn, a, "the daemon stopped while this attempt ran")
     revived = []
     for run_id in dict.fromkeys(a["run_id"] for a in attempts):
         status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
         if status in ("completed", "failed", "cancelled"):
             continue
-        (count,) = conn.execute(
-            "UPDATE runs SET recoveries = recoveries + 1 WHERE id = ? RETURNING recoveries",
-            (run_id,)).fetchone()
-        if count > max_recoveries:
-            fail_run(conn, run_id, "recovery_limit", {
-                "message": f"the daemon stopped {count} times while this run ran"})
-            continue
-        add_event(conn, run_id, "run.recovered", SYSTEM, {"recoveries": count})
-        revived.append(run_id)
+        if _count_recovery(conn, run_id, max_recoveries):
+            revived.append(run_id)
     # Runs whose timer passed while the daemon was down are picked up by the timer loop;
     # running ones without a timer are woken now.
     conn.execute("UPDATE runs SET wake_at = ? WHERE status IN ('running', 'pending')"

@@ -96,8 +96,9 @@ def finish_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, atte
             (now, dumps(result.get("output") or {}), *common))
         add_event(conn, run_id, "step.succeeded", SYSTEM, data)
         insert_snapshot(conn, run_id, idx, name, state)
-        conn.execute("UPDATE runs SET current_step = ?, updated_at = ? WHERE id = ?",
-                     (idx + 1, now, run_id))
+        # Recoveries count crashes in a row: a step that gets done ends the streak.
+        conn.execute("UPDATE runs SET current_step = ?, updated_at = ?, recoveries = 0"
+                     " WHERE id = ?", (idx + 1, now, run_id))
         return CONTINUE if run_status == RunStatus.RUNNING else STOP
     data |= {"error": result.get("error"), "exit_code": result.get("exit_code"), "status": status}
     if status == "cancelled":
