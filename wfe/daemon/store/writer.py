@@ -41,10 +41,24 @@ class Writer:
         self._loop_ref: asyncio.AbstractEventLoop | None = None
         self.batches = 0
         self.ops = 0
+        self._tick: asyncio.Event | None = None
 
     def start(self) -> None:
         self._loop_ref = asyncio.get_running_loop()
+        self._tick = asyncio.Event()
         self._thread.start()
+
+    async def wait_commit(self, timeout: float) -> bool:
+        """Wait until the next batch is committed (streams use it to look for new events)."""
+        try:
+            await asyncio.wait_for(self._tick.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def _notify(self) -> None:
+        tick, self._tick = self._tick, asyncio.Event()
+        tick.set()
 
     async def __call__(self, op: Callable[..., Any], *args: Any) -> Any:
         fut = self._loop_ref.create_future()
@@ -91,7 +105,7 @@ class Writer:
             outcomes = [(fut, None, exc) for _, _, fut in batch]
         self.batches += 1
         self.ops += len(batch)
-        self._loop_ref.call_soon_threadsafe(_resolve, outcomes)
+        self._loop_ref.call_soon_threadsafe(self._resolve, outcomes)
 
     def _run_op(self, op, args) -> tuple[Any, BaseException | None]:
         conn = self._conn
@@ -107,12 +121,12 @@ class Writer:
         conn.execute("RELEASE op")
         return result, None
 
-
-def _resolve(outcomes) -> None:
-    for fut, result, exc in outcomes:
-        if fut.done():  # the caller was cancelled; the op is committed all the same
-            continue
-        if exc is not None:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(result)
+    def _resolve(self, outcomes) -> None:
+        for fut, result, exc in outcomes:
+            if fut.done():  # the caller was cancelled; the op is committed all the same
+                continue
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+        self._notify()
