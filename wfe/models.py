@@ -120,6 +120,7 @@ class Step(Response):
     exit_code: int | None = None
     log_tail: str | None = None
     wake_at: str | None = None
+    attempts: list[Attempt] = []
 
 
 class Event(Response):
@@ -128,6 +129,38 @@ class Event(Response):
     actor: str
     at: str
     data: dict[str, Any]
+
+
+class Decision(Model):
+    comment: str | None = Field(None, max_length=10000)
+
+
+class Approval(Response):
+    id: str
+    run_id: str
+    step: str
+    status: Literal["pending", "approved", "rejected", "expired", "cancelled"]
+    message: str
+    approvers: list[str]
+    on_timeout: Literal["reject", "approve"]
+    requested_at: str
+    expires_at: str | None = None
+    decided_by: str | None = None
+    decided_at: str | None = None
+    comment: str | None = None
+    template: TemplateRef | None = None
+    age_seconds: float | None = None
+
+
+class Attempt(Response):
+    attempt: int
+    status: str
+    started_at: str
+    finished_at: str | None = None
+    duration: float | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    log_tail: str | None = None
 
 
 class Run(Response):
@@ -145,3 +178,4 @@ class Run(Response):
     updated_at: str
     steps: list[Step] | None = None
     events: list[Event] | None = None
+    approvals: list[Approval] | None = None

@@ -192,3 +192,38 @@ def test_cancel_through_the_cli_kills_grandchildren(daemon, tmp_path):
         wait_until(lambda: not _alive(pid), message=f"{pid} killed")
     wait_until(lambda: c.get_run(run_id)["steps"][0]["status"] == "cancelled", message="step")
     assert c.get_run(run_id)["reason"] == "stop"
+
+
+def test_approval_timeout_fires_across_a_restart(daemon_factory):
+    import time
+
+    d = daemon_factory().start()
+    c = d.client()
+    publish(c, {"name": "g", "steps": [{"name": "gate", "approval": {"timeout": "1s"}}]})
+    run_id = c.start_run("g")["id"]
+    wait_until(lambda: c.get_run(run_id)["status"] == "waiting_approval", message="parked")
+    deadline = time.time() + 1.2
+    d.stop()
+    wait_until(lambda: time.time() > deadline, timeout=5, message="deadline passed offline")
+    d.start()
+    c = d.client()
+    wait_until(lambda: c.get_run(run_id)["status"] == "failed", message="timed out")
+    run = c.get_run(run_id)
+    assert run["reason"] == "approval_timeout"
+
+
+def test_decision_is_durable_before_the_run_wakes(daemon_factory, tmp_path):
+    ledger = tmp_path / "ledger"
+    d = daemon_factory().start()
+    c = d.client()
+    publish(c, {"name": "g2", "steps": [{"name": "gate", "approval": {}},
+                                        {"name": "after", "run": f"echo ran >> {ledger}"}]})
+    run_id = c.start_run("g2")["id"]
+    wait_until(lambda: c.get_run(run_id)["status"] == "waiting_approval", message="parked")
+    approval = c.get_run(run_id)["approvals"][0]["id"]
+    c.request("POST", f"/api/v1/workflows/{run_id}/approvals/{approval}/approve", {})
+    d.kill9()
+    d.start()
+    c = d.client()
+    wait_until(lambda: all_done(c, [run_id]), message="run completed after restart")
+    assert ledger.read_text().split() == ["ran"]

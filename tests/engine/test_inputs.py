@@ -168,6 +168,6 @@ def test_input_must_be_an_object(given):
     assert exc.value.details == [{"path": "input", "message": "must be an object"}]
 
 
-def test_required_even_with_a_default_is_not_possible_but_explicit_optional_is():
+def test_an_optional_variable_without_a_default_is_null():
     out = validate_inputs({"x": var(type="integer", required=False)}, {})
     assert out == {"x": None}

@@ -17,6 +17,7 @@ from wfe.daemon.faults import fault
 from wfe.daemon.steps import StepContext
 from wfe.daemon.steps import http as http_step
 from wfe.daemon.steps import shell as shell_step
+from wfe.daemon.store import ops_approvals
 from wfe.daemon.store import ops_steps as ops
 from wfe.daemon.store.util import loads
 from wfe.engine.durations import parse_duration
@@ -47,7 +48,7 @@ class Runner:
             self._step_task.cancel()
 
     async def run(self) -> None:
-        claim = await self.write(ops.claim_run, self.run_id)
+        claim = await self.write(ops_approvals.claim, self.run_id)
         if claim is None:
             return
         self._load(claim)
@@ -102,6 +103,8 @@ class Runner:
             return False
         if step.kind == "set":
             return await self._run_pure(idx)
+        if step.kind == "approval":
+            return await self._gate(idx)
         attempt = await self.write(ops.start_step, self.run_id, idx, step.name, self.sup.epoch)
         if attempt is None:
             return False
@@ -109,6 +112,23 @@ class Runner:
         self.steps[idx].update(status="running", attempt=attempt)
         outcome = await self._run_executor(idx, attempt)
         return await self._finish(idx, attempt, outcome)
+
+    async def _gate(self, idx: int) -> bool:
+        """Stop at an approval gate: the run hibernates until someone (or the timeout) decides."""
+        step = self.spec.steps[idx]
+        spec = step.approval
+        try:
+            message = render(spec.message or "", self.expr_context())
+        except WfeError as exc:
+            return await self._fail_before_start(idx, str(exc))
+        timeout = parse_duration(spec.timeout) if spec.timeout else None
+        gate = {"message": str(message), "timeout": timeout, "on_timeout": spec.on_timeout,
+                "approvers": list(spec.approvers or [])}
+        approval_id = await self.write(ops_approvals.request_approval, self.run_id, idx,
+                                       step.name, self.sup.epoch, gate)
+        if approval_id is not None and timeout is not None:
+            self.sup.timer_poke()
+        return False
 
     async def _run_pure(self, idx: int) -> bool:
         step = self.spec.steps[idx]

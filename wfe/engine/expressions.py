@@ -21,7 +21,6 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from wfe.errors import ValidationFailed
 
-ROOTS = ("input", "steps", "run")
 RUN_FIELDS = ("id", "template", "version", "owner")
 STEP_FIELDS = ("output", "status", "callback_url")
 _OPEN, _CLOSE = "${{", "}}"
@@ -30,8 +29,6 @@ _FALSE_WORDS = frozenset({"", "false", "no", "0"})
 
 class ExpressionError(ValidationFailed):
     """An expression could not be parsed or evaluated."""
-
-    code = "validation_failed"
 
     def __init__(self, message: str, details: Any = None, *, path: str = "expression") -> None:
         if details is None:
@@ -44,8 +41,9 @@ class _Env(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, (int, float)) and right > 4096:
-            raise SecurityError("exponent too large")
+        if operator == "**" and isinstance(left, int) and isinstance(right, int):
+            if abs(left) > 1 and right * left.bit_length() > 1 << 16:
+                raise SecurityError("exponent too large")
         if operator == "*":
             for seq, n in ((left, right), (right, left)):
                 if isinstance(seq, (str, list, tuple)) and isinstance(n, int):
@@ -83,20 +81,20 @@ class _SplitError(ValueError):
 @lru_cache(maxsize=512)
 def _split(text: str) -> tuple[str | Expr, ...]:
     """The text as literal pieces and expressions, in order (no empty literals)."""
-    parts: list[str | Expr] = []
+    out: list[str | Expr] = []
     pos = 0
     while (start := text.find(_OPEN, pos)) >= 0:
         if start > pos:
-            parts.append(text[pos:start])
+            out.append(text[pos:start])
         end = _find_close(text, start + len(_OPEN))
         if end < 0:
             snippet = text[start : start + 40]
             raise _SplitError(f"unterminated expression {snippet!r}: missing '}}}}'")
-        parts.append(Expr(text[start + len(_OPEN) : end].strip()))
+        out.append(Expr(text[start + len(_OPEN) : end].strip()))
         pos = end + len(_CLOSE)
     if pos < len(text):
-        parts.append(text[pos:])
-    return tuple(parts)
+        out.append(text[pos:])
+    return tuple(out)
 
 
 def _find_close(text: str, i: int) -> int:
@@ -121,7 +119,7 @@ def _find_close(text: str, i: int) -> int:
     return -1
 
 
-def parts(text: str) -> tuple[str | Expr, ...]:
+def split_text(text: str) -> tuple[str | Expr, ...]:
     """Split ``text`` into literals and expressions; ExpressionError if a region is unclosed."""
     if _OPEN not in text:
         return (text,) if text else ()
@@ -258,7 +256,7 @@ def check(
 ) -> list[str]:
     """Problems with the expressions in ``text``: syntax errors and names it may not use."""
     try:
-        pieces = parts(text)
+        pieces = split_text(text)
     except ExpressionError as e:
         return [e.message]
     errors: list[str] = []
@@ -284,7 +282,7 @@ def _check_expr(source: str, *names: set[str]) -> list[str]:
 
 def condition_source(text: str) -> str:
     """The expression of an ``if:`` — written as ``${{ expr }}`` or as a bare ``expr``."""
-    pieces = parts(text.strip())
+    pieces = split_text(text.strip())
     exprs = [p for p in pieces if isinstance(p, Expr)]
     if not exprs:
         return text.strip()
@@ -308,7 +306,7 @@ def check_condition(
 def check_shell(command: str) -> list[str]:
     """Expressions placed where a value cannot be quoted safely (inside backticks, heredocs...)."""
     try:
-        pieces = parts(command)
+        pieces = split_text(command)
     except ExpressionError as e:
         return [e.message]
     scanner, errors = ShellScanner(), []
@@ -410,7 +408,7 @@ def render(value: Any, ctx: Mapping[str, Any]) -> Any:
 
 
 def _render_string(text: str, ctx: Mapping[str, Any]) -> Any:
-    pieces = parts(text)
+    pieces = split_text(text)
     if len(pieces) == 1 and isinstance(pieces[0], Expr):
         return evaluate(pieces[0].source, ctx)
     return "".join(p if isinstance(p, str) else to_text(evaluate(p.source, ctx)) for p in pieces)
@@ -430,7 +428,7 @@ def render_shell(command: str, ctx: Mapping[str, Any]) -> str:
     """A shell command with each value quoted for where it lands, so it arrives byte for byte."""
     out: list[str] = []
     scanner = ShellScanner()
-    for piece in parts(command):
+    for piece in split_text(command):
         if isinstance(piece, str):
             scanner.feed(piece)
             out.append(piece)

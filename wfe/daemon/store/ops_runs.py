@@ -55,26 +55,23 @@ def pause_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) -> 
 
 
 def resume_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) -> None:
+    from wfe.daemon.store import ops_approvals
+
     run = load_run(conn, run_id, owner)
     transition(run["status"], Action.RESUME)
-    target = resume_target(run["paused_from"], approval_open=_approval_open(conn, run_id))
+    gate = conn.execute("SELECT expires_at FROM approvals WHERE run_id = ? AND status = 'pending'",
+                        (run_id,)).fetchone()
+    target = resume_target(run["paused_from"], approval_open=gate is not None)
     # A Runner is woken now; it goes back to sleep itself if a timer is still running.
-    wake = time.time() if target != RunStatus.WAITING_APPROVAL else None
+    wake = time.time() if gate is None else gate["expires_at"]
     conn.execute(
         "UPDATE runs SET status = ?, paused_from = NULL, wake_at = ?, updated_at = ? WHERE id = ?",
         (target.value, wake, now_iso(), run_id),
     )
     add_event(conn, run_id, "run.resumed", actor, {"to": target.value})
-
-
-def _approval_open(conn: sqlite3.Connection, run_id: str) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'approvals'").fetchone()
-    if row is None:
-        return False
-    return conn.execute(
-        "SELECT 1 FROM approvals WHERE run_id = ? AND status = 'pending'", (run_id,)
-    ).fetchone() is not None
+    decided = ops_approvals.pending_decided(conn, run_id)
+    if decided is not None:  # decided while paused: it takes effect now
+        ops_approvals.apply_decision(conn, run_id, decided)
 
 
 def cancel_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str,
@@ -92,6 +89,9 @@ def cancel_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str,
         "UPDATE steps SET status = 'cancelled', finished_at = ?, wake_at = NULL"
         " WHERE run_id = ? AND status = 'waiting'", (now, run_id),
     )
+    from wfe.daemon.store.ops_approvals import cancel_open
+
+    cancel_open(conn, run_id, actor)
     add_event(conn, run_id, "run.cancelled", actor, {"reason": reason})
 
 

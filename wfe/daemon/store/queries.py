@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import datetime
 
 from wfe.daemon.store import Store
 from wfe.daemon.store.util import loads, now_iso
@@ -77,29 +79,81 @@ def run_view(row: dict) -> dict:
     }
 
 
-async def get_run(store: Store, run_id: str, owner: str, detail: bool = True) -> dict | None:
+# The owner reads a run; so do the people named as approvers of one of its gates.
+READABLE = ("(r.owner = ? OR EXISTS (SELECT 1 FROM approvals a, json_each(a.approvers) j"
+            " WHERE a.run_id = r.id AND j.value = ?))")
+
+
+async def get_run(store: Store, run_id: str, user: str, detail: bool = True) -> dict | None:
     if not is_uuid(run_id):
         return None
     row = await store.one(
         f"SELECT {RUN_COLUMNS} FROM runs r JOIN templates t ON t.id = r.template_id"
-        " WHERE r.id = ? AND r.owner = ?", (run_id, owner))
+        f" WHERE r.id = ? AND {READABLE}", (run_id, user, user))
     if row is None:
         return None
     run = run_view(row)
     if detail:
         run["steps"] = await run_steps(store, run_id)
         run["events"] = await run_events(store, run_id)
+        run["approvals"] = await run_approvals(store, run_id)
     return run
+
+
+APPROVAL_COLUMNS = ("a.id, a.run_id, a.step, a.status, a.message, a.approvers, a.on_timeout,"
+                    " a.requested_at, a.expires_at, a.decided_by, a.decided_at, a.comment")
+
+
+def approval_view(row: dict) -> dict:
+    row["approvers"] = loads(row["approvers"])
+    row["expires_at"] = now_iso(row["expires_at"]) if row["expires_at"] is not None else None
+    return row
+
+
+async def run_approvals(store: Store, run_id: str) -> list[dict]:
+    rows = await store.all(f"SELECT {APPROVAL_COLUMNS} FROM approvals a WHERE a.run_id = ?"
+                           " ORDER BY a.requested_at", (run_id,))
+    return [approval_view(r) for r in rows]
+
+
+async def approval_inbox(store: Store, user: str, status: str | None, limit: int,
+                         offset: int) -> tuple[list[dict], int]:
+    """Every approval the user may decide: on their own runs, or naming them."""
+    where = ("(r.owner = ? OR EXISTS (SELECT 1 FROM json_each(a.approvers) j"
+             " WHERE j.value = ?))")
+    params: list = [user, user]
+    if status:
+        where += " AND a.status = ?"
+        params.append(status)
+    base = ("FROM approvals a JOIN runs r ON r.id = a.run_id"
+            f" JOIN templates t ON t.id = r.template_id WHERE {where}")
+    total = await store.scalar(f"SELECT COUNT(*) {base}", tuple(params))
+    rows = await store.all(
+        f"SELECT {APPROVAL_COLUMNS}, t.id AS t_id, t.name AS t_name, t.version AS t_version,"
+        f" r.owner AS run_owner {base} ORDER BY a.requested_at DESC LIMIT ? OFFSET ?",
+        (*params, limit, offset))
+    now = time.time()
+    out = []
+    for r in rows:
+        item = approval_view(r)
+        item["template"] = {"id": r.pop("t_id"), "name": r.pop("t_name"),
+                            "version": r.pop("t_version")}
+        requested = datetime.fromisoformat(item["requested_at"].replace("Z", "+00:00"))
+        item["age_seconds"] = round(now - requested.timestamp(), 3)
+        out.append(item)
+    return out, total
 
 
 async def run_steps(store: Store, run_id: str) -> list[dict]:
     rows = await store.all(
         "SELECT idx, name, kind, status, attempt, started_at, finished_at, output, error,"
         " exit_code, log_tail, wake_at FROM steps WHERE run_id = ? ORDER BY idx", (run_id,))
+    attempts = await step_attempts(store, run_id)
     for r in rows:
         r["index"] = r.pop("idx")
         r["output"] = loads(r["output"])
         r["wake_at"] = now_iso(r["wake_at"]) if r["wake_at"] is not None else None
+        r["attempts"] = attempts.get(r["index"], [])
     return rows
 
 
@@ -110,6 +164,26 @@ async def run_events(store: Store, run_id: str, after: int = 0) -> list[dict]:
     for r in rows:
         r["data"] = loads(r["data"])
     return rows
+
+
+async def step_attempts(store: Store, run_id: str) -> dict[int, list[dict]]:
+    rows = await store.all(
+        "SELECT idx, attempt, status, started_at, finished_at, exit_code, error, log_tail"
+        " FROM step_attempts WHERE run_id = ? ORDER BY idx, attempt", (run_id,))
+    out: dict[int, list[dict]] = {}
+    for r in rows:
+        idx = r.pop("idx")
+        r["duration"] = _duration(r["started_at"], r["finished_at"])
+        out.setdefault(idx, []).append(r)
+    return out
+
+
+def _duration(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    a = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    return round((b - a).total_seconds(), 6)
 
 
 async def list_runs(store: Store, owner: str, status: str | None, limit: int,

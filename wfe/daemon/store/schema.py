@@ -119,6 +119,26 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER events_no_delete BEFORE DELETE ON events
         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
     """,
+    """
+    CREATE TABLE approvals (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        idx INTEGER NOT NULL,
+        step TEXT NOT NULL,
+        status TEXT NOT NULL,
+        message TEXT NOT NULL DEFAULT '',
+        approvers TEXT NOT NULL DEFAULT '[]',
+        on_timeout TEXT NOT NULL DEFAULT 'reject',
+        requested_at TEXT NOT NULL,
+        expires_at REAL,
+        decided_by TEXT,
+        decided_at TEXT,
+        comment TEXT,
+        applied INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX approvals_run ON approvals (run_id, requested_at);
+    CREATE INDEX approvals_status ON approvals (status, requested_at);
+    """,
 ]
 
 
