@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from wfe.daemon.api import runs, system, templates
+from wfe.daemon.api import approvals, runs, system, templates
 
 ROUTES = [
     ("GET", "/api/v1/health", system.health),
@@ -21,6 +21,9 @@ ROUTES = [
     ("POST", "/api/v1/workflows/{id}/resume", runs.resume_run),
     ("POST", "/api/v1/workflows/{id}/cancel", runs.cancel_run),
     ("POST", "/api/v1/workflows/{id}/retry", runs.retry_run),
+    ("POST", "/api/v1/workflows/{id}/approvals/{approval_id}/approve", approvals.approve),
+    ("POST", "/api/v1/workflows/{id}/approvals/{approval_id}/reject", approvals.reject),
+    ("GET", "/api/v1/approvals", approvals.inbox),
 ]
 
 
