@@ -179,3 +179,23 @@ class Run(Response):
     steps: list[Step] | None = None
     events: list[Event] | None = None
     approvals: list[Approval] | None = None
+
+
+class Snapshot(Response):
+    id: str
+    after_step: int
+    step: str
+    state: dict[str, Any]
+    created_at: str
+
+
+class RollbackRequest(Model):
+    snapshot_id: str | None = Field(None, max_length=100)
+    step: str | None = Field(None, max_length=100)
+    dry_run: bool = False
+
+
+class RollbackResult(Response):
+    run: Run
+    rerun_steps: list[str]
+    dry_run: bool

@@ -69,7 +69,7 @@ async def test_cancel_kills_the_process_group(settings, tmp_path):
         ev = [e for e in done["events"] if e["type"] == "run.cancelled"][0]
         assert ev["data"]["reason"] == "changed my mind" and ev["actor"]
         status, err = await api.post(f"/api/v1/workflows/{run['id']}/cancel")
-        assert status == 409 and err["error"]["details"]["allowed_actions"] == ["retry"]
+        assert status == 409 and err["error"]["details"]["allowed_actions"] == ["retry", "rollback"]
 
 
 async def _lines(path, n):

@@ -226,4 +226,30 @@ def test_decision_is_durable_before_the_run_wakes(daemon_factory, tmp_path):
     d.start()
     c = d.client()
     wait_until(lambda: all_done(c, [run_id]), message="run completed after restart")
-    assert ledger.read_text().split() == ["ran"]
+    # The step after the gate may run twice if the kill caught it mid-flight (at-least-once).
+    assert set(ledger.read_text().split()) == {"ran"}
+    assert c.get_run(run_id)["approvals"][0]["status"] == "approved"
+
+
+def test_backoff_survives_a_restart(daemon_factory, tmp_path):
+    from datetime import datetime
+
+    marks = tmp_path / "marks"
+    d = daemon_factory().start()
+    c = d.client()
+    publish(c, {"name": "b", "steps": [{"name": "s", "retry": {
+        "max_attempts": 3, "initial_delay": "1s", "backoff": "fixed"},
+        "run": f'echo "$WFE_ATTEMPT" >> {marks}; [ "$WFE_ATTEMPT" = 2 ]'}]})
+    run_id = c.start_run("b")["id"]
+    wait_until(lambda: any(e["type"] == "step.retry_scheduled"
+                           for e in c.get_run(run_id)["events"]), message="retry scheduled")
+    sched = [e for e in c.get_run(run_id)["events"] if e["type"] == "step.retry_scheduled"][0]
+    due = datetime.fromisoformat(sched["data"]["at"].replace("Z", "+00:00")).timestamp()
+    d.stop()
+    d.start()
+    c = d.client()
+    wait_until(lambda: all_done(c, [run_id]), message="completed after restart")
+    step = c.get_run(run_id)["steps"][0]
+    assert marks.read_text().split() == ["1", "2"]
+    second = datetime.fromisoformat(step["attempts"][1]["started_at"].replace("Z", "+00:00"))
+    assert second.timestamp() >= due - 0.01

@@ -171,7 +171,11 @@ class Supervisor:
                 "SELECT id FROM runs WHERE wake_at <= ? ORDER BY wake_at LIMIT 1000", (now,))
             for row in due:
                 self.wake(row["id"])
-            nxt = await self.store.scalar("SELECT MIN(wake_at) FROM runs WHERE wake_at > ?", (now,))
+            await self._expire_runs(now)
+            nxt = await self.store.scalar(
+                "SELECT MIN(t) FROM (SELECT MIN(wake_at) AS t FROM runs WHERE wake_at > ?"
+                " UNION ALL SELECT MIN(deadline) FROM runs WHERE deadline > ?"
+                " AND status NOT IN ('completed', 'failed', 'cancelled'))", (now, now))
             delay = self.settings.timer_max_sleep
             if nxt is not None:
                 delay = max(0.0, min(delay, nxt - time.time()))
@@ -179,6 +183,15 @@ class Supervisor:
                 await asyncio.wait_for(self._poke.wait(), delay)
             except TimeoutError:
                 pass
+
+    async def _expire_runs(self, now: float) -> None:
+        """Fail runs whose template timeout passed, and stop the step they are executing."""
+        rows = await self.store.all(
+            "SELECT id FROM runs WHERE deadline <= ? AND status NOT IN"
+            " ('completed', 'failed', 'cancelled') LIMIT 1000", (now,))
+        for row in rows:
+            if await self.store.write(ops_steps.expire_run, row["id"]):
+                self.cancel(row["id"])
 
     async def _heartbeat_loop(self) -> None:
         while True:

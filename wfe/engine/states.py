@@ -53,7 +53,7 @@ class Action(StrEnum):
 
 
 TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
-USER_ACTIONS = (Action.PAUSE, Action.RESUME, Action.CANCEL, Action.RETRY)
+USER_ACTIONS = (Action.PAUSE, Action.RESUME, Action.CANCEL, Action.RETRY, Action.ROLLBACK)
 
 S, A = RunStatus, Action
 # RESUME's target is "where the run was when it was paused" and is resolved by resume_target().

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from wfe.daemon.api import approvals, runs, system, templates
+from wfe.daemon.api import approvals, history, runs, system, templates
 
 ROUTES = [
     ("GET", "/api/v1/health", system.health),
@@ -24,6 +24,9 @@ ROUTES = [
     ("POST", "/api/v1/workflows/{id}/approvals/{approval_id}/approve", approvals.approve),
     ("POST", "/api/v1/workflows/{id}/approvals/{approval_id}/reject", approvals.reject),
     ("GET", "/api/v1/approvals", approvals.inbox),
+    ("GET", "/api/v1/workflows/{id}/snapshots", history.snapshots),
+    ("POST", "/api/v1/workflows/{id}/rollback", history.rollback),
+    ("GET", "/api/v1/workflows/{id}/steps/{step}/log", history.step_log),
 ]
 
 

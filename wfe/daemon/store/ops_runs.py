@@ -6,9 +6,11 @@ ask the table, and write the outcome with its event in the same transaction.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
+from wfe.engine.durations import parse_duration
 from wfe.engine.states import Action, RunStatus, StepStatus, resume_target, transition
 from wfe.errors import NotFound
 from wfe.daemon.store.util import add_event, dumps, new_id, now_iso
@@ -107,13 +109,20 @@ def retry_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) -> 
         "UPDATE steps SET status = 'pending', error = NULL, wake_at = NULL"
         " WHERE run_id = ? AND idx >= ?", (run_id, idx),
     )
+    spec = conn.execute("SELECT spec FROM templates WHERE id = ?", (run["template_id"],)).fetchone()
     conn.execute(
         "UPDATE runs SET status = ?, reason = NULL, finished_at = NULL, current_step = ?,"
-        " recoveries = 0, wake_at = ?, updated_at = ? WHERE id = ?",
-        (target.value, idx, time.time(), now_iso(), run_id),
+        " recoveries = 0, wake_at = ?, deadline = ?, updated_at = ? WHERE id = ?",
+        (target.value, idx, time.time(), deadline_from(spec[0]), now_iso(), run_id),
     )
     add_event(conn, run_id, "run.retried", actor,
               {"step": first["name"] if first else None, "from": run["status"]})
+
+
+def deadline_from(spec_json: str) -> float | None:
+    """The run's whole-life deadline: wall-clock time from its start, waits included."""
+    timeout = json.loads(spec_json).get("timeout")
+    return time.time() + parse_duration(timeout) if timeout else None
 
 
 def insert_snapshot(conn: sqlite3.Connection, run_id: str, after_idx: int, step: str,

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from wfe.engine.states import Action, RunStatus, transition
-from wfe.daemon.store.ops_runs import insert_snapshot
+from wfe.daemon.store.ops_runs import deadline_from, insert_snapshot
 from wfe.daemon.store.util import SYSTEM, add_event, dumps, now_iso
 
 # What a Runner does after an op: go on to the next step, or exit (hibernate or end).
@@ -26,17 +26,31 @@ def claim_run(conn: sqlite3.Connection, run_id: str) -> dict | None:
             conn.execute("UPDATE runs SET wake_at = NULL WHERE id = ?", (run_id,))
         return None
     now = now_iso()
+    spec = conn.execute("SELECT spec, name, version FROM templates WHERE id = ?",
+                        (run["template_id"],)).fetchone()
     if run["status"] == RunStatus.PENDING:
         transition(run["status"], Action.START)
+        deadline = deadline_from(spec["spec"]) if run["started_at"] is None else run["deadline"]
         conn.execute(
             "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?),"
-            " updated_at = ? WHERE id = ?", (now, now, run_id))
+            " deadline = ?, updated_at = ? WHERE id = ?", (now, deadline, now, run_id))
         add_event(conn, run_id, "run.started", SYSTEM)
     conn.execute("UPDATE runs SET wake_at = NULL, heartbeat_at = ? WHERE id = ?", (now, run_id))
     steps = conn.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
-    spec = conn.execute("SELECT spec, name, version FROM templates WHERE id = ?",
-                        (run["template_id"],)).fetchone()
     return {"run": dict(run), "steps": [dict(s) for s in steps], "template": dict(spec)}
+
+
+def expire_run(conn: sqlite3.Connection, run_id: str) -> bool:
+    """Fail a run whose template timeout has passed; True when it was failed now."""
+    row = conn.execute("SELECT status, deadline FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None or row["deadline"] is None or row["deadline"] > time.time():
+        return False
+    conn.execute("UPDATE steps SET status = 'failed', error = 'run timed out', finished_at = ?"
+                 " WHERE run_id = ? AND status = 'waiting'", (now_iso(), run_id))
+    conn.execute("UPDATE approvals SET status = 'cancelled', decided_by = 'system',"
+                 " decided_at = ?, applied = 1 WHERE run_id = ? AND status = 'pending'",
+                 (now_iso(), run_id))
+    return fail_run(conn, run_id, "run_timeout", {"message": "the run's timeout passed"})
 
 
 def start_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch: int,

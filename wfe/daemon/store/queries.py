@@ -204,3 +204,22 @@ async def user_by_token_hash(store: Store, digest: str) -> dict | None:
     return await store.one(
         "SELECT u.id, u.name, u.is_admin, u.created_at, t.hash FROM tokens t"
         " JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND t.revoked_at IS NULL", (digest,))
+
+
+async def run_snapshots(store: Store, run_id: str, limit: int, offset: int) -> tuple[list[dict], int]:
+    total = await store.scalar("SELECT COUNT(*) FROM snapshots WHERE run_id = ?", (run_id,))
+    rows = await store.all(
+        "SELECT id, after_idx AS after_step, step, state, created_at FROM snapshots"
+        " WHERE run_id = ? ORDER BY created_at, rowid LIMIT ? OFFSET ?", (run_id, limit, offset))
+    for r in rows:
+        r["state"] = loads(r["state"])
+    return rows, total
+
+
+async def attempt_log(store: Store, run_id: str, step: str, attempt: int | None) -> dict | None:
+    """The attempt's log file (the latest attempt unless one is named)."""
+    sql = ("SELECT a.attempt, a.log_path FROM step_attempts a JOIN steps s ON s.run_id = a.run_id"
+           " AND s.idx = a.idx WHERE a.run_id = ? AND s.name = ?")
+    if attempt is None:
+        return await store.one(sql + " ORDER BY a.attempt DESC LIMIT 1", (run_id, step))
+    return await store.one(sql + " AND a.attempt = ?", (run_id, step, attempt))

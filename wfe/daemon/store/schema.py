@@ -139,6 +139,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX approvals_run ON approvals (run_id, requested_at);
     CREATE INDEX approvals_status ON approvals (status, requested_at);
     """,
+    """
+    ALTER TABLE runs ADD COLUMN deadline REAL;
+    CREATE INDEX runs_deadline ON runs (deadline) WHERE deadline IS NOT NULL;
+    """,
 ]
 
 
