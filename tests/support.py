@@ -9,6 +9,7 @@ import time
 from aiohttp.test_utils import TestClient, TestServer
 
 from wfe.config import Settings, paths
+from wfe.daemon import keys
 from wfe.daemon.app import make_app
 
 
@@ -68,5 +69,6 @@ class Api:
 async def api_client(settings: Settings):
     app = make_app(paths(), settings)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        app[keys.SUPERVISOR].base_url = str(client.make_url("")).rstrip("/")
         token = paths().token_file.read_text().strip()
         yield Api(client, token)

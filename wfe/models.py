@@ -199,3 +199,9 @@ class RollbackResult(Response):
     run: Run
     rerun_steps: list[str]
     dry_run: bool
+
+
+class CallbackAccepted(Response):
+    accepted: bool
+    consumed: bool = Field(description="true when the waiting step took it at once; false when"
+                                        " it is kept until the run reaches the step")

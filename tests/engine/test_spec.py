@@ -58,6 +58,7 @@ steps:
   - name: hook
     callback: {timeout: 1h, description: "CI reports back"}
   - name: bare
+    timeout: 10m
     callback:
 """
 
@@ -134,7 +135,7 @@ def test_effective_timeout():
     spec = parse_template(example())
     by_name = {s.name: spec.effective_timeout(s) for s in spec.steps}
     assert by_name == {"greet": 30, "argv": 600, "fetch": 600, "nap": None, "compute": None,
-                       "notify": 600, "gate": 86400, "hook": 3600, "bare": None}
+                       "notify": 600, "gate": 86400, "hook": 3600, "bare": 600}
 
 
 def test_without_defaults():
@@ -304,7 +305,7 @@ RUN = {"name": "a", "run": "true"}
      "env is only for run steps"),
     (with_step({"name": "a", "set": {}, "cwd": "/"}), "steps[0].cwd", "only for run steps"),
     (with_step({"name": "a", "sleep": "1s", "retry": {"max_attempts": 2}}), "steps[0].retry",
-     "retry is only for run and http steps"),
+     "retry is only for run, http and callback steps"),
     (with_step({"name": "a", "sleep": "forever"}), "steps[0].sleep", "invalid duration"),
     (with_step({"name": "a", "sleep": True}), "steps[0].sleep", "got bool"),
     (with_step({"name": "a", "run": "x", "timeout": "-5s"}), "steps[0].timeout",

@@ -17,7 +17,7 @@ from wfe.daemon.faults import fault
 from wfe.daemon.steps import StepContext
 from wfe.daemon.steps import http as http_step
 from wfe.daemon.steps import shell as shell_step
-from wfe.daemon.store import ops_approvals
+from wfe.daemon.store import ops_approvals, ops_callbacks
 from wfe.daemon.store import ops_steps as ops
 from wfe.daemon.store.util import loads
 from wfe.engine.durations import parse_duration
@@ -75,12 +75,12 @@ class Runner:
             await self.write(ops.complete_run, self.run_id)
             return False
         row, step = self.steps[idx], self.spec.steps[idx]
+        if row["status"] == "waiting":
+            return await self._resume_waiting(idx)
         due = row["wake_at"]
-        if row["status"] in ("pending", "waiting") and due is not None and due > time.time():
-            await self.write(ops.hibernate, self.run_id, due)
+        if row["status"] == "pending" and due is not None and due > time.time():
+            await self.write(ops.hibernate, self.run_id, due)  # backing off before a retry
             return False
-        if row["status"] == "waiting":  # a sleep whose time has come
-            return await self._finish(idx, row["attempt"], {"status": "succeeded", "output": {}})
         if row["status"] not in ("pending", "running"):
             await self.write(ops.fail_run, self.run_id, "invalid_state",
                              {"step": step.name, "status": row["status"]})
@@ -91,6 +91,33 @@ class Runner:
         except WfeError as exc:
             return await self._fail_before_start(idx, str(exc))
         return await self._execute(idx)
+
+    async def _resume_waiting(self, idx: int) -> bool:
+        """A sleep or a callback step whose run was woken: done, timed out, or not yet."""
+        row, step = self.steps[idx], self.spec.steps[idx]
+        if step.kind == "callback":
+            got = await self.write(ops_callbacks.take, self.run_id, idx)
+            if got is not None:
+                return await self._finish(idx, row["attempt"], ops_callbacks.outcome(got["value"]))
+        if row["wake_at"] is not None and row["wake_at"] > time.time():
+            await self.write(ops.hibernate, self.run_id, row["wake_at"])
+            return False
+        if step.kind == "callback":
+            return await self._finish(idx, row["attempt"], {
+                "status": "failed", "error": "callback_timeout: no callback came in time"})
+        return await self._finish(idx, row["attempt"], {"status": "succeeded", "output": {}})
+
+    async def _await_callback(self, idx: int) -> bool:
+        step = self.spec.steps[idx]
+        timeout = self.spec.effective_timeout(step)
+        got = await self.write(ops_callbacks.await_callback, self.run_id, idx, step.name,
+                               self.sup.epoch, timeout)
+        if got is None:
+            return False
+        if "payload" in got:  # it came before the run got here
+            return await self._finish(idx, got["attempt"], ops_callbacks.outcome(got["payload"]["value"]))
+        self.sup.timer_poke()
+        return False
 
     async def _execute(self, idx: int) -> bool:
         step = self.spec.steps[idx]
@@ -105,6 +132,8 @@ class Runner:
             return await self._run_pure(idx)
         if step.kind == "approval":
             return await self._gate(idx)
+        if step.kind == "callback":
+            return await self._await_callback(idx)
         attempt = await self.write(ops.start_step, self.run_id, idx, step.name, self.sup.epoch)
         if attempt is None:
             return False
@@ -121,7 +150,7 @@ class Runner:
             message = render(spec.message or "", self.expr_context())
         except WfeError as exc:
             return await self._fail_before_start(idx, str(exc))
-        timeout = parse_duration(spec.timeout) if spec.timeout else None
+        timeout = self.spec.effective_timeout(step)
         gate = {"message": str(message), "timeout": timeout, "on_timeout": spec.on_timeout,
                 "approvers": list(spec.approvers or [])}
         approval_id = await self.write(ops_approvals.request_approval, self.run_id, idx,
@@ -197,7 +226,9 @@ class Runner:
         return await self._finish(idx, attempt, {"status": "failed", "error": error})
 
     def expr_context(self) -> dict:
-        steps = {s["name"]: {"output": s["output"], "status": s["status"], "callback_url": None}
+        steps = {s["name"]: {"output": s["output"], "status": s["status"],
+                             "callback_url": self.sup.callback_url(self.run_id, s["name"])
+                             if s["kind"] == "callback" else None}
                  for s in self.steps}
         return {"input": self.inputs, "steps": steps, "run": self.run_meta}
 

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from wfe import __version__
 from wfe.config import Paths, Settings, ensure_private_dir, paths, write_private
+from wfe.daemon import keys
 from wfe.daemon.app import make_app
 from wfe.daemon.store.util import now_iso
 
@@ -66,6 +67,7 @@ async def _serve(p: Paths, settings: Settings) -> None:
     await site.start()
     port = runner.addresses[0][1]
     url = f"http://{settings.host}:{port}"
+    app[keys.SUPERVISOR].base_url = url
     write_private(p.daemon_json, json.dumps({
         "pid": os.getpid(), "url": url, "port": port, "version": __version__,
         "started_at": now_iso()}))

@@ -18,7 +18,7 @@ from wfe.daemon.faults import fault
 from wfe.daemon.procs import kill_leftovers
 from wfe.daemon.runner import Runner
 from wfe.daemon.store import Store
-from wfe.daemon.store import ops_recovery, ops_steps
+from wfe.daemon.store import ops_callbacks, ops_recovery, ops_steps
 from wfe.engine.spec import TemplateSpec
 
 log = logging.getLogger("wfe.supervisor")
@@ -32,6 +32,8 @@ class Supervisor:
         self.logs_dir = logs_dir
         self.epoch = 0
         self.http = None  # an aiohttp ClientSession, set by the app
+        self.base_url = ""  # where the daemon listens, set once it does (for callback URLs)
+        self.callback_key = b""
         self.live: dict[str, asyncio.Task] = {}
         self.runners: dict[str, Runner] = {}
         self._queue: deque[str] = deque()
@@ -48,6 +50,7 @@ class Supervisor:
     async def recover(self) -> list[str]:
         """Before serving: close what a dead daemon left running, kill its step processes."""
         self.epoch = await self.store.write(ops_recovery.next_epoch)
+        self.callback_key = await self.store.write(ops_callbacks.callback_key)
         attempts = await self.store.write(ops_recovery.interrupted_attempts)
         await asyncio.to_thread(kill_leftovers, attempts)
         fault("recovery")
@@ -150,6 +153,10 @@ class Supervisor:
 
             spec = self._specs[template_id] = TemplateSpec.model_validate(json.loads(spec_json))
         return spec
+
+    def callback_url(self, run_id: str, step: str) -> str:
+        token = ops_callbacks.make_token(self.callback_key, run_id, step)
+        return f"{self.base_url}/api/v1/callbacks/{token}"
 
     def log_dir(self, run_id: str) -> Path:
         path = self.logs_dir / run_id

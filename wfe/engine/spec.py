@@ -31,7 +31,7 @@ from wfe.engine.inputs import coerce_value
 from wfe.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 KINDS = ("run", "http", "sleep", "set", "approval", "callback")
-RETRYABLE_KINDS = ("run", "http")
+RETRYABLE_KINDS = ("run", "http", "callback")
 _NAME_RULES = {
     "template": (r"[a-z0-9][a-z0-9_.-]{0,63}", "lowercase letters, digits, '_', '.' and '-', "
                  "starting with a letter or digit"),
@@ -288,7 +288,7 @@ class TemplateSpec(_Model):
 
     def effective_retry(self, step: StepSpec) -> RetrySpec:
         """The step's retry over ``defaults.retry``, field by field; unset fields stay None
-        for RetryPolicy.from_spec to default. Only run and http steps are ever retried."""
+        for RetryPolicy.from_spec to default. Only run, http and callback steps are ever retried."""
         if step.kind not in RETRYABLE_KINDS:
             return RetrySpec()
         base = self.defaults.retry if self.defaults else None
@@ -535,7 +535,11 @@ def _check_applicable(raw: dict[str, Any], kind: str, path: str, add: Any) -> No
         if raw.get(key) is not None and kind != "run":
             add(f"{path}.{key}", f"{key} is only for run steps")
     if raw.get("retry") is not None and kind not in RETRYABLE_KINDS:
-        add(f"{path}.retry", "retry is only for run and http steps")
+        add(f"{path}.retry", "retry is only for run, http and callback steps")
+    if kind == "callback":
+        gate = raw.get("callback") if isinstance(raw.get("callback"), dict) else {}
+        if gate.get("timeout") is None and raw.get("timeout") is None:
+            add(f"{path}.callback.timeout", "a callback step needs a timeout")
 
 
 def _check_expressions(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from wfe.daemon.api import approvals, history, runs, system, templates
+from wfe.daemon.api import approvals, callbacks, history, runs, system, templates
 
 ROUTES = [
     ("GET", "/api/v1/health", system.health),
@@ -27,6 +27,8 @@ ROUTES = [
     ("GET", "/api/v1/workflows/{id}/snapshots", history.snapshots),
     ("POST", "/api/v1/workflows/{id}/rollback", history.rollback),
     ("GET", "/api/v1/workflows/{id}/steps/{step}/log", history.step_log),
+    ("POST", "/api/v1/callbacks/{token}", callbacks.by_token),
+    ("POST", "/api/v1/workflows/{id}/steps/{step}/callback", callbacks.by_owner),
 ]
 
 

@@ -21,8 +21,9 @@ async def start_run(request: web.Request) -> web.Response:
     inputs = validate_inputs(spec.variables, body.input)
     template = {"id": row["id"], "name": row["name"], "version": row["version"]}
     steps = [(s.name, s.kind) for s in spec.steps]
+    sup = app[keys.SUPERVISOR]
     run_id = await app[keys.STORE].write(ops_runs.create_run, me["name"], template, steps,
-                                         inputs, body.trigger_type)
+                                         inputs, body.trigger_type, None, sup.callback_key)
     app[keys.SUPERVISOR].wake(run_id)
     run = await queries.get_run(app[keys.STORE], run_id, me["name"], detail=False)
     return respond(Run, run, status=201)

@@ -27,7 +27,10 @@ def load_run(conn: sqlite3.Connection, run_id: str, owner: str | None = None) ->
 
 
 def create_run(conn: sqlite3.Connection, owner: str, template: dict, steps: list[tuple[str, str]],
-               input_: dict, trigger_type: str) -> str:
+               input_: dict, trigger_type: str, hook: dict | None = None,
+               callback_key: bytes | None = None) -> str:
+    """``hook``: ``{url, secret}`` of the start request's callback_url, which gets every
+    event of this run (written before run.created, so that event is delivered too)."""
     run_id, now = new_id(), now_iso()
     conn.execute(
         "INSERT INTO runs (id, owner, template_id, status, input, trigger_type, created_at,"
@@ -39,6 +42,16 @@ def create_run(conn: sqlite3.Connection, owner: str, template: dict, steps: list
         "INSERT INTO steps (run_id, idx, name, kind, status) VALUES (?,?,?,?,?)",
         [(run_id, i, name, kind, StepStatus.PENDING.value) for i, (name, kind) in enumerate(steps)],
     )
+    callbacks = [(i, name) for i, (name, kind) in enumerate(steps) if kind == "callback"]
+    if callbacks:
+        from wfe.daemon.store.ops_callbacks import register
+
+        register(conn, callback_key, run_id, callbacks)
+    if hook is not None:
+        conn.execute(
+            "INSERT INTO webhooks (id, owner, url, events, secret, run_id, created_at)"
+            " VALUES (?,?,?,'[\"*\"]',?,?,?)", (new_id(), owner, hook["url"], hook["secret"],
+                                                run_id, now))
     add_event(conn, run_id, "run.created", owner, {
         "template": template["name"], "version": template["version"],
         "template_id": template["id"], "trigger_type": trigger_type,

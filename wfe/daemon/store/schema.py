@@ -143,6 +143,47 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN deadline REAL;
     CREATE INDEX runs_deadline ON runs (deadline) WHERE deadline IS NOT NULL;
     """,
+    """
+    CREATE TABLE callbacks (
+        token_hash TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        idx INTEGER NOT NULL,
+        step TEXT NOT NULL,
+        status TEXT NOT NULL,
+        payload TEXT,
+        created_at TEXT NOT NULL,
+        received_at TEXT,
+        UNIQUE (run_id, idx)
+    );
+    CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        run_id TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX webhooks_owner ON webhooks (owner) WHERE run_id IS NULL;
+    CREATE INDEX webhooks_run ON webhooks (run_id) WHERE run_id IS NOT NULL;
+    CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY,
+        webhook_id TEXT NOT NULL,
+        event_id INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL,
+        last_status_code INTEGER,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+    CREATE INDEX deliveries_webhook ON deliveries (webhook_id, created_at);
+    ALTER TABLE runs ADD COLUMN has_webhooks INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import sqlite3
@@ -40,16 +41,44 @@ def event_hash(prev: str, run_id: str, seq: int, type_: str, actor: str, at: str
 
 
 def add_event(conn: sqlite3.Connection, run_id: str, type_: str, actor: str, data: dict | None = None) -> int:
-    """Append one event with the run's next sequence number (no gaps: same transaction)."""
-    seq, prev = conn.execute(
-        "UPDATE runs SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq, last_hash",
+    """Append one event with the run's next sequence number (no gaps: same transaction).
+
+    Webhook deliveries for it are written in the same transaction (the outbox), so an
+    event that is committed is never lost to a crash before its delivery.
+    """
+    seq, prev, owner = conn.execute(
+        "UPDATE runs SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq, last_hash, owner",
         (run_id,),
     ).fetchone()
     at, payload = now_iso(), dumps(data or {})
     digest = event_hash(prev, run_id, seq, type_, actor, at, payload)
-    conn.execute(
+    cur = conn.execute(
         "INSERT INTO events (run_id, seq, type, actor, at, data, hash) VALUES (?,?,?,?,?,?,?)",
         (run_id, seq, type_, actor, at, payload, digest),
     )
     conn.execute("UPDATE runs SET last_hash = ? WHERE id = ?", (digest, run_id))
+    hooks = conn.execute(
+        "SELECT id, events FROM webhooks WHERE (owner = ? AND run_id IS NULL) OR run_id = ?",
+        (owner, run_id)).fetchall()
+    if hooks:
+        body = {"type": type_, "timestamp": at, "data": {
+            "run_id": run_id, "seq": seq, "actor": actor, **(data or {})}}
+        enqueue_deliveries(conn, hooks, cur.lastrowid, type_, body, at)
     return seq
+
+
+def event_matches(patterns: list[str], type_: str) -> bool:
+    return any(fnmatch.fnmatchcase(type_, p) for p in patterns)
+
+
+def enqueue_deliveries(conn: sqlite3.Connection, hooks, event_id: int, type_: str, body: dict,
+                       at: str) -> None:
+    for hook_id, patterns in hooks:
+        if not event_matches(json.loads(patterns), type_):
+            continue
+        delivery_id = "msg_" + uuid.uuid4().hex
+        conn.execute(
+            "INSERT INTO deliveries (id, webhook_id, event_id, type, payload, status,"
+            " next_attempt_at, created_at) VALUES (?,?,?,?,?,'pending',?,?)",
+            (delivery_id, hook_id, event_id, type_, dumps({"id": delivery_id, **body}),
+             time.time(), at))
