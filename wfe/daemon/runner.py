@@ -166,10 +166,13 @@ class Runner:
             outcome = {"status": "succeeded", "output": value if isinstance(value, dict) else {}}
         except WfeError as exc:
             outcome = {"status": "failed", "error": str(exc)}
-        attempt = await self.write(ops.start_step, self.run_id, idx, step.name, self.sup.epoch)
-        if attempt is None:
-            return False
-        return await self._finish(idx, attempt, outcome)
+        if outcome["status"] == "succeeded":
+            self.steps[idx].update(status="succeeded", output=outcome["output"])
+        # Nothing outside the database acts on a pure step, so its start and its result
+        # can share one transaction.
+        verdict = await self.write(ops.pure_step, self.run_id, idx, step.name, self.sup.epoch,
+                                   outcome, self.snapshot_state())
+        return verdict == ops.CONTINUE
 
     async def _run_executor(self, idx: int, attempt: int) -> dict:
         step = self.spec.steps[idx]

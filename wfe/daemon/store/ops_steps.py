@@ -147,6 +147,15 @@ def _schedule_retry(conn, run_id, idx, retry_at, data, result, common, run_statu
     return STOP
 
 
+def pure_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch: int,
+              result: dict, state: dict) -> str:
+    """A step with no side effect (``set``): its start and its outcome in one go."""
+    attempt = start_step(conn, run_id, idx, name, epoch)
+    if attempt is None:
+        return STOP
+    return finish_step(conn, run_id, idx, name, attempt, result, state)
+
+
 def skip_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, state: dict,
               why: str) -> str:
     run_status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
