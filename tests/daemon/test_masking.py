@@ -1,0 +1,130 @@
+"""Secret masking and sealing, without a daemon."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from wfe.daemon.secrets import (
+    MASK, Masker, Sealer, hide_sealed, mask_outcome, open_inputs, seal_inputs, secret_forms,
+)
+from wfe.engine.spec import Variable
+
+SECRET = "s3cr3t/+tok=en&ü\"x"
+
+
+def encodings(secret: str) -> list[str]:
+    raw = secret.encode()
+    return [
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""), quote(secret), quote_plus(secret),
+        base64.b64encode(raw).decode(), base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode(),
+    ]
+
+
+@pytest.mark.parametrize("form", encodings(SECRET))
+def test_each_encoded_form_is_masked_inside_text(form):
+    m = Masker([SECRET])
+    out = m.text(f"before {form} after")
+    assert out == f"before {MASK} after"
+
+
+@pytest.mark.parametrize("prefix", [b"", b"u", b"us", b"user:"])
+def test_base64_of_a_longer_string_holding_the_secret_is_masked(prefix):
+    # e.g. an Authorization: Basic header printed by curl -v
+    encoded = base64.b64encode(prefix + SECRET.encode() + b"@host").decode()
+    masked = Masker([SECRET]).text(encoded)
+    assert MASK in masked
+    for start in range(len(masked)):  # no leftover piece decodes back to the secret
+        chunk = masked[start:].split(MASK)[0]
+        chunk = chunk[: len(chunk) // 4 * 4]
+        assert SECRET.encode() not in base64.b64decode(chunk + "==", validate=False)
+
+
+def test_nested_values_keys_and_non_strings():
+    m = Masker([SECRET, 424242])
+    value = {"a": [SECRET, {"b": f"x{SECRET}y"}], SECRET: 1, "n": "id 424242", "k": 7}
+    assert m.value(value) == {"a": [MASK, {"b": f"x{MASK}y"}], MASK: 1, "n": f"id {MASK}",
+                              "k": 7}
+    # After masking, the JSON form carries no trace of the secret either.
+    assert SECRET not in json.dumps(m.value(value)) and json.dumps(SECRET)[1:-1] not in \
+        json.dumps(m.value(value))
+
+
+def test_object_secret_masks_its_json_and_its_strings():
+    m = Masker([{"user": "admin", "password": "hunter2hunter2"}])
+    assert m.text('{"user":"admin","password":"hunter2hunter2"}') == MASK
+    assert m.text("pw=hunter2hunter2") == f"pw={MASK}"
+
+
+def test_longest_form_wins_and_nothing_without_secrets():
+    m = Masker(["abc", "abcdef"])
+    assert m.text("abcdef abc") == f"{MASK} {MASK}"
+    empty = Masker([])
+    assert not empty and empty.text("abc") == "abc" and empty.value({"a": 1}) == {"a": 1}
+    assert not Masker(["", None, True])
+    assert secret_forms("") == set()
+
+
+def test_file_is_masked_in_place_and_stays_private(tmp_path):
+    log = tmp_path / "step.log"
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, f"token={SECRET}\nb64={base64.b64encode(SECRET.encode()).decode()}\n".encode()
+             + b"\xff binary tail")
+    os.close(fd)
+    m = Masker([SECRET])
+    assert m.file(log) is True
+    data = log.read_bytes()
+    assert data == f"token={MASK}\nb64={MASK}\n".encode() + b"\xff binary tail"
+    assert log.stat().st_mode & 0o777 == 0o600
+    assert m.file(log) is False  # already clean: not rewritten
+    assert m.file(tmp_path / "missing.log") is False
+
+
+def test_sealer_round_trip_and_tamper(tmp_path):
+    key_file = tmp_path / "secret.key"
+    s = Sealer.load_or_create(key_file)
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    sealed = s.seal({"v": SECRET})
+    assert SECRET not in sealed and "s3cr3t" not in sealed
+    assert s.seal(SECRET) != s.seal(SECRET)  # a fresh nonce each time
+    assert Sealer.load_or_create(key_file).unseal(sealed) == {"v": SECRET}
+    flipped = sealed[:-5] + ("A" if sealed[-5] != "A" else "B") + sealed[-4:]
+    for bad in (flipped, "wfe-sealed:v1:", "wfe-sealed:v1:!!", "plain", 3):
+        with pytest.raises(ValueError):
+            s.unseal(bad)
+    with pytest.raises(ValueError):
+        Sealer(b"another key").unseal(sealed)
+
+
+def test_run_inputs_sealed_opened_and_hidden(tmp_path):
+    s = Sealer.load_or_create(tmp_path / "k")
+    variables = {"token": Variable(secret=True), "who": Variable()}
+    stored = seal_inputs(variables, {"token": SECRET, "who": "ada"}, s)
+    assert stored["who"] == "ada" and SECRET not in json.dumps(stored)
+    assert hide_sealed(stored) == {"token": MASK, "who": "ada"}
+    plain, masker = open_inputs(stored, s)
+    assert plain == {"token": SECRET, "who": "ada"}
+    assert masker.text(f"x {SECRET}") == f"x {MASK}" and masker.text("ada") == "ada"
+    # Text that merely looks sealed is kept as given, and masks nothing.
+    plain, masker = open_inputs({"who": "wfe-sealed:v1:AAAA"}, s)
+    assert plain == {"who": "wfe-sealed:v1:AAAA"} and not masker
+
+
+async def test_mask_outcome_masks_fields_and_log(tmp_path):
+    log = tmp_path / "a.log"
+    log.write_text(f"echo {SECRET}\n")
+    outcome = {"status": "failed", "output": {"k": SECRET}, "error": f"bad {SECRET}",
+               "log_tail": SECRET, "exit_code": 1, "log_path": str(log)}
+    got = await mask_outcome(Masker([SECRET]), outcome)
+    assert got == {**outcome, "output": {"k": MASK}, "error": f"bad {MASK}", "log_tail": MASK}
+    assert log.read_text() == f"echo {MASK}\n"
+    assert outcome["error"] == f"bad {SECRET}"  # the caller's dict is left alone
+    assert await mask_outcome(Masker([]), outcome) is outcome
