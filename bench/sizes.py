@@ -1,0 +1,34 @@
+"""How big each scenario is: the issue's sizes, ``--quick`` (minutes less), ``--smoke`` (tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    name: str
+    reps: int  # repetitions of the cheap scenarios (each on a fresh daemon); medians are quoted
+    runs: int  # throughput: runs x steps, all started at once
+    steps: int
+    latency_runs: int  # one 10-step run at a time
+    shell_runs: int
+    shell_steps: int
+    api_runs: int  # completed runs in the database the API scenario reads
+    api_clients: int
+    api_requests: int  # per endpoint, spread over the clients
+    parked: int
+    recovery_runs: int
+    cli_reps: int
+    post_connections: int = 64  # connections the load client opens to start runs
+
+
+FULL = Sizes("full", reps=3, runs=1000, steps=10, latency_runs=50, shell_runs=200, shell_steps=5,
+             api_runs=1000, api_clients=50, api_requests=5000, parked=10_000,
+             recovery_runs=1000, cli_reps=15)
+QUICK = Sizes("quick", reps=1, runs=300, steps=10, latency_runs=20, shell_runs=50, shell_steps=5,
+              api_runs=300, api_clients=50, api_requests=1000, parked=1000,
+              recovery_runs=300, cli_reps=5)
+SMOKE = Sizes("smoke", reps=1, runs=5, steps=3, latency_runs=2, shell_runs=3, shell_steps=2,
+              api_runs=5, api_clients=2, api_requests=10, parked=5, recovery_runs=5, cli_reps=1)
+BY_NAME = {s.name: s for s in (FULL, QUICK, SMOKE)}
