@@ -160,12 +160,15 @@ class Client:
         template: str,
         input: Json | None = None,
         trigger_type: str | None = None,
+        callback_url: str | None = None,
     ) -> Json:
         """``template`` is a template id, a NAME (latest published) or NAME@VERSION."""
         body: Json = {"template_id": template} if is_uuid(template) else {"template": template}
         body["input"] = input or {}
         if trigger_type:
             body["trigger_type"] = trigger_type
+        if callback_url:
+            body["callback_url"] = callback_url
         return self.request("POST", "/api/v1/workflows", body)
 
     def list_runs(
@@ -189,6 +192,45 @@ class Client:
 
     def retry_run(self, run_id: str) -> Json:
         return self.request("POST", f"/api/v1/workflows/{_seg(run_id)}/retry")
+
+    # -- webhooks ----------------------------------------------------------------------
+
+    def create_webhook(self, url: str, events: list[str] | None = None,
+                       secret: str | None = None) -> Json:
+        """The answer holds the signing secret; it is never shown again."""
+        body: Json = {"url": url, "events": events or ["*"]}
+        if secret:
+            body["secret"] = secret
+        return self.request("POST", "/api/v1/webhooks", body)
+
+    def list_webhooks(self, run_id: str | None = None, limit: int | None = None,
+                      offset: int | None = None) -> Json:
+        query = {"run_id": run_id, "limit": limit, "offset": offset}
+        return self.request("GET", "/api/v1/webhooks", query=query)
+
+    def get_webhook(self, webhook_id: str) -> Json:
+        return self.request("GET", f"/api/v1/webhooks/{_seg(webhook_id)}")
+
+    def delete_webhook(self, webhook_id: str) -> Json:
+        return self.request("DELETE", f"/api/v1/webhooks/{_seg(webhook_id)}")
+
+    def list_deliveries(self, webhook_id: str, status: str | None = None,
+                        limit: int | None = None, offset: int | None = None) -> Json:
+        query = {"status": status, "limit": limit, "offset": offset}
+        return self.request("GET", f"/api/v1/webhooks/{_seg(webhook_id)}/deliveries",
+                            query=query)
+
+    def get_delivery(self, delivery_id: str) -> Json:
+        return self.request("GET", f"/api/v1/deliveries/{_seg(delivery_id)}")
+
+    def redeliver(self, delivery_id: str, webhook_id: str | None = None) -> Json:
+        """Without ``webhook_id``, the delivery is looked up first to find its webhook."""
+        webhook_id = webhook_id or self.get_delivery(delivery_id)["webhook_id"]
+        return self.request("POST", f"/api/v1/webhooks/{_seg(webhook_id)}/deliveries/"
+                                    f"{_seg(delivery_id)}/redeliver")
+
+    def send_test(self, webhook_id: str) -> Json:
+        return self.request("POST", f"/api/v1/webhooks/{_seg(webhook_id)}/test")
 
 
 def _seg(value: str) -> str:

@@ -86,6 +86,13 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     log_tail_bytes: int = 4096
     synchronous: str = "NORMAL"
+    # Outbound webhooks: the first retry's delay (later ones keep their ratio to it, about
+    # a day in all), one attempt's timeout, attempts in flight at once, and whether
+    # loopback and private addresses are allowed destinations (see README, Webhooks).
+    webhook_retry_base: float = 5.0
+    webhook_timeout: float = 10.0
+    webhook_concurrency: int = 16
+    webhook_allow_private: bool = True
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -114,12 +121,19 @@ class Settings:
                 continue
             for kind in (bool, int, float):
                 if isinstance(default, kind) and not isinstance(value, kind):
-                    changes[f.name] = kind(value)
+                    changes[f.name] = _coerce(kind, value)
                     break
         s = replace(self, **changes)
         if s.synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
             raise ValueError("synchronous must be NORMAL, FULL or EXTRA")
         return s
+
+
+def _coerce(kind: type, value):
+    # bool("0") is True: a flag from the environment is read as a word instead.
+    if kind is bool and isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return kind(value)
 
 
 def read_daemon_json(p: Paths) -> dict | None:

@@ -95,6 +95,8 @@ class StartRun(Model):
     template: str | None = Field(None, max_length=200, description="NAME or NAME@VERSION")
     input: dict[str, Any] = {}
     trigger_type: Literal["api", "cli"] = "api"
+    callback_url: str | None = Field(None, max_length=2000,
+                                     description="every event of this run is POSTed here")
 
 
 class CancelRun(Model):
@@ -179,6 +181,8 @@ class Run(Response):
     steps: list[Step] | None = None
     events: list[Event] | None = None
     approvals: list[Approval] | None = None
+    callback_secret: str | None = Field(None, description="the callback_url's signing secret;"
+                                                           " in the start answer only")
 
 
 class Snapshot(Response):
@@ -205,3 +209,37 @@ class CallbackAccepted(Response):
     accepted: bool
     consumed: bool = Field(description="true when the waiting step took it at once; false when"
                                         " it is kept until the run reaches the step")
+
+
+# ---- webhooks ---------------------------------------------------------------------------
+
+class CreateWebhook(Model):
+    url: str = Field(max_length=2000)
+    events: list[str] = Field(["*"], min_length=1, max_length=50,
+                              description="event type patterns: run.*, approval.requested, *")
+    secret: str | None = Field(None, max_length=200, description="whsec_<base64>; generated"
+                                                                 " when absent")
+
+
+class Webhook(Response):
+    id: str
+    url: str
+    events: list[str]
+    run_id: str | None = None
+    created_at: str
+    secret: str | None = Field(None, description="in the create answer only")
+
+
+class Delivery(Response):
+    id: str = Field(description="the message id, sent as webhook-id on every attempt")
+    webhook_id: str
+    event_id: int | None = None
+    type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status_code: int | None = None
+    last_error: str | None = None
+    next_attempt_at: str | None = None
+    created_at: str
+    delivered_at: str | None = None
+    payload: dict[str, Any] | None = None

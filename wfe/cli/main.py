@@ -10,7 +10,7 @@ from typer.core import TyperGroup
 
 import wfe
 from wfe import errors
-from wfe.cli import auth, daemon, demo, render, runs, templates
+from wfe.cli import auth, daemon, demo, render, runs, templates, webhooks
 
 
 def _debug(ctx: typer.Context) -> bool:
@@ -154,6 +154,7 @@ app.add_typer(daemon.app, name="daemon")
 app.add_typer(templates.app, name="template")
 app.add_typer(auth.auth_app, name="auth")
 app.add_typer(auth.user_app, name="user")
+app.add_typer(webhooks.app, name="webhook")
 runs.register(app)
 demo.register(app)
 

@@ -16,6 +16,7 @@ from wfe.daemon.store import Store, queries
 from wfe.daemon.store.util import now_iso
 from wfe.daemon.store.ops_auth import bootstrap_admin, hash_token, reset_admin_token
 from wfe.daemon.supervisor import Supervisor
+from wfe.daemon.webhooks import Deliverer
 from wfe.errors import (
     BadRequest, Forbidden, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge,
     Unauthorized, WfeError,
@@ -124,7 +125,10 @@ async def _lifecycle(app: web.Application):
     app[keys.SUPERVISOR] = sup
     await sup.recover()
     sup.start()
+    deliverer = Deliverer(store, settings)
+    deliverer.start()
     yield
+    await deliverer.stop()
     await sup.stop()
     await sup.http.close()
     await store.close()

@@ -2,7 +2,7 @@
 
 At the Nth time (default 1st) the daemon passes POINT, it either kills itself with
 SIGKILL (``kill``) or raises an I/O error there (``ioerror``). Unset, it does nothing.
-Points: step_started, before_step_commit, after_step_commit, recovery.
+Points: step_started, before_step_commit, after_step_commit, recovery, webhook_send.
 """
 
 from __future__ import annotations

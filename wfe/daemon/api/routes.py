@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from wfe.daemon.api import approvals, callbacks, history, runs, system, templates
+from wfe.daemon.api import approvals, callbacks, history, runs, system, templates, webhooks
 
 ROUTES = [
     ("GET", "/api/v1/health", system.health),
@@ -29,6 +29,14 @@ ROUTES = [
     ("GET", "/api/v1/workflows/{id}/steps/{step}/log", history.step_log),
     ("POST", "/api/v1/callbacks/{token}", callbacks.by_token),
     ("POST", "/api/v1/workflows/{id}/steps/{step}/callback", callbacks.by_owner),
+    ("POST", "/api/v1/webhooks", webhooks.create_webhook),
+    ("GET", "/api/v1/webhooks", webhooks.list_webhooks),
+    ("GET", "/api/v1/webhooks/{id}", webhooks.get_webhook),
+    ("DELETE", "/api/v1/webhooks/{id}", webhooks.delete_webhook),
+    ("GET", "/api/v1/webhooks/{id}/deliveries", webhooks.list_deliveries),
+    ("POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", webhooks.redeliver),
+    ("POST", "/api/v1/webhooks/{id}/test", webhooks.send_test),
+    ("GET", "/api/v1/deliveries/{delivery_id}", webhooks.get_delivery),
 ]
 
 

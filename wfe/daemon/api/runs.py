@@ -6,6 +6,7 @@ from aiohttp import web
 
 from wfe.daemon import keys
 from wfe.daemon.api.common import choice_param, page, page_params, read_model, respond, user
+from wfe.daemon.api.webhooks import callback_hook
 from wfe.daemon.store import ops_runs, queries
 from wfe.engine.inputs import validate_inputs
 from wfe.engine.states import RunStatus
@@ -22,10 +23,13 @@ async def start_run(request: web.Request) -> web.Response:
     template = {"id": row["id"], "name": row["name"], "version": row["version"]}
     steps = [(s.name, s.kind) for s in spec.steps]
     sup = app[keys.SUPERVISOR]
+    hook = callback_hook(request, body.callback_url)
     run_id = await app[keys.STORE].write(ops_runs.create_run, me["name"], template, steps,
-                                         inputs, body.trigger_type, None, sup.callback_key)
+                                         inputs, body.trigger_type, hook, sup.callback_key)
     app[keys.SUPERVISOR].wake(run_id)
     run = await queries.get_run(app[keys.STORE], run_id, me["name"], detail=False)
+    if hook is not None:  # shown this once, like a webhook's secret
+        run["callback_secret"] = hook["secret"]
     return respond(Run, run, status=201)
 
 

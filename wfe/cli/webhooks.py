@@ -1,0 +1,137 @@
+"""``wfe webhook ...``: subscribe URLs to events, and look after their deliveries."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from wfe import errors
+from wfe.cli import client, render
+
+app = typer.Typer(help="Send run events to your URLs (signed per Standard Webhooks).",
+                  no_args_is_help=True)
+
+JSON_HELP = "Print the API's JSON."
+ID_HELP = "The webhook's id."
+
+
+@app.command()
+def add(
+    url: str = typer.Argument(..., help="Where to POST events: http:// or https://."),
+    events: list[str] = typer.Option(
+        [], "-e", "--event", metavar="PATTERN",
+        help="An event type or pattern (run.*, approval.requested); repeatable. Default: *."),
+    secret: str | None = typer.Option(None, "--secret", help="whsec_... (default: generated)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Subscribe a URL to events; prints the signing secret, which is shown only this once."""
+    hook = client().create_webhook(url, events or None, secret)
+    if as_json:
+        render.json_out(hook)
+        return
+    _describe(hook)
+    render.note("keep the secret: it is shown only this once (receivers verify with it)")
+
+
+@app.command("ls")
+def list_(
+    run_id: str | None = typer.Option(None, "--run", metavar="RUN",
+                                      help="The callback_url webhook of this run instead."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
+    offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the webhooks' ids."),
+) -> None:
+    """List your webhooks, newest first."""
+    payload = client().list_webhooks(run_id=run_id, limit=limit, offset=offset)
+    if as_json:
+        render.json_out(payload)
+    elif quiet:
+        render.ids(payload)
+    elif not payload["items"]:
+        render.note("no webhooks")
+    else:
+        rows = [[h["id"], ",".join(h["events"]), render.ago(h["created_at"]), h["url"]]
+                for h in payload["items"]]
+        render.table(["ID", "EVENTS", "CREATED", "URL"], rows)
+
+
+@app.command()
+def rm(webhook_id: str = typer.Argument(..., metavar="ID", help=ID_HELP)) -> None:
+    """Delete a webhook; its undelivered messages are dropped with it."""
+    client().delete_webhook(webhook_id)
+    render.note(f"deleted webhook {webhook_id}")
+
+
+@app.command()
+def deliveries(
+    webhook_id: str = typer.Argument(..., metavar="ID", help=ID_HELP),
+    failed: bool = typer.Option(False, "--failed", help="Only those that gave up."),
+    status: str | None = typer.Option(None, "--status", help="pending, delivered or failed."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
+    offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """A webhook's deliveries, newest first: status, attempts, last answer, next attempt."""
+    payload = client().list_deliveries(webhook_id, "failed" if failed else status, limit, offset)
+    if as_json:
+        render.json_out(payload)
+    elif not payload["items"]:
+        render.note("no deliveries")
+    else:
+        rows = [_delivery_row(d) for d in payload["items"]]
+        render.table(["ID", "TYPE", "STATUS", "ATTEMPTS", "CODE", "NEXT", "CREATED",
+                      "LAST ERROR"], rows, 2)
+
+
+@app.command()
+def redeliver(
+    delivery_id: str = typer.Argument(..., metavar="DELIVERY", help="The delivery's id (msg_...)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Send a delivery again now, with the same webhook-id and a fresh retry schedule."""
+    d = client().redeliver(delivery_id)
+    if as_json:
+        render.json_out(d)
+    else:
+        render.note(f"redelivering {d['id']} ({d['type']}) to webhook {d['webhook_id']}")
+
+
+@app.command()
+def test(
+    webhook_id: str = typer.Argument(..., metavar="ID", help=ID_HELP),
+    wait: float = typer.Option(15.0, "--wait", min=0, help="Seconds to wait for the outcome."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Send a webhook.test message and report what the receiver answered."""
+    c = client()
+    d = _first_attempt(c, c.send_test(webhook_id), wait)
+    if as_json:
+        render.json_out(d)
+    elif d["status"] == "delivered":
+        render.out(f"delivered {d['id']}: HTTP {d['last_status_code']}")
+    if d["status"] != "delivered":
+        why = d["last_error"] or f"no attempt within {wait:g}s"
+        raise errors.WfeError(f"test delivery {d['id']} not delivered: {why}")
+
+
+def _first_attempt(c, d: dict, wait: float) -> dict:
+    deadline = time.monotonic() + wait
+    while d["status"] == "pending" and d["attempts"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        d = c.get_delivery(d["id"])
+    return d
+
+
+def _describe(hook: dict) -> None:
+    for key in ("id", "url", "events", "secret"):
+        value = hook.get(key)
+        render.out(f"{key:<7} {','.join(value) if isinstance(value, list) else value}")
+
+
+def _delivery_row(d: dict) -> list[str]:
+    code = d.get("last_status_code")
+    return [d["id"], d["type"], d["status"], str(d["attempts"]), str(code) if code else "-",
+            render.ago(d.get("next_attempt_at")), render.ago(d["created_at"]),
+            render.compact(d.get("last_error") or "")]

@@ -1,0 +1,163 @@
+"""Webhooks and their outbox: subscriptions, delivery outcomes, redelivery, and reads.
+
+Delivery rows are written by ``util.add_event`` in the event's own transaction; here they
+are only read, tried again, or closed. Webhooks belong to their owner: another user's id
+answers 404 like an unknown one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+
+from wfe.daemon.store import Store
+from wfe.daemon.store.util import dumps, loads, new_id, now_iso
+from wfe.engine.webhooks import retry_delay
+from wfe.errors import NotFound
+
+TEST_EVENT = "webhook.test"
+DELIVERY_COLUMNS = (
+    "d.id, d.webhook_id, d.event_id, d.type, d.status, d.attempts, d.next_attempt_at,"
+    " d.last_status_code, d.last_error, d.created_at, d.delivered_at"
+)
+
+
+# ---- writes (run in the writer thread) --------------------------------------------------
+
+def create_webhook(conn: sqlite3.Connection, owner: str, url: str, events: list[str],
+                   secret: str) -> str:
+    hook_id = new_id()
+    conn.execute(
+        "INSERT INTO webhooks (id, owner, url, events, secret, run_id, created_at)"
+        " VALUES (?,?,?,?,?,NULL,?)", (hook_id, owner, url, dumps(events), secret, now_iso()))
+    return hook_id
+
+
+def delete_webhook(conn: sqlite3.Connection, owner: str, hook_id: str) -> None:
+    """Its undelivered messages go with it: nobody could see or redeliver them any more."""
+    _owned(conn, owner, hook_id)
+    conn.execute("DELETE FROM deliveries WHERE webhook_id = ?", (hook_id,))
+    conn.execute("DELETE FROM webhooks WHERE id = ?", (hook_id,))
+
+
+def enqueue_test(conn: sqlite3.Connection, owner: str, hook_id: str) -> str:
+    """A ``webhook.test`` message through the same outbox as real events (no event row)."""
+    _owned(conn, owner, hook_id)
+    msg_id, at = "msg_" + uuid.uuid4().hex, now_iso()
+    payload = {"id": msg_id, "type": TEST_EVENT, "timestamp": at,
+               "data": {"webhook_id": hook_id, "message": "a test delivery from wfe"}}
+    conn.execute(
+        "INSERT INTO deliveries (id, webhook_id, event_id, type, payload, status,"
+        " next_attempt_at, created_at) VALUES (?,?,0,?,?,'pending',?,?)",
+        (msg_id, hook_id, TEST_EVENT, dumps(payload), time.time(), at))
+    return msg_id
+
+
+def redeliver(conn: sqlite3.Connection, owner: str, hook_id: str, delivery_id: str) -> None:
+    """Due now with a fresh retry schedule; the message (and so webhook-id) is unchanged,
+    so a receiver that already has it can tell it is the same one."""
+    _owned(conn, owner, hook_id)
+    cur = conn.execute(
+        "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?,"
+        " delivered_at = NULL WHERE id = ? AND webhook_id = ?",
+        (time.time(), delivery_id, hook_id))
+    if cur.rowcount == 0:
+        raise NotFound(f"delivery {delivery_id} not found")
+
+
+def record_success(conn: sqlite3.Connection, delivery_id: str, code: int) -> None:
+    conn.execute(
+        "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1,"
+        " last_status_code = ?, last_error = NULL, next_attempt_at = NULL, delivered_at = ?"
+        " WHERE id = ? AND status = 'pending'", (code, now_iso(), delivery_id))
+
+
+def record_failure(conn: sqlite3.Connection, delivery_id: str, code: int | None, error: str,
+                   base: float, rand: float, permanent: bool = False) -> str | None:
+    """Count the attempt and schedule the next, or mark the delivery failed. The delay is
+    decided here, on the committed count, so a redelivery racing an attempt stays sound."""
+    row = conn.execute("SELECT attempts FROM deliveries WHERE id = ? AND status = 'pending'",
+                       (delivery_id,)).fetchone()
+    if row is None:  # deleted with its webhook meanwhile
+        return None
+    attempts = row["attempts"] + 1
+    delay = None if permanent else retry_delay(attempts, base, rand)
+    status = "pending" if delay is not None else "failed"
+    next_at = time.time() + delay if delay is not None else None
+    conn.execute(
+        "UPDATE deliveries SET status = ?, attempts = ?, last_status_code = ?, last_error = ?,"
+        " next_attempt_at = ? WHERE id = ?",
+        (status, attempts, code, error[:1000], next_at, delivery_id))
+    return status
+
+
+def _owned(conn: sqlite3.Connection, owner: str, hook_id: str) -> None:
+    row = conn.execute("SELECT 1 FROM webhooks WHERE id = ? AND owner = ?",
+                       (hook_id, owner)).fetchone()
+    if row is None:
+        raise NotFound(f"webhook {hook_id} not found")
+
+
+# ---- reads (reader connection) ----------------------------------------------------------
+
+def webhook_view(row: dict) -> dict:
+    return {"id": row["id"], "url": row["url"], "events": loads(row["events"]),
+            "run_id": row["run_id"], "created_at": row["created_at"]}
+
+
+def delivery_view(row: dict) -> dict:
+    view = {k: row[k] for k in ("id", "webhook_id", "type", "status", "attempts",
+                                "last_status_code", "last_error", "created_at",
+                                "delivered_at")}
+    view["event_id"] = row["event_id"] or None  # 0: a test message, not an event
+    nxt = row["next_attempt_at"]
+    view["next_attempt_at"] = now_iso(nxt) if nxt is not None else None
+    if "payload" in row:
+        view["payload"] = loads(row["payload"])
+    return view
+
+
+async def get_webhook(store: Store, owner: str, hook_id: str) -> dict | None:
+    row = await store.one("SELECT * FROM webhooks WHERE id = ? AND owner = ?", (hook_id, owner))
+    return webhook_view(row) if row else None
+
+
+async def list_webhooks(store: Store, owner: str, run_id: str | None, limit: int,
+                        offset: int) -> tuple[list[dict], int]:
+    """The owner's standing webhooks, or with ``run_id`` that run's callback_url hook."""
+    where = "owner = ? AND " + ("run_id = ?" if run_id else "run_id IS NULL")
+    params = (owner, run_id) if run_id else (owner,)
+    rows = await store.all(f"SELECT * FROM webhooks WHERE {where} ORDER BY created_at DESC"
+                           " LIMIT ? OFFSET ?", (*params, limit, offset))
+    total = await store.scalar(f"SELECT COUNT(*) FROM webhooks WHERE {where}", params)
+    return [webhook_view(r) for r in rows], total
+
+
+async def list_deliveries(store: Store, hook_id: str, status: str | None, limit: int,
+                          offset: int) -> tuple[list[dict], int]:
+    where, params = "d.webhook_id = ?", [hook_id]
+    if status:
+        where += " AND d.status = ?"
+        params.append(status)
+    rows = await store.all(
+        f"SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE {where}"
+        " ORDER BY d.created_at DESC, d.rowid DESC LIMIT ? OFFSET ?", (*params, limit, offset))
+    total = await store.scalar(f"SELECT COUNT(*) FROM deliveries d WHERE {where}", tuple(params))
+    return [delivery_view(r) for r in rows], total
+
+
+async def get_delivery(store: Store, owner: str, delivery_id: str) -> dict | None:
+    row = await store.one(
+        f"SELECT {DELIVERY_COLUMNS}, d.payload FROM deliveries d"
+        " JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = ? AND w.owner = ?",
+        (delivery_id, owner))
+    return delivery_view(row) if row else None
+
+
+async def next_pending(store: Store, limit: int) -> list[dict]:
+    """The pending deliveries that are due first, with where and how to send them."""
+    return await store.all(
+        "SELECT d.id, d.payload, d.next_attempt_at, w.url, w.secret FROM deliveries d"
+        " JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 'pending'"
+        " ORDER BY d.next_attempt_at LIMIT ?", (limit,))
