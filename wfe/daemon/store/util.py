@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import sqlite3
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+from wfe.engine.audit import event_hash  # one definition: the verifier recomputes it
 
 SYSTEM = "system"
 
@@ -29,15 +30,6 @@ def dumps(value: Any) -> str:
 
 def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
-
-
-def event_hash(prev: str, run_id: str, seq: int, type_: str, actor: str, at: str, data: str) -> str:
-    """Each event's hash covers the previous one, so a rewritten event breaks the chain."""
-    h = hashlib.sha256()
-    for part in (prev, run_id, str(seq), type_, actor, at, data):
-        h.update(part.encode())
-        h.update(b"\x1f")
-    return h.hexdigest()
 
 
 def add_event(conn: sqlite3.Connection, run_id: str, type_: str, actor: str, data: dict | None = None) -> int:
