@@ -29,6 +29,7 @@ from bench import (
     shell,
     throughput,
 )
+from bench import harness
 from bench.harness import REPO, BenchError, noop_template, running_daemon
 from bench.sizes import BY_NAME
 
@@ -51,6 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 "sizes, none otherwise; '-' for none)")
     p.add_argument("--json", help="JSON file to write (default bench/results-SIZES.json)")
     p.add_argument("--workdir", help="where the daemons' homes go (default a temp dir)")
+    p.add_argument("--repo", help="run the wfe of this tree (to compare a change; default: "
+                                  "this checkout)")
     p.set_defaults(sizes="full")
     args = p.parse_args(argv)
     unknown = set(args.only.split(",")) - set(SCENARIOS)
@@ -113,6 +116,7 @@ async def run_all(args: argparse.Namespace, work: Path) -> dict:
     names = set(args.only.split(","))
     dbos_version = None if args.no_dbos else dbos_side.available()
     results: dict = {"command": "python -m bench " + shlex.join(sys.argv[1:]),
+                     "wfe_repo": str(harness.WFE_REPO),
                      "machine": report.machine(), "sizes": report.sizes_dict(sz)}
     if not args.no_dbos and dbos_version is None and names & {"throughput", "latency"}:
         results["dbos"] = {"skipped": NO_DBOS}
@@ -140,6 +144,8 @@ async def run_all(args: argparse.Namespace, work: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.repo:
+        harness.WFE_REPO = Path(args.repo).resolve()
     if args.workdir:
         work = Path(args.workdir)
         work.mkdir(parents=True, exist_ok=True)

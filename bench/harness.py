@@ -22,6 +22,8 @@ from pathlib import Path
 import aiohttp
 
 REPO = Path(__file__).resolve().parent.parent
+# Whose wfe the daemons run: this checkout, or another tree (``--repo``) to compare a change.
+WFE_REPO = REPO
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -56,7 +58,8 @@ def ts(iso: str) -> float:
 
 def daemon_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WFE_")}
-    env.update({"WFE_HOME": str(home), "WFE_NO_AUTOSTART": "1", "WFE_LOG_LEVEL": "WARNING"})
+    env.update({"WFE_HOME": str(home), "WFE_NO_AUTOSTART": "1", "WFE_LOG_LEVEL": "WARNING",
+                "PYTHONPATH": str(WFE_REPO)})
     env.update(extra)
     return env
 
@@ -89,7 +92,7 @@ class Daemon:
         self.started, self.started_wall = time.monotonic(), time.time()
         self.proc = subprocess.Popen(
             [*(prefix or []), sys.executable, "-m", "wfe.daemon", "--port", "0"],
-            env=self.env, stdout=log, stderr=log, start_new_session=True, cwd=REPO)
+            env=self.env, stdout=log, stderr=log, start_new_session=True, cwd=WFE_REPO)
         log.close()
 
     def read_url(self) -> str:
@@ -223,10 +226,19 @@ class Api:
         return await self.get("/api/v1/health")
 
 
+def fresh_home(workdir: Path, name: str) -> Path:
+    """A home no earlier daemon used (a reused --workdir must not count old runs)."""
+    home, n = workdir / name, 1
+    while home.exists():
+        n += 1
+        home = workdir / f"{name}-{n}"
+    return home
+
+
 @asynccontextmanager
 async def running_daemon(workdir: Path, name: str, connections: int = 64, **env: str):
     """A fresh daemon and a client for it; stopped (SIGTERM) on the way out."""
-    d = Daemon(workdir / name, **env).start()
+    d = Daemon(fresh_home(workdir, name), **env).start()
     api = Api(d.url, d.token, connections)
     try:
         yield d, api

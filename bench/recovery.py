@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.harness import Api, BenchError, Daemon, median, noop_template, ts
+from bench.harness import Api, BenchError, Daemon, fresh_home, median, noop_template, ts
 from bench.sizes import Sizes
 
 TOP_UPS = 4
@@ -40,7 +40,7 @@ async def _first_answer(d: Daemon, timeout: float = 30.0) -> float:
 
 
 async def once(workdir: Path, sz: Sizes, rep: int) -> dict:
-    d = Daemon(workdir / f"recovery-{rep}").start()
+    d = Daemon(fresh_home(workdir, f"recovery-{rep}")).start()
     api = Api(d.url, d.token, sz.post_connections)
     try:
         await api.template(noop_template("noop", sz.steps))

@@ -17,7 +17,9 @@ T = TypeVar("T")
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a request says what it means; 0 is not false and 3 is not "3" (the document
+    # promises those types, and schemathesis holds the daemon to it).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Response(BaseModel):
@@ -243,3 +245,42 @@ class Delivery(Response):
     created_at: str
     delivered_at: str | None = None
     payload: dict[str, Any] | None = None
+
+
+# ---- tokens and the audit log -----------------------------------------------------------
+
+class CreateToken(Model):
+    name: str = Field("", max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$",
+                      description="a label to tell your tokens apart")
+
+
+class Token(Response):
+    id: str
+    name: str
+    created_at: str
+    revoked_at: str | None = None
+
+
+class NewToken(Token):
+    token: str = Field(description="wfe_ and 256 random bits; shown in this answer only")
+
+
+class AuditProblem(Response):
+    seq: int = Field(description="the first event that does not verify")
+    reason: str
+
+
+class AuditReport(Response):
+    run_id: str
+    ok: bool
+    events: int = Field(description="events that verified, from the first on")
+    head: str = Field(description="the hash of the last verified event: keep it elsewhere to"
+                                  " anchor the chain")
+    first_bad: AuditProblem | None = None
+
+
+class AuditSummary(Response):
+    ok: bool
+    runs: int
+    events: int
+    failures: list[AuditReport]

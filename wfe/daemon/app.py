@@ -12,23 +12,31 @@ from aiohttp import web
 from wfe.config import Paths, Settings, ensure_private_dir, write_private
 from wfe.daemon import keys
 from wfe.daemon.api import routes
+from wfe.daemon.hardening import (
+    check_host_and_origin, check_media_type, check_private_files, check_query, secret_key_file,
+)
+from wfe.daemon.secrets import Sealer
 from wfe.daemon.store import Store, queries
 from wfe.daemon.store.util import now_iso
 from wfe.daemon.store.ops_auth import bootstrap_admin, hash_token, reset_admin_token
 from wfe.daemon.supervisor import Supervisor
+from wfe.daemon.throttle import DEFAULT_LIMIT, DEFAULT_WINDOW, Throttle
 from wfe.daemon.webhooks import Deliverer
 from wfe.errors import (
-    BadRequest, Forbidden, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge,
-    Unauthorized, WfeError,
+    BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge,
+    TooManyRequests, Unauthorized, WfeError,
 )
 
 log = logging.getLogger("wfe.daemon")
-PUBLIC = ("/api/v1/health", "/api/v1/callbacks/")
-LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
+PUBLIC = ("/api/v1/health", "/api/v1/callbacks/", "/api/v1/openapi.json")
+THROTTLE = web.AppKey("auth_throttle", Throttle)
 
 
 def error_response(err: WfeError) -> web.Response:
-    return web.json_response(err.to_dict(), status=err.http_status)
+    resp = web.json_response(err.to_dict(), status=err.http_status)
+    if isinstance(err, TooManyRequests) and isinstance(err.details, dict):
+        resp.headers["Retry-After"] = str(err.details.get("retry_after", 1))
+    return resp
 
 
 @web.middleware
@@ -40,8 +48,10 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     except web.HTTPRequestEntityTooLarge as exc:
         return error_response(PayloadTooLarge(f"the body is over the limit ({exc.text})"))
     except web.HTTPMethodNotAllowed as exc:
-        return error_response(MethodNotAllowed(f"{request.method} is not allowed here",
+        resp = error_response(MethodNotAllowed(f"{request.method} is not allowed here",
                                                {"allowed": sorted(exc.allowed_methods)}))
+        resp.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))  # RFC 9110 wants it
+        return resp
     except web.HTTPNotFound:
         return error_response(NotFound(f"no such endpoint: {request.path}"))
     except web.HTTPException as exc:
@@ -57,29 +67,40 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 @web.middleware
 async def origin_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Localhost is not a security boundary: refuse DNS rebinding and cross-site requests."""
-    host = request.headers.get("Host", "")
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    if name not in LOOPBACK:
-        raise Forbidden("the Host header must name a loopback address")
-    origin = request.headers.get("Origin")
-    if origin is not None:
-        from urllib.parse import urlsplit
-
-        if (urlsplit(origin).hostname or "") not in ("127.0.0.1", "localhost", "::1"):
-            raise Forbidden("cross-origin requests are refused")
+    check_host_and_origin(request)
     return await handler(request)
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
-    if request.path.startswith(PUBLIC):
-        return await handler(request)
+    if not request.path.startswith(PUBLIC):
+        await _authenticate(request)
+    return await handler(request)
+
+
+@web.middleware
+async def media_middleware(request: web.Request, handler) -> web.StreamResponse:
+    # Before any handler, even one that ignores its body or its query.
+    check_media_type(request)
+    check_query(request)
+    return await handler(request)
+
+
+async def _authenticate(request: web.Request) -> None:
+    throttle, client = request.app[THROTTLE], request.remote or "local"
+    wait = throttle.retry_after(client)
+    if wait is not None:
+        raise TooManyRequests(f"too many failed authentications; try again in {wait}s",
+                              {"retry_after": wait})
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("a bearer token is required (Authorization: Bearer wfe_...)")
-    request[keys.USER] = await _user_for(request.app, token.strip())
-    return await handler(request)
+    try:
+        request[keys.USER] = await _user_for(request.app, token.strip())
+    except Unauthorized:
+        throttle.failed(client)  # a wrong token is a guess; a missing one is not
+        raise
 
 
 async def _user_for(app: web.Application, token: str) -> dict:
@@ -99,12 +120,14 @@ async def _user_for(app: web.Application, token: str) -> dict:
 
 def make_app(p: Paths, settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[errors_middleware, origin_middleware, auth_middleware],
+        middlewares=[errors_middleware, origin_middleware, auth_middleware, media_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[keys.PATHS] = p
     app[keys.SETTINGS] = settings
     app[keys.TOKEN_CACHE] = {}
+    app[THROTTLE] = Throttle(int(settings.extra.get("auth_failure_limit", DEFAULT_LIMIT)),
+                             float(settings.extra.get("auth_failure_window", DEFAULT_WINDOW)))
     app[keys.STARTED_AT] = now_iso()
     routes.setup(app)
     app.cleanup_ctx.append(_lifecycle)
@@ -116,12 +139,14 @@ async def _lifecycle(app: web.Application):
     p, settings = app[keys.PATHS], app[keys.SETTINGS]
     for d in p.all_dirs():
         ensure_private_dir(d)
+    check_private_files(p)
     store = Store(p.db, settings.synchronous)
     await store.open()
     app[keys.STORE] = store
     await _ensure_token(store, p)
     sup = Supervisor(store, settings, p.logs_dir)
     sup.http = aiohttp.ClientSession()
+    sup.sealer = Sealer.load_or_create(secret_key_file(p))
     app[keys.SUPERVISOR] = sup
     await sup.recover()
     sup.start()

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from wfe.daemon.faults import fault
+from wfe.daemon.secrets import mask_outcome, open_inputs
 from wfe.daemon.steps import StepContext
 from wfe.daemon.steps import http as http_step
 from wfe.daemon.steps import shell as shell_step
@@ -52,6 +53,8 @@ class Runner:
         if claim is None:
             return
         self._load(claim)
+        if self.masker:  # an attempt a crash cut short left its log unmasked
+            await asyncio.to_thread(self.masker.directory, self.sup.log_dir(self.run_id))
         while await self._advance():
             pass
 
@@ -61,7 +64,9 @@ class Runner:
         self.steps = claim["steps"]
         for s in self.steps:
             s["output"] = loads(s["output"]) or {}
-        self.inputs = loads(run["input"])
+        # Secret inputs are sealed at rest: steps get them in clear, every record masked.
+        self.stored_input = loads(run["input"])
+        self.inputs, self.masker = open_inputs(self.stored_input, self.sup.sealer)
         self.run_meta = {"id": run["id"], "template": tpl["name"], "version": tpl["version"],
                          "owner": run["owner"]}
 
@@ -151,8 +156,8 @@ class Runner:
         except WfeError as exc:
             return await self._fail_before_start(idx, str(exc))
         timeout = self.spec.effective_timeout(step)
-        gate = {"message": str(message), "timeout": timeout, "on_timeout": spec.on_timeout,
-                "approvers": list(spec.approvers or [])}
+        gate = {"message": self.masker.text(str(message)), "timeout": timeout,
+                "on_timeout": spec.on_timeout, "approvers": list(spec.approvers or [])}
         approval_id = await self.write(ops_approvals.request_approval, self.run_id, idx,
                                        step.name, self.sup.epoch, gate)
         if approval_id is not None and timeout is not None:
@@ -166,6 +171,7 @@ class Runner:
             outcome = {"status": "succeeded", "output": value if isinstance(value, dict) else {}}
         except WfeError as exc:
             outcome = {"status": "failed", "error": str(exc)}
+        outcome = await mask_outcome(self.masker, outcome)
         if outcome["status"] == "succeeded":
             self.steps[idx].update(status="succeeded", output=outcome["output"])
         # Nothing outside the database acts on a pure step, so its start and its result
@@ -199,6 +205,7 @@ class Runner:
 
     async def _finish(self, idx: int, attempt: int, outcome: dict) -> bool:
         step = self.spec.steps[idx]
+        outcome = await mask_outcome(self.masker, outcome)  # before it is recorded anywhere
         retry_at = None
         if outcome["status"] in ("failed", "timed_out"):
             policy = RetryPolicy.from_spec(self.spec.effective_retry(step))
@@ -237,4 +244,4 @@ class Runner:
 
     def snapshot_state(self) -> dict:
         outputs = {s["name"]: s["output"] for s in self.steps if s["status"] in DONE}
-        return {"input": self.inputs, "outputs": outputs, "position": self._next_index()}
+        return {"input": self.stored_input, "outputs": outputs, "position": self._next_index()}

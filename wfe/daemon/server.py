@@ -16,9 +16,11 @@ from wfe import __version__
 from wfe.config import Paths, Settings, ensure_private_dir, paths, write_private
 from wfe.daemon import keys
 from wfe.daemon.app import make_app
+from wfe.daemon.hardening import HEADER_LIMITS, InsecureFiles
 from wfe.daemon.store.util import now_iso
 
 LOCKED = 17  # exit status when another daemon holds this home's lock
+INSECURE = 78  # EX_CONFIG: files others can read; the daemon refuses to start
 log = logging.getLogger("wfe.daemon")
 
 
@@ -36,6 +38,7 @@ def acquire_lock(p: Paths) -> int | None:
 def serve(port: int | None = None) -> int:
     logging.basicConfig(level=os.environ.get("WFE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.umask(0o077)  # whatever the daemon creates (SQLite's WAL, logs) is private
     p = paths()
     lock = acquire_lock(p)
     if lock is None:
@@ -46,6 +49,9 @@ def serve(port: int | None = None) -> int:
     settings = Settings.load(p, port=port)
     try:
         asyncio.run(_serve(p, settings))
+    except InsecureFiles as exc:
+        print(f"wfe: {exc}", file=sys.stderr)
+        return INSECURE
     finally:
         p.daemon_json.unlink(missing_ok=True)
         os.close(lock)
@@ -61,7 +67,7 @@ def _running(p: Paths) -> dict | None:
 
 async def _serve(p: Paths, settings: Settings) -> None:
     app = make_app(p, settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, **HEADER_LIMITS)
     await runner.setup()  # opens the store and recovers runs before anything is served
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

@@ -32,6 +32,7 @@ class Supervisor:
         self.logs_dir = logs_dir
         self.epoch = 0
         self.http = None  # an aiohttp ClientSession, set by the app
+        self.sealer = None  # seals secret inputs (wfe.daemon.secrets.Sealer), set by the app
         self.base_url = ""  # where the daemon listens, set once it does (for callback URLs)
         self.callback_key = b""
         self.live: dict[str, asyncio.Task] = {}

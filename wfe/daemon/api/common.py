@@ -13,6 +13,7 @@ from wfe.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 MAX_LIMIT = 500
+MAX_OFFSET = 2**63 - 1  # SQLite's largest integer; a larger one would be a 500
 
 
 def user(request: web.Request) -> dict:
@@ -61,14 +62,14 @@ async def read_model(request: web.Request, model: type[M], optional: bool = Fals
 def page_params(request: web.Request) -> tuple[int, int]:
     errors = []
     values = {}
-    for name, default, top in (("limit", 50, MAX_LIMIT), ("offset", 0, None)):
+    for name, default, top in (("limit", 50, MAX_LIMIT), ("offset", 0, MAX_OFFSET)):
         raw = request.query.get(name)
         try:
             value = default if raw is None else int(raw)
             if value < (1 if name == "limit" else 0) or (top is not None and value > top):
                 raise ValueError
         except ValueError:
-            bound = f"1..{top}" if top else ">= 0"
+            bound = f"1..{top}" if name == "limit" else f"0..{top}"
             errors.append({"path": name, "message": f"must be an integer {bound}"})
             value = default
         values[name] = value
@@ -79,9 +80,9 @@ def page_params(request: web.Request) -> tuple[int, int]:
 
 def choice_param(request: web.Request, name: str, allowed) -> str | None:
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
-    allowed = [str(a) for a in allowed]
+    allowed = [str(a) for a in allowed]  # "" is refused too: the document lists the values
     if raw not in allowed:
         raise ValidationFailed("invalid query parameters",
                                [{"path": name, "message": f"must be one of: {', '.join(allowed)}"}])

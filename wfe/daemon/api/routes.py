@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from wfe.daemon.api import approvals, callbacks, history, runs, system, templates, webhooks
+from wfe.daemon.api import audit, openapi, tokens
 
 ROUTES = [
     ("GET", "/api/v1/health", system.health),
@@ -37,6 +38,12 @@ ROUTES = [
     ("POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", webhooks.redeliver),
     ("POST", "/api/v1/webhooks/{id}/test", webhooks.send_test),
     ("GET", "/api/v1/deliveries/{delivery_id}", webhooks.get_delivery),
+    ("GET", "/api/v1/openapi.json", openapi.openapi),
+    ("POST", "/api/v1/tokens", tokens.create_token),
+    ("GET", "/api/v1/tokens", tokens.list_tokens),
+    ("POST", "/api/v1/tokens/{id}/revoke", tokens.revoke_token),
+    ("GET", "/api/v1/workflows/{id}/audit", audit.verify_run),
+    ("GET", "/api/v1/audit", audit.verify_all),
 ]
 
 

@@ -7,6 +7,7 @@ from aiohttp import web
 from wfe.daemon import keys
 from wfe.daemon.api.common import choice_param, page, page_params, read_model, respond, user
 from wfe.daemon.api.webhooks import callback_hook
+from wfe.daemon.secrets import seal_inputs
 from wfe.daemon.store import ops_runs, queries
 from wfe.engine.inputs import validate_inputs
 from wfe.engine.states import RunStatus
@@ -20,6 +21,7 @@ async def start_run(request: web.Request) -> web.Response:
     row = await _resolve_template(app, body)
     spec = app[keys.SUPERVISOR].template_spec(row["id"], row["spec"])
     inputs = validate_inputs(spec.variables, body.input)
+    inputs = seal_inputs(spec.variables, inputs, app[keys.SUPERVISOR].sealer)  # never stored clear
     template = {"id": row["id"], "name": row["name"], "version": row["version"]}
     steps = [(s.name, s.kind) for s in spec.steps]
     sup = app[keys.SUPERVISOR]

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 import sqlite3
 
-from wfe.errors import Conflict
+from wfe.errors import Conflict, NotFound
 from wfe.daemon.store.util import new_id, now_iso
 
 TOKEN_PREFIX = "wfe_"
@@ -59,3 +59,25 @@ def reset_admin_token(conn: sqlite3.Connection, name: str) -> str:
     token = new_token()
     insert_token(conn, row["id"], token, "local")
     return token
+
+
+def create_token(conn: sqlite3.Connection, user_id: str, name: str) -> tuple[dict, str]:
+    """Another token for a user; the token itself is returned once and never stored."""
+    token = new_token()
+    token_id = insert_token(conn, user_id, token, name)
+    row = conn.execute("SELECT id, name, created_at, revoked_at FROM tokens WHERE id = ?",
+                       (token_id,)).fetchone()
+    return dict(row), token
+
+
+def revoke_token(conn: sqlite3.Connection, user_id: str, token_id: str) -> dict:
+    """Revoke one of the user's tokens (again is a no-op); someone else's is not found."""
+    row = conn.execute("SELECT id, name, created_at, revoked_at FROM tokens"
+                       " WHERE id = ? AND user_id = ?", (token_id, user_id)).fetchone()
+    if row is None:
+        raise NotFound(f"token {token_id} not found")
+    if row["revoked_at"] is None:
+        conn.execute("UPDATE tokens SET revoked_at = ? WHERE id = ?", (now_iso(), token_id))
+        row = conn.execute("SELECT id, name, created_at, revoked_at FROM tokens WHERE id = ?",
+                           (token_id,)).fetchone()
+    return dict(row)

@@ -6,6 +6,7 @@ import time
 import uuid
 from datetime import datetime
 
+from wfe.daemon.secrets import hide_sealed
 from wfe.daemon.store import Store
 from wfe.daemon.store.util import loads, now_iso
 
@@ -71,7 +72,7 @@ async def list_templates(store: Store, name: str | None, status: str | None, lim
 def run_view(row: dict) -> dict:
     return {
         "id": row["id"], "status": row["status"], "trigger_type": row["trigger_type"],
-        "input": loads(row["input"]), "owner": row["owner"], "reason": row["reason"],
+        "input": hide_sealed(loads(row["input"])), "owner": row["owner"], "reason": row["reason"],
         "current_step": row["current_step"], "created_at": row["created_at"],
         "started_at": row["started_at"], "finished_at": row["finished_at"],
         "updated_at": row["updated_at"],
@@ -223,3 +224,34 @@ async def attempt_log(store: Store, run_id: str, step: str, attempt: int | None)
     if attempt is None:
         return await store.one(sql + " ORDER BY a.attempt DESC LIMIT 1", (run_id, step))
     return await store.one(sql + " AND a.attempt = ?", (run_id, step, attempt))
+
+
+async def list_tokens(store: Store, user_id: str, limit: int, offset: int) -> tuple[list[dict], int]:
+    total = await store.scalar("SELECT COUNT(*) FROM tokens WHERE user_id = ?", (user_id,))
+    rows = await store.all(
+        "SELECT id, name, created_at, revoked_at FROM tokens WHERE user_id = ?"
+        " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?", (user_id, limit, offset))
+    return rows, total
+
+
+AUDIT_COLUMNS = "e.run_id, e.seq, e.type, e.actor, e.at, e.data, e.hash"
+
+
+async def audit_events(store: Store, run_id: str) -> list[dict]:
+    """A run's events exactly as stored (data as text), for the chain verifier."""
+    return await store.all(f"SELECT {AUDIT_COLUMNS} FROM events e WHERE e.run_id = ?"
+                           " ORDER BY e.seq, e.id", (run_id,))
+
+
+async def audit_heads(store: Store, owner: str | None = None, run_id: str | None = None) -> list[dict]:
+    """What each run row says its log ends with (last_seq, last_hash)."""
+    if run_id is not None:
+        return await store.all("SELECT id, last_seq, last_hash FROM runs WHERE id = ?", (run_id,))
+    return await store.all("SELECT id, last_seq, last_hash FROM runs WHERE owner = ?"
+                           " ORDER BY created_at, rowid", (owner,))
+
+
+async def audit_owner_events(store: Store, owner: str) -> list[dict]:
+    return await store.all(
+        f"SELECT {AUDIT_COLUMNS} FROM events e JOIN runs r ON r.id = e.run_id"
+        " WHERE r.owner = ? ORDER BY e.run_id, e.seq, e.id", (owner,))

@@ -1,0 +1,119 @@
+"""The OpenAPI document: served without a token, complete, and true to the route table."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.support import api_client
+from wfe.daemon.api.openapi import OPERATIONS, build_document, document, undocumented
+from wfe.daemon.api.routes import ROUTES
+
+METHODS = ("get", "post", "put", "patch", "delete", "head")
+
+
+def registered(app) -> set[tuple[str, str]]:
+    """Every (method, path) the running app serves, whoever registered it and how."""
+    out = set()
+    for route in app.router.routes():
+        info = route.resource.get_info()
+        path = info.get("path") or info.get("formatter")
+        out.add((route.method, path))
+    return out
+
+
+def documented(doc: dict) -> set[tuple[str, str]]:
+    return {(method.upper(), path) for path, ops in doc["paths"].items()
+            for method in ops if method in METHODS}
+
+
+async def test_the_served_document_covers_every_registered_route(settings):
+    async with api_client(settings) as api:
+        resp = await api.client.get("/api/v1/openapi.json")  # no token: the contract is public
+        assert resp.status == 200 and resp.content_type == "application/json"
+        doc = await resp.json()
+        routes = registered(api.app)
+    missing = routes - documented(doc)
+    assert not missing, f"routes missing from the OpenAPI document (add an Op): {missing}"
+    assert documented(doc) == routes, "the document lists a route the app does not serve"
+    assert doc == json.loads(json.dumps(document()))
+    assert doc["openapi"].startswith("3.1")
+
+
+def test_every_route_in_the_table_has_an_op_and_every_op_a_route():
+    assert undocumented(ROUTES) == [], "describe the new route in openapi.OPERATIONS"
+    assert set(OPERATIONS) == {(m, p) for m, p, _ in ROUTES}, "an Op for a route that is gone"
+
+
+def test_a_new_route_without_an_op_is_left_out_and_reported():
+    async def handler(request):  # pragma: no cover - never served
+        raise AssertionError
+
+    extra = [*ROUTES, ("GET", "/api/v1/new-thing", handler)]
+    assert undocumented(extra) == [("GET", "/api/v1/new-thing")]
+    assert "/api/v1/new-thing" not in build_document(extra)["paths"]
+
+
+def operations(doc=None):
+    doc = doc or document()
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            yield method.upper(), path, op
+
+
+def test_bearer_scheme_and_public_operations():
+    doc = document()
+    assert doc["components"]["securitySchemes"]["bearer"] == {
+        **doc["components"]["securitySchemes"]["bearer"], "type": "http", "scheme": "bearer"}
+    assert doc["security"] == [{"bearer": []}]
+    public = {(m, p) for m, p, op in operations() if op.get("security") == []}
+    assert public == {("GET", "/api/v1/health"), ("GET", "/api/v1/openapi.json"),
+                      ("POST", "/api/v1/callbacks/{token}")}
+    for method, path, op in operations():
+        statuses = set(op["responses"])
+        if (method, path) not in public:
+            assert {"401", "429"} <= statuses, (method, path)
+            assert "Retry-After" in op["responses"]["429"]["headers"]
+
+
+def test_parameters_bodies_and_error_responses_are_described():
+    ids = [op["operationId"] for _, _, op in operations()]
+    assert len(ids) == len(set(ids)), "operationIds must be unique"
+    for method, path, op in operations():
+        names = {p["name"] for p in op["parameters"] if p["in"] == "path"}
+        assert names == set(re.findall(r"{(\w+)}", path)), (method, path)
+        statuses = set(op["responses"])
+        assert {"403", "500"} <= statuses
+        assert any(s.startswith("2") for s in statuses), (method, path)
+        if names:
+            assert "404" in statuses, (method, path)
+        if method in ("POST", "DELETE"):
+            assert {"413", "415"} <= statuses, (method, path)
+        if "requestBody" in op:
+            assert {"400", "422"} <= statuses
+        for status, resp in op["responses"].items():
+            if status >= "400":
+                schema = resp["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def test_documented_media_types_and_schemas_resolve():
+    doc = document()
+    create = doc["paths"]["/api/v1/templates"]["post"]["requestBody"]["content"]
+    assert {"application/json", "application/yaml"} <= set(create)
+    start = doc["paths"]["/api/v1/workflows"]["post"]
+    assert start["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/StartRun"}
+    assert start["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Run"}
+    log = doc["paths"]["/api/v1/workflows/{id}/steps/{step}/log"]["get"]
+    assert "text/plain" in log["responses"]["200"]["content"]
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(doc)))
+    assert refs <= set(doc["components"]["schemas"]), refs - set(doc["components"]["schemas"])
+
+
+@pytest.mark.parametrize("model", ["StartRun", "CreateUser", "CreateToken", "CancelRun"])
+def test_request_models_refuse_unknown_fields(model):
+    assert document()["components"]["schemas"][model]["additionalProperties"] is False

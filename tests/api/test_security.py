@@ -1,0 +1,192 @@
+"""Localhost is not a security boundary: Host and Origin, media types, no CORS, size limits,
+throttled authentication, and private files."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import stat
+import uuid
+
+import pytest
+
+from tests.conftest import FAST, wait_until
+from tests.support import api_client
+from wfe.config import Settings, paths
+from wfe.daemon.api.openapi import MUTATING, OPERATIONS
+from wfe.daemon.api.routes import ROUTES
+from wfe.daemon.hardening import split_host
+from wfe.daemon.throttle import Throttle
+
+V = "/api/v1"
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"{(\w+)}", lambda m: "wfc_x" if m.group(1) == "token" else str(uuid.uuid4()),
+                  path)
+
+
+# ---- Host and Origin ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("host,port", [("127.0.0.1:8080", ("127.0.0.1", 8080)),
+                                       ("LocalHost", ("localhost", None)),
+                                       ("[::1]:7390", ("::1", 7390)),
+                                       ("evil.example:x", ("evil.example", -1))])
+def test_split_host(host, port):
+    assert split_host(host) == port
+
+
+async def test_host_must_be_loopback_with_our_port(settings):
+    async with api_client(settings) as api:
+        port = api.client.port
+        for host, want in [(f"127.0.0.1:{port}", 200), (f"localhost:{port}", 200),
+                           (f"[::1]:{port}", 200), (f"evil.example:{port}", 403),
+                           ("127.0.0.1", 403), (f"127.0.0.1:{port + 1}", 403),
+                           (f"localhost.:{port}", 403), (f"127.0.0.1.nip.io:{port}", 403)]:
+            resp = await api.client.get(f"{V}/me", headers={**api.headers(), "Host": host})
+            assert resp.status == want, host
+            if want == 403:
+                assert (await resp.json())["error"]["code"] == "forbidden"
+
+
+async def test_origin_must_be_loopback(settings):
+    async with api_client(settings) as api:
+        for origin, want in [("https://evil.example", 403), ("null", 403),
+                             ("http://127.0.0.1.evil.example", 403), ("file://", 403),
+                             ("http://localhost:3000", 200), ("http://127.0.0.1", 200),
+                             ("http://[::1]:9", 200)]:
+            resp = await api.client.get(f"{V}/me", headers={**api.headers(), "Origin": origin})
+            assert resp.status == want, origin
+
+
+async def test_no_cors_headers_even_on_a_preflight(settings):
+    async with api_client(settings) as api:
+        preflight = {"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"}
+        resp = await api.client.options(f"{V}/workflows", headers=preflight)
+        assert resp.status == 401  # a preflight carries no token, and gets no CORS answer
+        assert not [h for h in resp.headers if h.lower().startswith("access-control-")]
+        resp = await api.client.options(f"{V}/workflows", headers={**preflight, **api.headers()})
+        assert resp.status == 405 and resp.headers["Allow"] == "GET, POST"
+        for method, path in [("GET", f"{V}/health"), ("GET", f"{V}/workflows"),
+                             ("POST", f"{V}/workflows")]:
+            resp = await api.client.request(method, path, headers={
+                **api.headers(), "Origin": "http://localhost:3000"}, json={})
+            assert not [h for h in resp.headers if h.lower().startswith("access-control-")]
+
+
+# ---- bodies and parameters -----------------------------------------------------------------
+
+@pytest.mark.parametrize("method,path", [(m, p) for m, p, _ in ROUTES if m in MUTATING])
+async def test_every_mutating_endpoint_refuses_other_media_types(settings, method, path):
+    async with api_client(settings) as api:
+        for media in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+            if media in OPERATIONS[(method, path)].media:
+                continue
+            status, body = await api.call(method, concrete(path), data=b"a=1",
+                                          headers={"Content-Type": media})
+            assert status == 415, (media, body)
+            assert body["error"]["code"] == "unsupported_media_type"
+
+
+async def test_yaml_only_where_documented(settings):
+    async with api_client(settings) as api:
+        yaml = "name: y\nsteps:\n  - name: a\n    set: {x: 1}\n"
+        await api.post(f"{V}/templates", data=yaml, headers={"Content-Type": "application/yaml"},
+                       expect=201)
+        status, _ = await api.post(f"{V}/workflows", data="template: y\n",
+                                   headers={"Content-Type": "application/yaml"})
+        assert status == 415
+
+
+async def test_limits_and_unknown_parameters(settings):
+    async with api_client(settings) as api:
+        big = io.BytesIO(b" " * (settings.max_body_bytes + 1))
+        status, body = await api.post(f"{V}/tokens", data=big,
+                                      headers={"Content-Type": "application/json"})
+        assert status == 413
+        status, _ = await api.post(f"{V}/callbacks/wfc_{'A' * 43}",
+                                   data=b'"' + b"x" * 70_000 + b'"',
+                                   headers={"Content-Type": "application/json"})
+        assert status == 413
+        status, body = await api.get(f"{V}/workflows?stauts=failed")
+        assert status == 422 and body["error"]["details"][0]["path"] == "stauts"
+        status, body = await api.get(f"{V}/workflows?offset={2**64}")
+        assert status == 422
+
+
+def test_header_limits_on_a_real_daemon(daemon):
+    port = daemon.info["port"]
+    for header in (f"X-Big: {'a' * 9000}", "\r\n".join(f"X-{i}: x" for i in range(100))):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(f"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{header}\r\n"
+                      "\r\n".encode())
+            status_line = s.recv(200).split(b"\r\n")[0]
+        assert status_line.split()[1] in (b"400", b"431"), status_line
+
+
+# ---- throttled authentication --------------------------------------------------------------
+
+def test_throttle_window():
+    now = [0.0]
+    t = Throttle(limit=3, window=10, clock=lambda: now[0])
+    for _ in range(3):
+        assert t.retry_after("a") is None
+        t.failed("a")
+        now[0] += 1
+    assert t.retry_after("a") == 7  # now t=3; the first failure (t=0) leaves at t=10
+    assert t.retry_after("b") is None  # another client is not affected
+    now[0] = 10.0
+    assert t.retry_after("a") is None
+    t.failed("a")
+    assert t.retry_after("a") == 1  # failures at 1, 2 and 10: blocked until t=11
+
+
+async def test_repeated_bad_tokens_get_429_with_retry_after(home):
+    settings = Settings.load(paths(), port=0, auth_failure_limit=3, **FAST)
+    async with api_client(settings) as api:
+        for _ in range(5):  # a missing token is not a guess: these do not count
+            assert (await api.client.get(f"{V}/me")).status == 401
+        for _ in range(3):
+            status, _ = await api.get(f"{V}/me", token="wfe_guess")
+            assert status == 401
+        for token in ("wfe_guess", None):  # now even the right token waits
+            resp = await api.client.get(f"{V}/me", headers=api.headers(token))
+            assert resp.status == 429
+            assert 1 <= int(resp.headers["Retry-After"]) <= 60
+            assert (await resp.json())["error"]["code"] == "too_many_requests"
+        resp = await api.client.get(f"{V}/health")
+        assert resp.status == 200  # public endpoints are not throttled
+
+
+# ---- files -----------------------------------------------------------------------------------
+
+def modes(home) -> dict[str, int]:
+    return {str(p.relative_to(home)): stat.S_IMODE(p.stat().st_mode) for p in home.rglob("*")}
+
+
+def test_files_are_private_and_the_daemon_refuses_loose_ones(daemon_factory):
+    d = daemon_factory().start()
+    client = d.client()
+    client.create_template({"name": "f", "steps": [{"name": "a", "run": "echo hi"}]})
+    client.publish_template("f")
+    run = client.start_run("f")
+    wait_until(lambda: client.get_run(run["id"])["status"] == "completed")
+    found = modes(d.home)
+    assert {"wfe.db", "wfe.db-wal", "token", "daemon.json", "secret.key"} <= set(found)
+    assert any(name.endswith(".log") for name in found)
+    for name, mode in found.items():
+        want = 0o700 if (d.home / name).is_dir() else 0o600
+        assert mode == want, (name, oct(mode))
+    assert stat.S_IMODE(d.home.stat().st_mode) == 0o700
+    d.stop()
+    for name in ("token", "wfe.db"):
+        os.chmod(d.home / name, 0o644)
+        d.start(wait=False)
+        assert d.proc.wait(20) == 78
+        assert "refusing to start" in d.log() and name in d.log()
+        os.chmod(d.home / name, 0o600)
+    d.start()  # private again: it starts
+    assert d.client().health()["status"] == "ok"
+    d.stop()

@@ -1,0 +1,311 @@
+"""The OpenAPI 3.1 document, generated from the route table and the pydantic models.
+
+Each route in ``routes.ROUTES`` has an ``Op`` here, keyed by (method, path): what it takes
+(body model, media types, query parameters) and what it answers (model, status). The
+errors every operation can answer follow from that (a body can be malformed, a path id
+unknown, a token missing), so a handler stays plain and the document cannot forget one.
+A route without an ``Op`` fails tests/api/test_openapi.py; the same table tells the
+content-type middleware which media types an endpoint takes.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from wfe import API_VERSION, __version__
+from wfe.engine.spec import TemplateSpec
+from wfe.engine.states import RunStatus
+from wfe import models as m
+
+JSON = ("application/json",)
+YAML = ("application/yaml", "application/x-yaml", "text/yaml")
+MUTATING = ("POST", "PUT", "PATCH", "DELETE")
+UUID = {"type": "string", "format": "uuid"}
+
+
+def query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+def status_param(values) -> dict:
+    return query("status", {"type": "string", "enum": [str(v) for v in values]},
+                 "only items with this status")
+
+
+PAGING = (query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                "items per page"),
+          query("offset", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "default": 0},
+                "items to skip"))
+
+
+@dataclass(frozen=True)
+class Op:
+    summary: str
+    response: Any = None  # the success body's model; None: no JSON body
+    status: int = 200
+    body: Any = None  # the request body's model (JSON)
+    body_required: bool = True
+    media: tuple[str, ...] = JSON  # the media types a request body may have
+    params: tuple[dict, ...] = ()  # query (and header) parameters
+    path: dict[str, dict] = field(default_factory=dict)  # path parameter schemas ({} = string)
+    errors: tuple[int, ...] = ()  # statuses beyond those that follow from the shape
+    public: bool = False  # no bearer token needed
+    produces: str = "application/json"  # text/plain for logs, text/event-stream for streams
+    tag: str = ""
+
+    @property
+    def stream(self) -> bool:
+        return self.produces == "text/event-stream"
+
+
+RUN = {"id": {**UUID, "description": "a run id"}}
+AFTER = (query("after", {"type": "integer", "minimum": 0},
+               "resume after this id (what Last-Event-ID says)"),
+         {"name": "Last-Event-ID", "in": "header", "required": False,
+          "schema": {"type": "integer", "minimum": 0}, "description": "resume after this id"})
+ATTEMPT = query("attempt", {"type": "integer", "minimum": 1}, "default: the latest")
+TEMPLATE = {"id": {"type": "string", "description": "a template id, NAME (latest) or NAME@N"}}
+RUN_STATUS = status_param([s.value for s in RunStatus])
+V = "/api/v1"
+
+OPERATIONS: dict[tuple[str, str], Op] = {
+    ("GET", f"{V}/health"): Op("Health, versions and live Runners", m.Health, public=True,
+                               tag="system"),
+    ("GET", f"{V}/openapi.json"): Op("This document", dict, public=True, tag="system"),
+    ("GET", f"{V}/me"): Op("The caller", m.User, tag="users"),
+    ("POST", f"{V}/users"): Op("Add a user (admins only); the answer holds their token",
+                               m.UserWithToken, 201, m.CreateUser, errors=(403, 409),
+                               tag="users"),
+    ("POST", f"{V}/tokens"): Op("Create another token for the caller", m.NewToken, 201,
+                                m.CreateToken, body_required=False, tag="tokens"),
+    ("GET", f"{V}/tokens"): Op("The caller's tokens", m.Page[m.Token], params=PAGING,
+                               tag="tokens"),
+    ("POST", f"{V}/tokens/{{id}}/revoke"): Op("Revoke a token; it is refused at once", m.Token,
+                                              path={"id": UUID}, tag="tokens"),
+    ("POST", f"{V}/templates"): Op("Create a draft template (JSON or YAML)", m.Template, 201,
+                                   TemplateSpec, media=JSON + YAML, tag="templates"),
+    ("GET", f"{V}/templates"): Op(
+        "Templates, by name and version", m.Page[m.Template], tag="templates",
+        params=(query("name", {"type": "string"}, "only this name"),
+               status_param(["draft", "published", "archived"]), *PAGING)),
+    ("GET", f"{V}/templates/{{id}}"): Op("A template", m.Template, path=TEMPLATE,
+                                         tag="templates"),
+    ("POST", f"{V}/templates/{{id}}/publish"): Op("Publish a draft", m.Template, path=TEMPLATE,
+                                                  errors=(409,), tag="templates"),
+    ("POST", f"{V}/workflows"): Op("Start a run", m.Run, 201, m.StartRun, errors=(404, 409),
+                                   tag="runs"),
+    ("GET", f"{V}/workflows"): Op("The caller's runs, newest first", m.Page[m.Run],
+                                  params=(RUN_STATUS, *PAGING), tag="runs"),
+    ("GET", f"{V}/workflows/{{id}}"): Op("A run with its steps, events and approvals", m.Run,
+                                         path=RUN, tag="runs"),
+    **{("POST", f"{V}/workflows/{{id}}/{verb}"): Op(f"{verb.title()} a run", m.Run, path=RUN,
+                                                    errors=(409,), tag="runs")
+       for verb in ("pause", "resume", "retry")},
+    ("POST", f"{V}/workflows/{{id}}/cancel"): Op("Cancel a run", m.Run, body=m.CancelRun,
+                                                 body_required=False, path=RUN, errors=(409,),
+                                                 tag="runs"),
+    **{("POST", f"{V}/workflows/{{id}}/approvals/{{approval_id}}/{verb}"): Op(
+        f"{verb.title()} a pending approval", m.Run, body=m.Decision, body_required=False,
+        path={**RUN, "approval_id": UUID}, errors=(409,), tag="approvals")
+       for verb in ("approve", "reject")},
+    ("GET", f"{V}/approvals"): Op(
+        "The caller's approval inbox", m.Page[m.Approval], tag="approvals",
+        params=(status_param(["pending", "approved", "rejected", "expired", "cancelled"]),
+               *PAGING)),
+    ("GET", f"{V}/workflows/{{id}}/snapshots"): Op("A run's snapshots", m.Page[m.Snapshot],
+                                                   params=PAGING, path=RUN, tag="history"),
+    ("POST", f"{V}/workflows/{{id}}/rollback"): Op("Roll a run back to a snapshot",
+                                                   m.RollbackResult, body=m.RollbackRequest,
+                                                   path=RUN, errors=(409,), tag="history"),
+    ("GET", f"{V}/workflows/{{id}}/steps/{{step}}/log"): Op(
+        "The whole log of a step's attempt", str, path=RUN, produces="text/plain",
+        params=(ATTEMPT,), tag="history"),
+    ("POST", f"{V}/callbacks/{{token}}"): Op(
+        "Finish a callback step (the URL is the credential)", m.CallbackAccepted, 202, Any,
+        body_required=False, public=True, errors=(409,), tag="callbacks"),
+    ("POST", f"{V}/workflows/{{id}}/steps/{{step}}/callback"): Op(
+        "Finish a callback step as the run's owner", m.CallbackAccepted, 202, Any,
+        body_required=False, path=RUN, errors=(409,), tag="callbacks"),
+    ("GET", f"{V}/workflows/{{id}}/audit"): Op("Verify a run's audit chain", m.AuditReport,
+                                               path=RUN, tag="audit"),
+    ("GET", f"{V}/audit"): Op("Verify the audit chain of every run of the caller",
+                              m.AuditSummary, tag="audit"),
+    ("POST", f"{V}/webhooks"): Op("Subscribe a URL to events; the answer holds its secret",
+                                  m.Webhook, 201, m.CreateWebhook, tag="webhooks"),
+    ("GET", f"{V}/webhooks"): Op(
+        "The caller's webhooks", m.Page[m.Webhook], tag="webhooks",
+        params=(query("run_id", {"type": "string"}, "only the hooks of this run"), *PAGING)),
+    ("GET", f"{V}/webhooks/{{id}}"): Op("A webhook", m.Webhook, path={"id": UUID},
+                                        tag="webhooks"),
+    ("DELETE", f"{V}/webhooks/{{id}}"): Op("Delete a webhook", None, 204, path={"id": UUID},
+                                           tag="webhooks"),
+    ("GET", f"{V}/webhooks/{{id}}/deliveries"): Op(
+        "A webhook's deliveries", m.Page[m.Delivery], path={"id": UUID}, tag="webhooks",
+        params=(status_param(["pending", "delivered", "failed"]), *PAGING)),
+    ("POST", f"{V}/webhooks/{{id}}/deliveries/{{delivery_id}}/redeliver"): Op(
+        "Send a delivery again", m.Delivery, 202, path={"id": UUID}, errors=(409,),
+        tag="webhooks"),
+    ("POST", f"{V}/webhooks/{{id}}/test"): Op("Send a test message", m.Delivery, 202,
+                                              path={"id": UUID}, tag="webhooks"),
+    ("GET", f"{V}/deliveries/{{delivery_id}}"): Op("A delivery", m.Delivery, tag="webhooks"),
+}
+
+ERRORS = {
+    400: "The body could not be read: malformed JSON or YAML, or not an object.",
+    401: "No token, or a malformed, unknown or revoked one.",
+    403: "A Host or Origin that is not loopback (DNS rebinding, cross-site), or an admin-only"
+         " action.",
+    404: "Unknown, malformed or another user's id: the three are indistinguishable.",
+    409: "Not allowed in the current state; `details` says why.",
+    413: "The body is over the limit.",
+    415: "The body's media type is not one this endpoint takes.",
+    422: "Invalid fields or query parameters; `details` lists each with its path.",
+    429: "Too many failed authentications from this client; wait `Retry-After` seconds.",
+    500: "A bug; the daemon's log has the details. Never a traceback.",
+}
+
+
+def error_statuses(method: str, path: str, op: Op) -> set[int]:
+    """Every error an operation can answer, from its shape."""
+    out = {403, 500, *op.errors}
+    if not op.public:
+        out |= {401, 429}
+    if "{" in path:
+        out.add(404)
+    if method in MUTATING:
+        out |= {413, 415}  # a body is refused when too big or of another media type
+    if op.body is not None:
+        out |= {400, 422}
+    if op.params:
+        out.add(422)
+    return out
+
+
+def _path_params(path: str, op: Op) -> list[dict]:
+    names = re.findall(r"{(\w+)}", path)
+    return [{"name": n, "in": "path", "required": True,
+             "schema": op.path.get(n) or {"type": "string", "minLength": 1}} for n in names]
+
+
+class _Schemas:
+    """Collects the models the operations use; one components/schemas for all of them."""
+
+    def __init__(self) -> None:
+        self.wanted: list[tuple[type[BaseModel], str]] = [(m.ErrorBody, "serialization")]
+
+    def ref(self, model: Any, mode: str) -> Any:
+        if model is Any:
+            return {"description": "any JSON value"}
+        if model is str:
+            return {"type": "string"}
+        if model is dict:
+            return {"type": "object"}
+        self.wanted.append((model, mode))
+        return (model, mode)  # replaced by a $ref once every model is known
+
+    def resolve(self, doc: dict) -> dict:
+        keys, top = models_json_schema(list(dict.fromkeys(self.wanted)),
+                                       ref_template="#/components/schemas/{model}")
+        doc["components"]["schemas"] = top.get("$defs", {})
+
+        def fix(node):
+            if isinstance(node, tuple):
+                return keys[node]
+            if isinstance(node, dict):
+                return {k: fix(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [fix(v) for v in node]
+            return node
+
+        return fix(doc)
+
+
+def _request_body(op: Op, schemas: _Schemas) -> dict | None:
+    if op.body is None:
+        return None
+    schema = schemas.ref(op.body, "validation")
+    return {"required": op.body_required,
+            "content": {media: {"schema": schema} for media in op.media}}
+
+
+def _responses(method: str, path: str, op: Op, schemas: _Schemas) -> dict:
+    ok: dict[str, Any] = {"description": op.summary}
+    if op.response is not None:
+        ok["content"] = {op.produces: {"schema": schemas.ref(op.response, "serialization")}}
+    out = {str(op.status): ok}
+    error = {"application/json": {"schema": schemas.ref(m.ErrorBody, "serialization")}}
+    for status in sorted(error_statuses(method, path, op)):
+        out[str(status)] = {"description": ERRORS[status], "content": error}
+        if status == 429:
+            out["429"]["headers"] = {"Retry-After": {
+                "description": "seconds to wait", "schema": {"type": "integer", "minimum": 1}}}
+    return out
+
+
+def _operation(method: str, path: str, handler, op: Op, schemas: _Schemas) -> dict:
+    out: dict[str, Any] = {
+        # module_function: unique by construction (history.step_log vs stream.step_log)
+        "operationId": f"{handler.__module__.rsplit('.', 1)[-1]}_{handler.__name__}",
+        "summary": op.summary, "tags": [op.tag],
+        "parameters": _path_params(path, op) + list(op.params),
+        "responses": _responses(method, path, op, schemas)}
+    body = _request_body(op, schemas)
+    if body is not None:
+        out["requestBody"] = body
+    if op.public:
+        out["security"] = []
+    return out
+
+
+def build_document(routes: list[tuple[str, str, Any]]) -> dict:
+    """The document for ``routes``; routes without an Op are left out (see ``undocumented``)."""
+    schemas = _Schemas()
+    paths: dict[str, dict] = {}
+    for method, path, handler in routes:
+        op = OPERATIONS.get((method, path))
+        if op is not None:
+            paths.setdefault(path, {})[method.lower()] = _operation(method, path, handler, op,
+                                                                    schemas)
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "wfe", "version": __version__,
+                 "description": f"The wfe daemon's HTTP API, version {API_VERSION}. Every error"
+                                " has one shape: {\"error\": {code, message, details}}."},
+        "paths": paths,
+        "components": {"securitySchemes": {"bearer": {
+            "type": "http", "scheme": "bearer", "bearerFormat": "wfe_<43 characters>",
+            "description": "A token from `wfe auth token` or `wfe token create`."}}},
+        "security": [{"bearer": []}],
+    }
+    return schemas.resolve(doc)
+
+
+def undocumented(routes: list[tuple[str, str, Any]]) -> list[tuple[str, str]]:
+    return [(method, path) for method, path, _ in routes if (method, path) not in OPERATIONS]
+
+
+def op_for(request: web.Request) -> Op | None:
+    """The Op of the route a request matched (None for unknown paths)."""
+    resource = request.match_info.route.resource
+    if resource is None:
+        return None
+    return OPERATIONS.get((request.match_info.route.method, resource.canonical))
+
+
+@functools.cache
+def document() -> dict:
+    from wfe.daemon.api.routes import ROUTES  # the route table imports this module's handler
+
+    return build_document(ROUTES)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(document())

@@ -1,0 +1,135 @@
+"""Localhost is not a security boundary: the checks the app's middleware and start-up use.
+
+A web page in the user's browser can send requests to 127.0.0.1 (cross-site forms, DNS
+rebinding), and every local process can connect. So the daemon checks the Host header
+against its own address and port, refuses any non-loopback Origin, takes bodies only in
+the media types each endpoint documents, and refuses to start on files others can read.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from wfe.config import Paths
+from wfe.daemon.api.openapi import JSON, MUTATING, op_for
+from wfe.errors import Forbidden, UnsupportedMediaType, ValidationFailed
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def split_host(host: str) -> tuple[str, int | None]:
+    """``name:port`` (or ``[v6]:port``) as (name, port); a bad port reads as -1."""
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+    else:
+        name, sep, port = host.rpartition(":")
+        if not sep:
+            name, port = host, None
+    if port is None:
+        return name.lower(), None
+    return name.lower(), int(port) if port.isdigit() else -1
+
+
+def local_port(request: web.Request) -> int | None:
+    sock = request.transport.get_extra_info("sockname") if request.transport else None
+    return sock[1] if sock else None
+
+
+def check_host_and_origin(request: web.Request) -> None:
+    """403 unless Host names a loopback address with our port, and any Origin is loopback."""
+    name, port = split_host(request.headers.get("Host", ""))
+    if name not in LOOPBACK_NAMES:
+        raise Forbidden("the Host header must name a loopback address")
+    ours = local_port(request)
+    if ours is not None and port != ours and not (port is None and ours == 80):
+        raise Forbidden(f"the Host header must name this daemon's port ({ours})")
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        try:
+            hostname = urlsplit(origin).hostname or ""
+        except ValueError:
+            hostname = ""
+        if hostname not in LOOPBACK_NAMES:
+            raise Forbidden("cross-origin requests are refused")
+
+
+def check_media_type(request: web.Request) -> None:
+    """A mutating request's body must be of a media type its endpoint documents (415)."""
+    if request.method not in MUTATING or not request.body_exists:
+        return
+    op = op_for(request)
+    allowed = op.media if op is not None else JSON
+    if request.content_type not in allowed:
+        raise UnsupportedMediaType(
+            f"the body must be {' or '.join(allowed)}, not {request.content_type or 'absent'}")
+
+
+def check_query(request: web.Request) -> None:
+    """Query parameters an endpoint does not document are refused (422), as unknown body
+    fields are: ``?stauts=failed`` silently ignored would list every run."""
+    op = op_for(request)
+    if op is None or not request.query:
+        return
+    known = {q["name"] for q in op.params if q["in"] == "query"}
+    unknown = sorted(set(request.query) - known)
+    if unknown:
+        raise ValidationFailed("invalid query parameters", [
+            {"path": name[:100], "message": "unknown query parameter"
+             + (f"; this endpoint takes {', '.join(sorted(known))}" if known else "")}
+            for name in unknown])
+
+
+# ---- files ------------------------------------------------------------------------------
+
+class InsecureFiles(RuntimeError):
+    """Files holding tokens, secrets or run data are open to other users."""
+
+
+def secret_key_file(p: Paths) -> Path:
+    return p.config_dir / "secret.key"
+
+
+def private_files(p: Paths) -> list[Path]:
+    """What must be 0600: the database (and its WAL), tokens, keys, state, logs' folders."""
+    db = [p.db, p.db.with_name(p.db.name + "-wal"), p.db.with_name(p.db.name + "-shm")]
+    files = [*db, p.token_file, secret_key_file(p), p.daemon_json, p.daemon_log]
+    try:
+        # A run's log folder is 0700, which keeps its files private whatever their mode;
+        # checking folders, not every file, keeps start-up fast with many runs.
+        files += [Path(e.path) for e in os.scandir(p.logs_dir) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        pass
+    return files
+
+
+def check_private_files(p: Paths) -> None:
+    """Refuse to start when another user could read or change what the daemon keeps.
+
+    Folders are made 0700 at every start; a file is not fixed silently, because if it was
+    readable its contents (a token, a secret) may already be known: the user should rotate.
+    """
+    loose = []
+    for path in private_files(p):
+        try:
+            mode = path.lstat().st_mode
+        except OSError:
+            continue
+        if stat.S_IMODE(mode) & 0o077:
+            loose.append(f"{path} (mode {stat.S_IMODE(mode):04o})")
+    if loose:
+        raise InsecureFiles(
+            "refusing to start: other users can access " + ", ".join(loose)
+            + "; make them private (chmod go-rwx) and, if a token or secret may have been"
+              " read, revoke it")
+
+
+# Explicit request limits (aiohttp's defaults, written down): a request line or one header
+# of at most 8 KiB, at most 64 headers. Bodies: Settings.max_body_bytes (1 MiB), and 64 KiB
+# for callbacks.
+HEADER_LIMITS = {"max_line_size": 8190, "max_field_size": 8190, "max_headers": 64}
