@@ -115,7 +115,7 @@ async def run_all(args: argparse.Namespace, work: Path) -> dict:
         sz = replace(sz, reps=args.reps)
     names = set(args.only.split(","))
     dbos_version = None if args.no_dbos else dbos_side.available()
-    results: dict = {"command": "python -m bench " + shlex.join(sys.argv[1:]),
+    results: dict = {"command": ("python -m bench " + shlex.join(sys.argv[1:])).strip(),
                      "wfe_repo": str(harness.WFE_REPO),
                      "machine": report.machine(), "sizes": report.sizes_dict(sz)}
     if not args.no_dbos and dbos_version is None and names & {"throughput", "latency"}:
