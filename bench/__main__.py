@@ -22,6 +22,7 @@ from bench import (
     api_load,
     cli_time,
     dbos_side,
+    harness,
     latency,
     parked,
     recovery,
@@ -29,7 +30,6 @@ from bench import (
     shell,
     throughput,
 )
-from bench import harness
 from bench.harness import REPO, BenchError, noop_template, running_daemon
 from bench.sizes import BY_NAME
 
