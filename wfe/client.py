@@ -232,6 +232,24 @@ class Client:
     def send_test(self, webhook_id: str) -> Json:
         return self.request("POST", f"/api/v1/webhooks/{_seg(webhook_id)}/test")
 
+    # -- tokens and the audit log -----------------------------------------------------
+
+    def create_token(self, name: str | None = None) -> Json:
+        """The answer holds the new token; it is never shown again."""
+        return self.request("POST", "/api/v1/tokens", {"name": name or ""})
+
+    def list_tokens(self, limit: int | None = None, offset: int | None = None) -> Json:
+        return self.request("GET", "/api/v1/tokens", query={"limit": limit, "offset": offset})
+
+    def revoke_token(self, token_id: str) -> Json:
+        return self.request("POST", f"/api/v1/tokens/{_seg(token_id)}/revoke")
+
+    def verify_audit(self, run_id: str | None = None) -> Json:
+        """One run's report, or (no run) a summary over every run of the caller."""
+        if run_id is None:
+            return self.request("GET", "/api/v1/audit")
+        return self.request("GET", f"/api/v1/workflows/{_seg(run_id)}/audit")
+
 
 def _seg(value: str) -> str:
     # An id from the user goes into the path: keep it one segment whatever it contains.

@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 import wfe
 from wfe import errors
 from wfe.cli import auth, daemon, demo, render, runs, templates, webhooks
+from wfe.cli import audit, tokens
 
 
 def _debug(ctx: typer.Context) -> bool:
@@ -155,6 +156,8 @@ app.add_typer(templates.app, name="template")
 app.add_typer(auth.auth_app, name="auth")
 app.add_typer(auth.user_app, name="user")
 app.add_typer(webhooks.app, name="webhook")
+app.add_typer(tokens.app, name="token")
+app.add_typer(audit.app, name="audit")
 runs.register(app)
 demo.register(app)
 

@@ -1,0 +1,38 @@
+"""``wfe audit verify [RUN]``: check the audit log's hash chain."""
+
+from __future__ import annotations
+
+import typer
+
+from wfe import errors
+from wfe.cli import client, render
+
+app = typer.Typer(help="The audit log: append-only, hash-chained events.", no_args_is_help=True)
+
+
+@app.command()
+def verify(
+    run_id: str | None = typer.Argument(None, metavar="[RUN]",
+                                        help="One run (default: every run of yours)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON."),
+) -> None:
+    """Recompute every event's hash; report the first bad event. Exit 1 when one is bad."""
+    payload = client().verify_audit(run_id)
+    if as_json:
+        render.json_out(payload)
+    else:
+        reports = [payload] if run_id else payload["failures"]
+        for report in reports:
+            render.out(_line(report))
+        if not run_id:
+            verdict = "ok" if payload["ok"] else f"{len(payload['failures'])} broken"
+            render.out(f"{payload['runs']} runs, {payload['events']} events: {verdict}")
+    if not payload["ok"]:
+        raise typer.Exit(errors.EXIT_FAILED)
+
+
+def _line(report: dict) -> str:
+    bad = report["first_bad"]
+    if bad is None:
+        return f"{report['run_id']}: ok, {report['events']} events, head {report['head']}"
+    return f"{report['run_id']}: BAD at event {bad['seq']}: {bad['reason']}"

@@ -1,0 +1,55 @@
+"""``wfe token create|ls|revoke``: your API tokens (for scripts, CI, another machine)."""
+
+from __future__ import annotations
+
+import typer
+
+from wfe.cli import client, render
+
+app = typer.Typer(help="Your API tokens: create one per script or machine, revoke at will.",
+                  no_args_is_help=True)
+JSON_HELP = "Print the API's JSON."
+
+
+@app.command()
+def create(
+    name: str = typer.Option("", "--name", help="A label to tell your tokens apart."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Create a token and print it: it is shown only this once (only a hash is kept)."""
+    token = client().create_token(name)
+    if as_json:
+        render.json_out(token)
+        return
+    render.note(f"created token {token['id']}" + (f" ({token['name']})" if token["name"] else ""))
+    render.secret(token["token"])
+
+
+@app.command("ls")
+def list_(
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
+    offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """List your tokens, newest first (never the tokens themselves)."""
+    payload = client().list_tokens(limit=limit, offset=offset)
+    if as_json:
+        render.json_out(payload)
+        return
+    rows = [[t["id"], t["name"] or "-", render.ago(t["created_at"]),
+             "revoked " + render.ago(t["revoked_at"]) if t["revoked_at"] else "active"]
+            for t in payload["items"]]
+    render.table(["ID", "NAME", "CREATED", "STATUS"], rows)
+
+
+@app.command()
+def revoke(
+    token_id: str = typer.Argument(..., metavar="ID", help="The token's id (from wfe token ls)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Revoke a token: the daemon refuses it from now on."""
+    token = client().revoke_token(token_id)
+    if as_json:
+        render.json_out(token)
+        return
+    render.note(f"revoked token {token['id']}")
