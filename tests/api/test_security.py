@@ -116,6 +116,22 @@ async def test_limits_and_unknown_parameters(settings):
         assert status == 422
 
 
+INTEGER_PARAMS = [(m, p, q["name"], q["in"]) for (m, p), op in OPERATIONS.items()
+                  for q in op.params if q["schema"].get("type") == "integer"]
+
+
+@pytest.mark.parametrize("method,path,name,where", INTEGER_PARAMS)
+async def test_integer_parameters_out_of_range_are_422_before_any_handler(
+        settings, method, path, name, where):
+    async with api_client(settings) as api:
+        for bad in (str(2**64), "-1", "1e3", "0x10"):
+            kw = ({"params": {name: bad}} if where == "query"
+                  else {"headers": {**api.headers(), name: bad}})
+            status, body = await api.call(method, concrete(path), **kw)
+            assert status == 422, (bad, body)
+            assert body["error"]["details"][0]["path"] == name
+
+
 def test_header_limits_on_a_real_daemon(daemon):
     port = daemon.info["port"]
     for header in (f"X-Big: {'a' * 9000}", "\r\n".join(f"X-{i}: x" for i in range(100))):

@@ -20,6 +20,7 @@ from wfe.daemon.api.openapi import JSON, MUTATING, op_for
 from wfe.errors import Forbidden, UnsupportedMediaType, ValidationFailed
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+SQLITE_MAX = 2**63 - 1  # the largest integer a query can bind
 
 
 def split_host(host: str) -> tuple[str, int | None]:
@@ -71,18 +72,33 @@ def check_media_type(request: web.Request) -> None:
 
 
 def check_query(request: web.Request) -> None:
-    """Query parameters an endpoint does not document are refused (422), as unknown body
-    fields are: ``?stauts=failed`` silently ignored would list every run."""
+    """Query parameters are checked against the document before any handler runs (422):
+    one it does not list (``?stauts=failed`` silently ignored would list every run), or
+    an integer out of its range (one past SQLite's would otherwise be a 500)."""
     op = op_for(request)
-    if op is None or not request.query:
+    if op is None:
         return
-    known = {q["name"] for q in op.params if q["in"] == "query"}
-    unknown = sorted(set(request.query) - known)
-    if unknown:
-        raise ValidationFailed("invalid query parameters", [
-            {"path": name[:100], "message": "unknown query parameter"
-             + (f"; this endpoint takes {', '.join(sorted(known))}" if known else "")}
-            for name in unknown])
+    params = {(q["in"], q["name"].lower() if q["in"] == "header" else q["name"]): q
+              for q in op.params}
+    errors = [{"path": name[:100], "message": "unknown query parameter"}
+              for name in sorted(set(request.query)) if ("query", name) not in params]
+    for (where, name), q in params.items():
+        raw = request.query.get(name) if where == "query" else request.headers.get(name)
+        problem = None if raw is None else _out_of_range(raw, q["schema"])
+        if problem:
+            errors.append({"path": q["name"], "message": problem})
+    if errors:
+        raise ValidationFailed("invalid query parameters", errors)
+
+
+def _out_of_range(raw: str, schema: dict) -> str | None:
+    if schema.get("type") != "integer" or raw.strip() == "":
+        return None  # enums and strings are the handlers' to judge
+    low, high = schema.get("minimum", 0), schema.get("maximum", SQLITE_MAX)
+    text = raw.strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        return f"must be an integer {low}..{high}"
+    return None
 
 
 # ---- files ------------------------------------------------------------------------------

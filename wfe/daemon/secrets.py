@@ -17,6 +17,7 @@ import asyncio
 import base64
 import hmac
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+log = logging.getLogger("wfe.secrets")
 MASK = "***"
 SEALED_PREFIX = "wfe-sealed:v1:"
 _NONCE, _TAG = 16, 32
@@ -208,7 +210,10 @@ def open_inputs(stored: dict, sealer: Sealer | None) -> tuple[dict, Masker]:
                 value = sealer.unseal(value)
                 secrets.append(value)
             except ValueError:
-                pass  # not ours (a user's text that merely looks sealed): keep it as given
+                # A user's text that merely looks sealed, or a secret.key that was replaced:
+                # keep the value as given, and say so (the step will not get the secret).
+                log.warning("input %r looks sealed but does not open with this daemon's"
+                            " secret.key; passing it on as given", name)
         plain[name] = value
     return plain, Masker(secrets)
 

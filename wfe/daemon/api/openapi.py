@@ -4,8 +4,9 @@ Each route in ``routes.ROUTES`` has an ``Op`` here, keyed by (method, path): wha
 (body model, media types, query parameters) and what it answers (model, status). The
 errors every operation can answer follow from that (a body can be malformed, a path id
 unknown, a token missing), so a handler stays plain and the document cannot forget one.
-A route without an ``Op`` fails tests/api/test_openapi.py; the same table tells the
-content-type middleware which media types an endpoint takes.
+A route without an ``Op`` fails tests/api/test_openapi.py. The same table is enforced
+before any handler runs (wfe.daemon.hardening): a body of another media type is 415, an
+undocumented query parameter or an integer out of its range is 422.
 """
 
 from __future__ import annotations
