@@ -114,6 +114,14 @@ def test_documented_media_types_and_schemas_resolve():
     assert refs <= set(doc["components"]["schemas"]), refs - set(doc["components"]["schemas"])
 
 
+def test_integer_parameters_are_bounded():
+    """An unbounded one invites values SQLite cannot bind; schemathesis would send them."""
+    for method, path, op in operations():
+        for p in op["parameters"]:
+            if p["schema"].get("type") == "integer":
+                assert {"minimum", "maximum"} <= set(p["schema"]), (method, path, p["name"])
+
+
 @pytest.mark.parametrize("model", ["StartRun", "CreateUser", "CreateToken", "CancelRun"])
 def test_request_models_refuse_unknown_fields(model):
     assert document()["components"]["schemas"][model]["additionalProperties"] is False

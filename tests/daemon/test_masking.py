@@ -10,7 +10,14 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from wfe.daemon.secrets import (
-    MASK, Masker, Sealer, hide_sealed, mask_outcome, open_inputs, seal_inputs, secret_forms,
+    MASK,
+    Masker,
+    Sealer,
+    hide_sealed,
+    mask_outcome,
+    open_inputs,
+    seal_inputs,
+    secret_forms,
 )
 from wfe.engine.spec import Variable
 

@@ -24,7 +24,7 @@ def corpus(canary: str) -> list[str]:
         f"&& touch {c}/and", f"|| touch {c}/or", f"| touch {c}/pipe", f"& touch {c}/bg",
         f"' ; touch {c}/squote ; '", f'" ; touch {c}/dquote ; "', f'"$(touch {c}/dq_sub)"',
         f"'$(touch {c}/sq_sub)'", f"line\ntouch {c}/newline", f"\r\ntouch {c}/crlf",
-        f"<(touch {c}/procsub)", f">{c}/redirect", f"2>{c}/stderr", f"$(</etc/passwd)",
+        f"<(touch {c}/procsub)", f">{c}/redirect", f"2>{c}/stderr", "$(</etc/passwd)",
         "--help", "-rf /", f"--output={c}/option", "-", "--", "-e", "-n",
         "${{ input.v0 }}", "${{ run.id }}", "$${{ input.v1 }}", "{{ 7 * 7 }}", "{% raw %}",
         "$HOME", "${PATH}", "$((6 * 7))", "$'\\x41'", "*", "~", "~root", "!!", "{a,b}",

@@ -9,6 +9,7 @@ the media types each endpoint documents, and refuses to start on files others ca
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,11 +17,10 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from wfe.config import Paths
-from wfe.daemon.api.openapi import JSON, MUTATING, op_for
+from wfe.daemon.api.openapi import INT64, JSON, MUTATING, op_for
 from wfe.errors import Forbidden, UnsupportedMediaType, ValidationFailed
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
-SQLITE_MAX = 2**63 - 1  # the largest integer a query can bind
 
 
 def split_host(host: str) -> tuple[str, int | None]:
@@ -94,9 +94,10 @@ def check_query(request: web.Request) -> None:
 def _out_of_range(raw: str, schema: dict) -> str | None:
     if schema.get("type") != "integer" or raw.strip() == "":
         return None  # enums and strings are the handlers' to judge
-    low, high = schema.get("minimum", 0), schema.get("maximum", SQLITE_MAX)
+    low, high = schema.get("minimum", 0), schema.get("maximum", INT64)
     text = raw.strip()
-    if not text.isdigit() or not low <= int(text) <= high:
+    # ASCII digits only: str.isdigit() is true of "²", which int() refuses.
+    if not re.fullmatch(r"[0-9]{1,30}", text) or not low <= int(text) <= high:
         return f"must be an integer {low}..{high}"
     return None
 

@@ -21,14 +21,15 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from wfe import API_VERSION, __version__
+from wfe import models as m
 from wfe.engine.spec import TemplateSpec
 from wfe.engine.states import RunStatus
-from wfe import models as m
 
 JSON = ("application/json",)
 YAML = ("application/yaml", "application/x-yaml", "text/yaml")
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 UUID = {"type": "string", "format": "uuid"}
+INT64 = 2**63 - 1  # SQLite's largest integer: every integer parameter stays within it
 
 
 def query(name: str, schema: dict, description: str) -> dict:
@@ -43,7 +44,7 @@ def status_param(values) -> dict:
 
 PAGING = (query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
                 "items per page"),
-          query("offset", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "default": 0},
+          query("offset", {"type": "integer", "minimum": 0, "maximum": INT64, "default": 0},
                 "items to skip"))
 
 
@@ -68,11 +69,13 @@ class Op:
 
 
 RUN = {"id": {**UUID, "description": "a run id"}}
-AFTER = (query("after", {"type": "integer", "minimum": 0},
+AFTER = (query("after", {"type": "integer", "minimum": 0, "maximum": INT64},
                "resume after this id (what Last-Event-ID says)"),
          {"name": "Last-Event-ID", "in": "header", "required": False,
-          "schema": {"type": "integer", "minimum": 0}, "description": "resume after this id"})
-ATTEMPT = query("attempt", {"type": "integer", "minimum": 1}, "default: the latest")
+          "schema": {"type": "integer", "minimum": 0, "maximum": INT64},
+          "description": "resume after this id"})
+ATTEMPT = query("attempt", {"type": "integer", "minimum": 1, "maximum": INT64},
+                "default: the latest")
 TEMPLATE = {"id": {"type": "string", "description": "a template id, NAME (latest) or NAME@N"}}
 RUN_STATUS = status_param([s.value for s in RunStatus])
 V = "/api/v1"
