@@ -58,6 +58,20 @@ def serve(port: int | None = None) -> int:
     return 0
 
 
+def _use_pidfd_watcher() -> None:
+    """Python 3.11's default child watcher starts a thread per step process; a pidfd
+    needs none (3.12+ uses pidfds by itself)."""
+    if not hasattr(os, "pidfd_open") or sys.version_info >= (3, 12):
+        return
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        watcher = asyncio.PidfdChildWatcher()
+        watcher.attach_loop(asyncio.get_running_loop())
+        asyncio.set_child_watcher(watcher)
+
+
 def _running(p: Paths) -> dict | None:
     try:
         return json.loads(p.daemon_json.read_text())
@@ -66,6 +80,7 @@ def _running(p: Paths) -> dict | None:
 
 
 async def _serve(p: Paths, settings: Settings) -> None:
+    _use_pidfd_watcher()
     app = make_app(p, settings)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, **HEADER_LIMITS)
     await runner.setup()  # opens the store and recovers runs before anything is served
