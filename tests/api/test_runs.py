@@ -191,3 +191,14 @@ def test_files_are_private(settings, home):
         mode = path.stat().st_mode & 0o777
         assert mode & 0o077 == 0, (path, oct(mode))
     assert json.loads(json.dumps(os.listdir(home)))
+
+
+async def test_fused_set_steps_keep_the_audit_chain(settings):
+    spec = {"name": "chain", "steps": [{"name": f"s{i}", "set": {"i": i}} for i in range(5)]}
+    async with api_client(settings) as api:
+        await api.template(spec)
+        run = await api.wait_status((await api.start("chain"))["id"], "completed")
+        _, report = await api.get(f"/api/v1/workflows/{run['id']}/audit", expect=200)
+    assert report["ok"] is True, report
+    assert [e["seq"] for e in run["events"]] == list(range(1, len(run["events"]) + 1))
+    assert [s["attempts"][0]["status"] for s in run["steps"]] == ["succeeded"] * 5

@@ -12,7 +12,7 @@ from typing import Any
 
 from wfe.engine.states import Action, RunStatus, transition
 from wfe.daemon.store.ops_runs import deadline_from, insert_snapshot
-from wfe.daemon.store.util import SYSTEM, add_event, dumps, now_iso
+from wfe.daemon.store.util import SYSTEM, add_event, append_events, dumps, now_iso
 
 # What a Runner does after an op: go on to the next step, or exit (hibernate or end).
 CONTINUE, STOP = "continue", "stop"
@@ -149,11 +149,38 @@ def _schedule_retry(conn, run_id, idx, retry_at, data, result, common, run_statu
 
 def pure_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch: int,
               result: dict, state: dict) -> str:
-    """A step with no side effect (``set``): its start and its outcome in one go."""
-    attempt = start_step(conn, run_id, idx, name, epoch)
-    if attempt is None:
+    """A step with no side effect (``set``): its start and its outcome in one go.
+
+    The succeeded case writes the same rows as start_step + finish_step in 7 statements
+    instead of 17: the run row is read once and written once (position, event chain head),
+    and both events go in one executemany.
+    """
+    if result["status"] != "succeeded":
+        attempt = start_step(conn, run_id, idx, name, epoch)
+        if attempt is None:
+            return STOP
+        return finish_step(conn, run_id, idx, name, attempt, result, state)
+    run = conn.execute("SELECT status, last_seq, last_hash, owner FROM runs WHERE id = ?",
+                       (run_id,)).fetchone()
+    if run[0] != RunStatus.RUNNING:
         return STOP
-    return finish_step(conn, run_id, idx, name, attempt, result, state)
+    now = now_iso()
+    (attempt,) = conn.execute(
+        "UPDATE steps SET status = 'succeeded', attempt = attempt + 1, started_at = ?,"
+        " finished_at = ?, output = ?, error = NULL, exit_code = NULL, log_tail = NULL,"
+        " wake_at = NULL WHERE run_id = ? AND idx = ? RETURNING attempt",
+        (now, now, dumps(result.get("output") or {}), run_id, idx)).fetchone()
+    conn.execute(
+        "INSERT INTO step_attempts (run_id, idx, attempt, status, epoch, started_at, finished_at)"
+        " VALUES (?,?,?,'succeeded',?,?,?)", (run_id, idx, attempt, epoch, now, now))
+    data = {"step": name, "attempt": attempt}
+    seq, head = append_events(conn, run_id, run[1], run[2], run[3],
+                              [("step.started", SYSTEM, data), ("step.succeeded", SYSTEM, data)])
+    insert_snapshot(conn, run_id, idx, name, state)
+    conn.execute("UPDATE runs SET current_step = ?, wake_at = NULL, updated_at = ?,"
+                 " recoveries = 0, last_seq = ?, last_hash = ? WHERE id = ?",
+                 (idx + 1, now, seq, head, run_id))
+    return CONTINUE
 
 
 def skip_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, state: dict,

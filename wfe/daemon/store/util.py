@@ -70,6 +70,35 @@ def add_event(conn: sqlite3.Connection, run_id: str, type_: str, actor: str, dat
     return seq
 
 
+def append_events(conn: sqlite3.Connection, run_id: str, seq: int, head: str, owner: str,
+                  events: list[tuple[str, str, dict | None]]) -> tuple[int, str]:
+    """Append several events after (seq, head) read by the caller; returns the new pair.
+
+    The caller writes it to the run row with whatever else it updates there, so the chain
+    costs one executemany and no UPDATE of its own. Deliveries go in the same transaction.
+    """
+    at = now_iso()
+    rows = []
+    for type_, actor, data in events:
+        seq += 1
+        payload = dumps(data or {})
+        head = event_hash(head, run_id, seq, type_, actor, at, payload)
+        rows.append((run_id, seq, type_, actor, at, payload, head))
+    conn.executemany(
+        "INSERT INTO events (run_id, seq, type, actor, at, data, hash) VALUES (?,?,?,?,?,?,?)",
+        rows)
+    hooks = conn.execute(
+        "SELECT id, events FROM webhooks WHERE (owner = ? AND run_id IS NULL) OR run_id = ?",
+        (owner, run_id)).fetchall()
+    for (_, s, type_, actor, _, _, _), (_, _, data) in zip(rows, events) if hooks else ():
+        event_id = conn.execute("SELECT id FROM events WHERE run_id = ? AND seq = ?",
+                                (run_id, s)).fetchone()[0]
+        body = {"type": type_, "timestamp": at, "data": {
+            "run_id": run_id, "seq": s, "actor": actor, **(data or {})}}
+        enqueue_deliveries(conn, hooks, event_id, type_, body, at)
+    return seq, head
+
+
 def event_matches(patterns: list[str], type_: str) -> bool:
     return any(fnmatch.fnmatchcase(type_, p) for p in patterns)
 
