@@ -6,6 +6,7 @@ from aiohttp import web
 
 from wfe.daemon.api import approvals, callbacks, history, runs, system, templates, webhooks
 from wfe.daemon.api import audit, openapi, tokens
+from wfe.daemon.api import stream
 
 ROUTES = [
     ("GET", "/api/v1/health", system.health),
@@ -44,6 +45,9 @@ ROUTES = [
     ("POST", "/api/v1/tokens/{id}/revoke", tokens.revoke_token),
     ("GET", "/api/v1/workflows/{id}/audit", audit.verify_run),
     ("GET", "/api/v1/audit", audit.verify_all),
+    ("GET", "/api/v1/workflows/{id}/events/stream", stream.run_events),
+    ("GET", "/api/v1/events/stream", stream.all_events),
+    ("GET", "/api/v1/workflows/{id}/steps/{step}/log/stream", stream.step_log),
 ]
 
 
