@@ -190,3 +190,17 @@ async def test_admin_only_and_public_endpoints(isolated):
         answers = [await _call(api, "POST", url, t, json={}) for t in
                    (None, "wfe_bad", bob["token"])]
         assert answers[0][0] == 404 and all(a == answers[0] for a in answers)
+
+
+async def test_the_event_stream_carries_only_the_callers_runs(isolated):
+    async with api_client(isolated) as api:
+        victim = Victim(api)
+        await victim.make()
+        _, bob = await api.post(f"{V}/users", json={"name": "bob"}, expect=201)
+        resp = await api.client.get(f"{V}/events/stream?after=0",
+                                    headers={"Authorization": f"Bearer {bob['token']}"})
+        assert resp.status == 200
+        await api.post(f"{V}/workflows/{victim.ids['run']}/pause", expect=200)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(resp.content.readuntil(b"\n\n"), 1.0)
+        resp.close()

@@ -132,6 +132,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", f"{V}/workflows/{{id}}/steps/{{step}}/log"): Op(
         "The whole log of a step's attempt", str, path=RUN, produces="text/plain",
         params=(ATTEMPT,), tag="history"),
+    ("GET", f"{V}/workflows/{{id}}/events/stream"): Op(
+        "A run's events as Server-Sent Events, until its terminal event", str, path=RUN,
+        params=AFTER, produces="text/event-stream", tag="streams"),
+    ("GET", f"{V}/events/stream"): Op(
+        "Every new event of the caller's runs (Server-Sent Events)", str, params=AFTER,
+        produces="text/event-stream", tag="streams"),
+    ("GET", f"{V}/workflows/{{id}}/steps/{{step}}/log/stream"): Op(
+        "A step's log as it grows (Server-Sent Events)", str, path=RUN,
+        params=(*AFTER, ATTEMPT), produces="text/event-stream", tag="streams"),
     ("POST", f"{V}/callbacks/{{token}}"): Op(
         "Finish a callback step (the URL is the credential)", m.CallbackAccepted, 202, Any,
         body_required=False, public=True, errors=(409,), tag="callbacks"),
