@@ -28,8 +28,9 @@ async def start_run(request: web.Request) -> web.Response:
     hook = callback_hook(request, body.callback_url)
     run_id = await app[keys.STORE].write(ops_runs.create_run, me["name"], template, steps,
                                          inputs, body.trigger_type, hook, sup.callback_key)
-    app[keys.SUPERVISOR].wake(run_id)
+    # Read back before waking, so the 201 shows the run as created (pending), not racing it.
     run = await queries.get_run(app[keys.STORE], run_id, me["name"], detail=False)
+    app[keys.SUPERVISOR].wake(run_id)
     if hook is not None:  # shown this once, like a webhook's secret
         run["callback_secret"] = hook["secret"]
     return respond(Run, run, status=201)
