@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from wfe import config, errors
+from wfe import config, errors, sse
 
 NOT_RUNNING = "the wfe daemon is not running; start it with: wfe daemon start"
 
@@ -73,44 +73,82 @@ class Client:
         content_type: str = "application/json",
     ) -> Json:
         """One HTTP exchange; the parsed JSON answer, or the daemon's error raised."""
-        target = self._parts.path.rstrip("/") + path
-        params = {k: v for k, v in (query or {}).items() if v is not None}
-        if params:
-            target += "?" + urlencode(params)
-        data = _encode(body, content_type)
-        headers = {"Accept": "application/json"}
-        if data is not None:
-            headers["Content-Type"] = content_type
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        status, raw = self._exchange(method, target, data, headers)
+        status, raw = self.request_raw(method, path, body, query=query,
+                                       content_type=content_type)
         parsed = _decode(raw)
-        if status >= 400:
-            raise self._error(status, parsed)
         if not isinstance(parsed, dict):
             # Not the daemon's JSON: a stray server on the port, or a proxy page.
             raise errors.InternalError(f"unexpected answer from {self.url} (HTTP {status})")
         return parsed
 
-    def _exchange(self, method: str, target: str, data: bytes | None, headers: dict):
+    def request_raw(self, method: str, path: str, body: Any = None, *,
+                    query: Mapping[str, Any] | None = None,
+                    content_type: str = "application/json",
+                    accept: str = "application/json") -> tuple[int, bytes]:
+        """One HTTP exchange; the status and the raw body of a success (errors raised)."""
+        data = _encode(body, content_type)
+        headers = self._headers(accept)
+        if data is not None:
+            headers["Content-Type"] = content_type
+        status, raw = self._exchange(method, self._target(path, query), data, headers)
+        if status >= 400:
+            raise self._error(status, _decode(raw))
+        return status, raw
+
+    def open_stream(self, path: str, query: Mapping[str, Any] | None = None,
+                    last_event_id: str | None = None) -> sse.Stream:
+        """A Server-Sent Events stream, open; iterate it for events."""
+        headers = self._headers("text/event-stream")
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        conn = self._connection(sse.IDLE)
+        try:
+            conn.request("GET", self._target(path, query), headers=headers)
+            sock = conn.sock
+            resp = conn.getresponse()
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            raise self._unreachable(e) from e
+        if resp.status >= 400:
+            raw = resp.read()
+            conn.close()
+            raise self._error(resp.status, _decode(raw))
+        return sse.Stream(conn, sock, resp)
+
+    def _target(self, path: str, query: Mapping[str, Any] | None) -> str:
+        target = self._parts.path.rstrip("/") + path
+        params = {k: v for k, v in (query or {}).items() if v is not None}
+        return target + ("?" + urlencode(params) if params else "")
+
+    def _headers(self, accept: str) -> dict[str, str]:
+        headers = {"Accept": accept}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
         https = self._parts.scheme == "https"
         conn_cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
-        conn = conn_cls(self._parts.hostname, self._parts.port, timeout=self.timeout)
+        return conn_cls(self._parts.hostname, self._parts.port, timeout=timeout)
+
+    def _exchange(self, method: str, target: str, data: bytes | None, headers: dict):
+        conn = self._connection(self.timeout)
         try:
             conn.request(method, target, body=data, headers=headers)
             resp = conn.getresponse()
             return resp.status, resp.read()
-        except (ConnectionRefusedError, FileNotFoundError) as e:
-            raise errors.DaemonUnreachable(NOT_RUNNING) from e
-        except TimeoutError as e:
-            raise errors.DaemonUnreachable(
-                f"the wfe daemon at {self.url} did not answer within {self.timeout:g}s"
-            ) from e
         except (OSError, http.client.HTTPException) as e:
-            message = f"cannot talk to the wfe daemon at {self.url}: {e}"
-            raise errors.DaemonUnreachable(message) from e
+            raise self._unreachable(e) from e
         finally:
             conn.close()
+
+    def _unreachable(self, e: Exception) -> errors.DaemonUnreachable:
+        if isinstance(e, (ConnectionRefusedError, FileNotFoundError)):
+            return errors.DaemonUnreachable(NOT_RUNNING)
+        if isinstance(e, TimeoutError):
+            return errors.DaemonUnreachable(
+                f"the wfe daemon at {self.url} did not answer within {self.timeout:g}s")
+        return errors.DaemonUnreachable(f"cannot talk to the wfe daemon at {self.url}: {e}")
 
     def _error(self, status: int, parsed: Any) -> errors.WfeError:
         err = errors.from_wire(status, parsed)
@@ -192,6 +230,72 @@ class Client:
 
     def retry_run(self, run_id: str) -> Json:
         return self.request("POST", f"/api/v1/workflows/{_seg(run_id)}/retry")
+
+    def find_runs(self, prefix: str, limit: int = 20) -> list[Json]:
+        """The caller's runs whose id starts with ``prefix`` (at most ``limit``)."""
+        prefix = prefix.lower()
+        try:
+            page = self.request("GET", "/api/v1/workflows",
+                                query={"id_prefix": prefix, "limit": limit})
+            return [r for r in page["items"] if r["id"].startswith(prefix)]
+        except errors.ValidationFailed:
+            pass  # a daemon without id_prefix: look through every run, a page at a time
+        found, offset = [], 0
+        while len(found) < limit:
+            page = self.list_runs(limit=500, offset=offset)
+            found += [r for r in page["items"] if r["id"].startswith(prefix)]
+            offset += len(page["items"])
+            if not page["items"] or offset >= page["total"]:
+                break
+        return found[:limit]
+
+    # -- streams -----------------------------------------------------------------------
+
+    def run_events_stream(self, run_id: str, last_id: str | None = None) -> sse.Stream:
+        return self.open_stream(f"/api/v1/workflows/{_seg(run_id)}/events/stream",
+                                last_event_id=last_id)
+
+    def events_stream(self, last_id: str | None = None) -> sse.Stream:
+        return self.open_stream("/api/v1/events/stream", last_event_id=last_id)
+
+    def log_stream(self, run_id: str, step: str, attempt: int | None = None,
+                   last_id: str | None = None) -> sse.Stream:
+        return self.open_stream(f"/api/v1/workflows/{_seg(run_id)}/steps/{_seg(step)}/log/stream",
+                                {"attempt": attempt}, last_event_id=last_id)
+
+    # -- approvals ---------------------------------------------------------------------
+
+    def list_approvals(self, status: str | None = "pending", limit: int | None = None,
+                       offset: int | None = None) -> Json:
+        query = {"status": status, "limit": limit, "offset": offset}
+        return self.request("GET", "/api/v1/approvals", query=query)
+
+    def decide(self, run_id: str, approval_id: str, verdict: str,
+               comment: str | None = None) -> Json:
+        """``verdict`` is approve or reject; the answer is the run."""
+        body = {"comment": comment} if comment else None
+        return self.request("POST", f"/api/v1/workflows/{_seg(run_id)}/approvals/"
+                                    f"{_seg(approval_id)}/{verdict}", body)
+
+    # -- history -----------------------------------------------------------------------
+
+    def step_log(self, run_id: str, step: str, attempt: int | None = None) -> bytes:
+        _, raw = self.request_raw("GET", f"/api/v1/workflows/{_seg(run_id)}/steps/"
+                                         f"{_seg(step)}/log", query={"attempt": attempt},
+                                  accept="text/plain")
+        return raw
+
+    def snapshots(self, run_id: str, limit: int | None = None,
+                  offset: int | None = None) -> Json:
+        return self.request("GET", f"/api/v1/workflows/{_seg(run_id)}/snapshots",
+                            query={"limit": limit, "offset": offset})
+
+    def rollback(self, run_id: str, snapshot_id: str | None = None, step: str | None = None,
+                 dry_run: bool = False) -> Json:
+        body: Json = {"snapshot_id": snapshot_id} if snapshot_id else {"step": step}
+        if dry_run:
+            body["dry_run"] = True
+        return self.request("POST", f"/api/v1/workflows/{_seg(run_id)}/rollback", body)
 
     # -- webhooks ----------------------------------------------------------------------
 

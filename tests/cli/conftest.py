@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from wfe.cli.main import app
 
 # Variables of the developer's shell that would change what the CLI does.
-LEAKY = ("WFE_URL", "WFE_TOKEN", "WFE_DEBUG", "WFE_HOME", "WFE_PORT")
+LEAKY = ("WFE_URL", "WFE_TOKEN", "WFE_DEBUG", "WFE_HOME", "WFE_PORT", "WFE_NO_AUTOSTART")
 
 
 def closed_port() -> int:
@@ -46,8 +46,9 @@ def wfe_process(env: Mapping[str, str], *args: str, timeout: float = 60, input=N
 
 @pytest.fixture
 def offline_env(tmp_path) -> dict[str, str]:
-    """A wfe home with no daemon, and a URL nobody answers on."""
-    return {"WFE_HOME": str(tmp_path / "home"), "WFE_URL": f"http://127.0.0.1:{closed_port()}"}
+    """A wfe home with no daemon, and a URL nobody answers on (and no autostart)."""
+    return {"WFE_HOME": str(tmp_path / "home"), "WFE_URL": f"http://127.0.0.1:{closed_port()}",
+            "WFE_NO_AUTOSTART": "1"}
 
 
 @pytest.fixture

@@ -116,8 +116,11 @@ def test_validate_missing_file(cli, offline_env, tmp_path):
 # -- no daemon ---------------------------------------------------------------------------
 
 NEEDS_DAEMON = [
-    ["ls"], ["ls", "--json"], ["show", "x"], ["pause", "x"], ["resume", "x"],
-    ["cancel", "x", "--reason", "r"], ["retry", "x"], ["start", "demo"],
+    ["ls"], ["ls", "--json"], ["show", "abcd"], ["pause", "abcd"], ["resume", "@last"],
+    ["cancel", "abcd", "--reason", "r"], ["retry", "abcd"], ["start", "demo"],
+    ["watch", "abcd"], ["wait", "abcd"], ["events", "abcd"], ["logs", "abcd"],
+    ["approvals"], ["approve", "abcd"], ["reject", "abcd", "-m", "no"], ["snapshots", "abcd"],
+    ["rollback", "abcd", "--to", "s"], ["events", "-f"],
     ["start", "demo", "-i", "who=me"], ["template", "ls"], ["template", "show", "demo"],
     ["template", "publish", "demo"], ["user", "add", "bob"],
 ]  # fmt: skip
@@ -316,10 +319,10 @@ def _err(code, message, details=None):
 
 ROUTES = {
     "/api/v1/health": (200, {"status": "ok", "api_version": "1"}),
-    "/api/v1/workflows/r1/pause": (
+    **{f"/api/v1/workflows/{rid}/pause": (
         409,
         _err("invalid_transition", "cannot pause a run that is completed", {"status": "completed"}),
-    ),
+    ) for rid in ("r1", "0b7f6a8e-1d2c-4b5a-9e8f-000000000001")},
     "/api/v1/templates": (
         422,
         _err("validation_failed", "bad", [{"path": "name", "message": "x"}]),
@@ -379,7 +382,7 @@ def test_cli_shows_validation_details_from_the_daemon(cli, fake_server, tmp_path
 
 def test_cli_conflict_is_exit_5(cli, fake_server, tmp_path):
     env = {"WFE_HOME": str(tmp_path), "WFE_URL": fake_server, "WFE_TOKEN": "t"}
-    r = cli(env, "pause", "r1")
+    r = cli(env, "pause", "0b7f6a8e-1d2c-4b5a-9e8f-000000000001")
     assert r.exit_code == errors.EXIT_CONFLICT
     assert r.stderr == "error: cannot pause a run that is completed\n"
     assert cli(env, "show", "nope").exit_code == errors.EXIT_NOT_FOUND

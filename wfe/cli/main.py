@@ -10,8 +10,21 @@ from typer.core import TyperGroup
 
 import wfe
 from wfe import errors
-from wfe.cli import auth, daemon, demo, render, runs, templates, webhooks
-from wfe.cli import audit, tokens
+from wfe.cli import (
+    approvals,
+    audit,
+    auth,
+    completion,
+    daemon,
+    demo,
+    history,
+    live,
+    render,
+    runs,
+    templates,
+    tokens,
+    webhooks,
+)
 
 
 def _debug(ctx: typer.Context) -> bool:
@@ -143,12 +156,14 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    no_color: bool = typer.Option(False, "--no-color", help="No colour (as NO_COLOR=1 does)."),
 ) -> None:
     """wfe: a durable workflow engine for one machine.
 
-    Start the daemon with `wfe daemon start` (or just try `wfe demo`), then create templates
-    and start runs. Every command takes --json for scripts.
+    Try `wfe demo`; then create templates and start runs (the daemon starts on demand).
+    Every command takes --json for scripts; exit codes are listed in the README.
     """
+    render.configure(color=not no_color)
 
 
 app.add_typer(daemon.app, name="daemon")
@@ -159,8 +174,13 @@ app.add_typer(webhooks.app, name="webhook")
 app.add_typer(tokens.app, name="token")
 app.add_typer(audit.app, name="audit")
 runs.register(app)
+live.register(app)
+approvals.register(app)
+history.register(app)
 demo.register(app)
+app.command("completion")(completion.completion)
 
 
 def main() -> None:
+    completion.enable_if_asked()
     app(prog_name="wfe")

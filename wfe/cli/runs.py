@@ -9,10 +9,12 @@ from typing import Any
 import typer
 
 from wfe import errors
-from wfe.cli import client, read_text, render
+from wfe.cli import client, read_text, render, resolve_run
+from wfe.cli.completion import complete_run, complete_template
 
 JSON_HELP = "Print the API's JSON."
-RUN_HELP = "The run's id."
+RUN_HELP = "The run: its id, a unique prefix of 4+ characters, or @last."
+QUIET_HELP = "Only print the run's id."
 
 
 def register(app: typer.Typer) -> None:
@@ -20,17 +22,33 @@ def register(app: typer.Typer) -> None:
         app.command(fn.__name__)(fn)
 
 
+def _run_arg():
+    return typer.Argument(..., metavar="RUN", help=RUN_HELP, autocompletion=complete_run)
+
+
+def _json_opt():
+    return typer.Option(False, "--json", help=JSON_HELP)
+
+
+def _quiet_opt():
+    return typer.Option(False, "-q", "--quiet", help=QUIET_HELP)
+
+
 def start(
     template: str = typer.Argument(
-        ..., metavar="TEMPLATE", help="A template id, NAME (latest published) or NAME@VERSION."
-    ),
+        ..., metavar="TEMPLATE", help="A template id, NAME (latest published) or NAME@VERSION.",
+        autocompletion=complete_template),
     inputs: list[str] = typer.Option(
         [], "-i", "--input", metavar="KEY=VALUE", help="An input variable; repeatable."
     ),
     input_file: str | None = typer.Option(
         None, "--input-file", help="Inputs as a JSON or YAML object; -i values override it."
     ),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    watch: bool = typer.Option(False, "--watch", help="Watch it live; exit by its outcome."),
+    wait: bool = typer.Option(False, "--wait",
+                              help="Wait for its end (or an approval); exit by its outcome."),
+    as_json: bool = _json_opt(),
+    quiet: bool = _quiet_opt(),
 ) -> None:
     """Start a run of a published template."""
     c = client()
@@ -39,14 +57,29 @@ def start(
         pairs = parse_pairs(inputs)
         data.update(coerce(pairs, _variables(c, template)))
     run = c.start_run(template, data, trigger_type="cli")
-    _show_action(run, as_json)
+    if watch and not (as_json or quiet):
+        from wfe.cli.live import show_live
+
+        render.note(f"run {run['id']} started")
+        show_live(c, run["id"])
+    if watch or wait:
+        _wait_for_outcome(c, run, as_json, quiet)
+    _show_action(run, as_json, quiet)
+
+
+def _wait_for_outcome(c, run: dict, as_json: bool, quiet: bool) -> None:
+    from wfe.cli import follow
+
+    run = follow.wait(c, run["id"], "waiting_approval")
+    _show_action(run, as_json, quiet)
+    raise typer.Exit(follow.exit_code(run))
 
 
 def ls(
     status: str | None = typer.Option(None, "--status", help="Only runs in this status."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many (max 500)."),
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = _json_opt(),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the runs' ids."),
 ) -> None:
     """List your runs, newest first."""
@@ -59,54 +92,53 @@ def ls(
         render.runs(payload)
 
 
-def show(
-    run_id: str = typer.Argument(..., metavar="RUN", help=RUN_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
+def show(run_ref: str = _run_arg(), as_json: bool = _json_opt()) -> None:
     """Show a run: its steps, then its events."""
-    run = client().get_run(run_id)
+    c = client()
+    run = c.get_run(resolve_run(c, run_ref))
     if as_json:
         render.json_out(run)
     else:
         render.run(run)
 
 
-def pause(
-    run_id: str = typer.Argument(..., metavar="RUN", help=RUN_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
+def pause(run_ref: str = _run_arg(), as_json: bool = _json_opt(),
+          quiet: bool = _quiet_opt()) -> None:
     """Pause a run; the step in flight finishes, no new step starts."""
-    _show_action(client().pause_run(run_id), as_json)
+    c = client()
+    _show_action(c.pause_run(resolve_run(c, run_ref)), as_json, quiet)
 
 
-def resume(
-    run_id: str = typer.Argument(..., metavar="RUN", help=RUN_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
+def resume(run_ref: str = _run_arg(), as_json: bool = _json_opt(),
+           quiet: bool = _quiet_opt()) -> None:
     """Resume a paused run where it was."""
-    _show_action(client().resume_run(run_id), as_json)
+    c = client()
+    _show_action(c.resume_run(resolve_run(c, run_ref)), as_json, quiet)
 
 
 def cancel(
-    run_id: str = typer.Argument(..., metavar="RUN", help=RUN_HELP),
+    run_ref: str = _run_arg(),
     reason: str | None = typer.Option(None, "--reason", help="Why; kept in the run's events."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = _json_opt(),
+    quiet: bool = _quiet_opt(),
 ) -> None:
     """Cancel a run; a running step is stopped."""
-    _show_action(client().cancel_run(run_id, reason), as_json)
+    c = client()
+    _show_action(c.cancel_run(resolve_run(c, run_ref), reason), as_json, quiet)
 
 
-def retry(
-    run_id: str = typer.Argument(..., metavar="RUN", help=RUN_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
+def retry(run_ref: str = _run_arg(), as_json: bool = _json_opt(),
+          quiet: bool = _quiet_opt()) -> None:
     """Retry a failed or cancelled run from the step that did not succeed."""
-    _show_action(client().retry_run(run_id), as_json)
+    c = client()
+    _show_action(c.retry_run(resolve_run(c, run_ref)), as_json, quiet)
 
 
-def _show_action(run: dict, as_json: bool) -> None:
+def _show_action(run: dict, as_json: bool, quiet: bool = False) -> None:
     if as_json:
         render.json_out(run)
+    elif quiet:
+        render.out(run["id"])
     else:
         render.run_action(run)
 

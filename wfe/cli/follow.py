@@ -1,0 +1,159 @@
+"""Following a run as it goes, over the daemon's event streams (no polling): the run after
+each of its events, the log of its running step, waiting for a state. Nothing here prints;
+the commands hand what it yields to render.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from wfe import errors, sse
+from wfe.client import Client
+
+TERMINAL = ("completed", "failed", "cancelled")
+OUTCOME = {"completed": errors.EXIT_OK, "failed": errors.EXIT_FAILED,
+           "cancelled": errors.EXIT_CANCELLED}
+UNTIL = ("terminal", "waiting_approval")
+
+
+def exit_code(run: dict) -> int:
+    """The exit code of a run's outcome (0 completed, 1 failed, 6 cancelled, 7 waiting for
+    an approval)."""
+    if run.get("status") == "waiting_approval":
+        return errors.EXIT_WAITING_APPROVAL
+    return OUTCOME.get(run.get("status", ""), errors.EXIT_OK)
+
+
+def _last_seq(run: dict) -> str | None:
+    seqs = [e["seq"] for e in run.get("events") or []]
+    return str(max(seqs)) if seqs else None
+
+
+def deadline_of(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def run_updates(c: Client, run: dict, deadline: float | None = None,
+                wanted: Callable[[str], bool] = lambda _type: True) -> Iterator[dict]:
+    """The run again after each of its events that ``wanted`` accepts, until it ends."""
+    if run.get("status") in TERMINAL:
+        return
+    run_id = run["id"]
+    stream = sse.follow(lambda last: c.run_events_stream(run_id, last), _last_seq(run), deadline)
+    for ev in stream:
+        if wanted(ev.event):
+            yield c.get_run(run_id)
+
+
+def events(c: Client, run_id: str | None, follow: bool,
+           deadline: float | None = None) -> Iterator[dict]:
+    """A run's events (all of the caller's runs when ``run_id`` is None), as dicts; with
+    ``follow``, on until the run ends (or forever, for all runs)."""
+    if not follow:
+        run = c.get_run(run_id)
+        for e in run.get("events") or []:
+            yield {"run_id": run_id, **e}
+        return
+    if run_id is None:
+        opener = c.events_stream
+        start = None
+    else:
+        opener = lambda last: c.run_events_stream(run_id, last)
+        start = "0"
+    for ev in sse.follow(opener, start, deadline):
+        yield ev.json()
+
+
+def reached(run: dict, until: str) -> bool:
+    return run.get("status") in TERMINAL or (
+        until == "waiting_approval" and run.get("status") == "waiting_approval")
+
+
+def wait(c: Client, run_id: str, until: str = "terminal", timeout: float | None = None) -> dict:
+    """The run once it is terminal (or waits for an approval, when asked); WaitTimeout."""
+    run = c.get_run(run_id)
+    deadline = deadline_of(timeout)
+    try:
+        if not reached(run, until):
+            for latest in run_updates(c, run, deadline, _status_change):
+                run = latest
+                if reached(run, until):
+                    break
+            else:
+                run = c.get_run(run_id)  # the stream ended: the run is over
+    except errors.WaitTimeout:
+        run = c.get_run(run_id)
+        raise errors.WaitTimeout(f"run {run_id} is still {run['status']} after {timeout:g}s",
+                                 {"status": run["status"]}) from None
+    return run
+
+
+def _status_change(event_type: str) -> bool:
+    return event_type.startswith("run.") or event_type == "approval.requested"
+
+
+def step_logs(c: Client, run_id: str, step: str, attempt: int | None = None,
+              deadline: float | None = None) -> Iterator[tuple[int | None, str | None]]:
+    """A step's log lines as they are written: (attempt, line), then (attempt, None) once
+    the attempt is over. Waits for the step to start."""
+    current: int | None = attempt
+    for ev in sse.follow(lambda last: c.log_stream(run_id, step, attempt, last), None, deadline):
+        if ev.event == "attempt":
+            current = ev.json().get("attempt")
+        elif ev.event == "end":
+            yield current, None
+            return
+        else:
+            yield current, ev.data
+
+
+class LogTail:
+    """Follows, in a thread, the log of whichever step is running, into ``sink(step,
+    attempt, line)``. The log is a nicety: if it cannot be read the view goes on without."""
+
+    def __init__(self, c: Client, run_id: str, sink: Callable[[str, int, str], None]) -> None:
+        self.c, self.run_id, self.sink = c, run_id, sink
+        self.following: tuple[str, int] | None = None
+        self._threads: list[threading.Thread] = []
+
+    def track(self, run: dict) -> None:
+        running = next(((s["name"], s["attempt"]) for s in run.get("steps") or []
+                        if s.get("status") == "running" and s.get("kind") in ("run", "http")),
+                       None)
+        if running is None or running == self.following:
+            return
+        self.following = running
+        t = threading.Thread(target=self._follow, args=running, daemon=True, name="wfe-log")
+        self._threads.append(t)
+        t.start()
+
+    def _follow(self, step: str, attempt: int) -> None:
+        try:
+            for _, line in step_logs(self.c, self.run_id, step, attempt):
+                if line is not None:
+                    self.sink(step, attempt, line)
+        except errors.WfeError:
+            pass
+
+    def join(self, timeout: float = 2.0) -> None:
+        """Let the last lines of a step that just ended arrive."""
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+
+def watch(c: Client, run_id: str, view, deadline: float | None = None) -> dict:
+    """Feed ``view`` (render.WatchView) with the run as it goes; the final run."""
+    run = c.get_run(run_id)
+    tail = LogTail(c, run_id, view.log)
+    view.update(run)
+    tail.track(run)
+    for latest in run_updates(c, run, deadline):
+        tail.track(latest)
+        view.update(latest)
+    tail.join()
+    run = c.get_run(run_id)
+    view.update(run)
+    return run

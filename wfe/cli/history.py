@@ -1,0 +1,55 @@
+"""A run's history: ``wfe snapshots`` and ``wfe rollback``."""
+
+from __future__ import annotations
+
+import typer
+
+from wfe.cli import client, render, resolve_run
+from wfe.cli.completion import complete_run
+from wfe.client import is_uuid
+
+RUN_HELP = "The run: its id, a unique prefix of 4+ characters, or @last."
+
+
+def register(app: typer.Typer) -> None:
+    app.command("snapshots")(snapshots)
+    app.command("rollback")(rollback)
+
+
+def snapshots(
+    run_ref: str = typer.Argument(..., metavar="RUN", help=RUN_HELP,
+                                  autocompletion=complete_run),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
+    offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the snapshots' ids."),
+) -> None:
+    """A run's snapshots: its state after each step, oldest first."""
+    c = client()
+    payload = c.snapshots(resolve_run(c, run_ref), limit, offset)
+    if as_json:
+        render.json_out(payload)
+    elif quiet:
+        render.ids(payload)
+    else:
+        render.snapshots(payload)
+
+
+def rollback(
+    run_ref: str = typer.Argument(..., metavar="RUN", help=RUN_HELP,
+                                  autocompletion=complete_run),
+    to: str = typer.Option(..., "--to", metavar="SNAPSHOT_ID|STEP",
+                           help="A snapshot id, or the step whose snapshot to return to."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say which steps would run again."),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON."),
+) -> None:
+    """Return a failed, cancelled, paused or completed run to a snapshot; the steps after it
+    run again."""
+    c = client()
+    run_id = resolve_run(c, run_ref)
+    snapshot, step = (to, None) if is_uuid(to) else (None, to)
+    result = c.rollback(run_id, snapshot, step, dry_run)
+    if as_json:
+        render.json_out(result)
+    else:
+        render.rollback(result)

@@ -1,0 +1,65 @@
+"""Everything the CLI shows; the only package of the CLI that prints.
+
+``base`` holds the primitives (plain lines, JSON, tables, colours, relative times); one
+module per thing shown builds on it. Commands call ``render.<name>``: the names are
+gathered here.
+"""
+
+from wfe.cli.render.base import (
+    DETAIL_WIDTH,
+    STATUS_STYLES,
+    _plain_table,
+    ago,
+    color,
+    compact,
+    configure,
+    confirm,
+    console,
+    elapsed,
+    error,
+    fancy,
+    flush,
+    footer,
+    json_line,
+    json_out,
+    kv,
+    note,
+    out,
+    parse_time,
+    say,
+    span,
+    status_word,
+    styled,
+    table,
+    template_ref,
+    text,
+    warn,
+)
+from wfe.cli.render.runs import (
+    STEP_HEADERS,
+    approval_context,
+    approvals,
+    decided,
+    event_line,
+    events,
+    ids,
+    log_line,
+    rollback,
+    run,
+    run_action,
+    run_header,
+    run_summary,
+    runs,
+    snapshots,
+    step_rows,
+    steps,
+)
+from wfe.cli.render.templates import (
+    daemon_status,
+    secret,
+    template,
+    template_action,
+    templates,
+    valid,
+)
+from wfe.cli.render.watch import WatchView, finished, pending_approval

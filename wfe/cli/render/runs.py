@@ -1,0 +1,175 @@
+"""How runs look: lists, one run in full, its events, approvals and snapshots."""
+
+from __future__ import annotations
+
+from wfe.cli.render.base import (
+    DETAIL_WIDTH,
+    ago,
+    compact,
+    elapsed,
+    fancy,
+    footer,
+    kv,
+    note,
+    out,
+    say,
+    status_word,
+    table,
+    template_ref,
+)
+
+
+def runs(payload: dict) -> None:
+    items = payload.get("items") or []
+    if not items:
+        note("no runs")
+        return
+    rows = [_run_row(r) for r in items]
+    table(["ID", "TEMPLATE", "STATUS", "STEP", "CREATED", "DURATION"], rows, 2)
+    footer(payload)
+
+
+def _run_row(r: dict) -> list[str]:
+    # Where a run is (or stopped); a completed run is past its last step.
+    current = r.get("current_step")
+    step = "-" if current is None or r.get("status") == "completed" else str(current)
+    took = elapsed(r.get("started_at"), r.get("finished_at"))
+    return [r.get("id", ""), template_ref(r.get("template")), r.get("status", ""), step,
+            ago(r.get("created_at")), took]  # fmt: skip
+
+
+def step_rows(run: dict) -> list[list[str]]:
+    return [_step_row(s) for s in run.get("steps") or []]
+
+
+def _step_row(s: dict) -> list[str]:
+    detail = s.get("error") or compact(s.get("output"))
+    if s.get("exit_code") not in (None, 0):
+        detail = f"exit {s['exit_code']}: {detail}" if detail else f"exit {s['exit_code']}"
+    took = elapsed(s.get("started_at"), s.get("finished_at"))
+    # rich wraps the last column on a terminal; plain output keeps one line per step.
+    detail = compact(detail, 200 if fancy() else DETAIL_WIDTH)
+    return [str(s.get("index", "")), s.get("name", ""), s.get("kind", ""), s.get("status", ""),
+            str(s.get("attempt") or "-"), took, detail]  # fmt: skip
+
+
+STEP_HEADERS = ["#", "STEP", "KIND", "STATUS", "ATTEMPT", "TIME", "OUTPUT / ERROR"]
+
+
+def steps(run: dict) -> None:
+    table(STEP_HEADERS, step_rows(run), 3)
+
+
+def run_header(run: dict) -> None:
+    pairs = [
+        ("run", run.get("id", "")),
+        ("template", template_ref(run.get("template"))),
+        ("status", run.get("status", "")),
+        ("trigger", run.get("trigger_type") or "-"),
+        ("owner", str(run.get("owner") or "-")),
+        ("created", ago(run.get("created_at"))),
+        ("duration", elapsed(run.get("started_at"), run.get("finished_at"))),
+    ]
+    if run.get("input"):
+        pairs.append(("input", compact(run["input"], 100)))
+    if run.get("reason"):
+        pairs.append(("reason", str(run["reason"])))
+    kv(pairs)
+
+
+def run(run: dict) -> None:
+    run_header(run)
+    out()
+    steps(run)
+    pending = [a for a in run.get("approvals") or [] if a.get("status") == "pending"]
+    for a in pending:
+        out()
+        out(f"waiting for approval at {a.get('step')}: {a.get('message') or ''}".rstrip())
+        out(f"  decide with: wfe approve {run.get('id')}   or   wfe reject {run.get('id')}")
+    if run.get("events"):
+        out()
+        events(run["events"])
+
+
+def run_action(run: dict) -> None:
+    """After pause/resume/cancel/retry/start: the run's new status, in one line."""
+    say(f"run {run.get('id')} is {status_word(run.get('status', '?'))}")
+
+def run_summary(run: dict) -> None:
+    steps(run)
+    status = run.get("status", "?")
+    took = elapsed(run.get("started_at"), run.get("finished_at"))
+    say(f"run {run.get('id')} {status_word(status)} in {took}")
+
+
+def ids(payload: dict, key: str = "id") -> None:
+    for item in payload.get("items") or []:
+        out(str(item.get(key)))
+
+
+def events(items: list[dict]) -> None:
+    rows = [[str(e.get("seq", "")), ago(e.get("at")), e.get("type", ""),
+             str(e.get("actor") or "-"), compact(e.get("data"))] for e in items]  # fmt: skip
+    table(["SEQ", "AT", "EVENT", "ACTOR", "DATA"], rows)
+
+
+def event_line(e: dict) -> None:
+    """One event as it arrives (wfe events -f): time, seq, type, actor, data."""
+    at = (e.get("at") or "")[11:23]
+    out(f"{at}  {e.get('seq', ''):>4}  {e.get('type', ''):<22} {e.get('actor') or '-':<10} "
+        f"{compact(e.get('data'), 100)}".rstrip())
+
+
+def log_line(line: str, prefix: str = "") -> None:
+    out(f"{prefix}{line}")
+
+
+def approvals(payload: dict) -> None:
+    items = payload.get("items") or []
+    if not items:
+        note("no approvals waiting for you")
+        return
+    rows = [[a.get("run_id", ""), template_ref(a.get("template")), a.get("step", ""),
+             a.get("status", ""), ago(a.get("requested_at")),
+             ago(a.get("expires_at")) if a.get("expires_at") else "-",
+             compact(a.get("message"), 60)] for a in items]  # fmt: skip
+    table(["RUN", "TEMPLATE", "STEP", "STATUS", "REQUESTED", "EXPIRES", "MESSAGE"], rows, 3)
+    footer(payload)
+
+
+def approval_context(run: dict, approval: dict) -> None:
+    """What someone deciding needs in front of them: the question, the input, the outputs."""
+    kv([("run", run.get("id", "")), ("template", template_ref(run.get("template"))),
+        ("step", str(approval.get("step"))), ("message", str(approval.get("message") or "-")),
+        ("input", compact(run.get("input"), 200) or "-")])
+    done = [s for s in run.get("steps") or [] if s.get("output")]
+    if done:
+        out()
+        table(["STEP", "OUTPUT"], [[s["name"], compact(s["output"], 200)] for s in done])
+
+
+def decided(run: dict, verdict: str) -> None:
+    say(f"{verdict} · run {run.get('id')} is {status_word(run.get('status', '?'))}")
+
+
+def snapshots(payload: dict) -> None:
+    items = payload.get("items") or []
+    if not items:
+        note("no snapshots")
+        return
+    rows = [[s.get("id", ""), str(s.get("after_step")), str(s.get("step") or "-"),
+             ago(s.get("created_at")),
+             compact(((s.get("state") or {}).get("outputs") or {}).get(s.get("step")), 50)]
+            for s in items]  # fmt: skip
+    table(["ID", "AFTER", "STEP", "CREATED", "OUTPUT"], rows)
+    footer(payload)
+
+
+def rollback(result: dict) -> None:
+    run_ = result.get("run") or {}
+    rerun = ", ".join(result.get("rerun_steps") or []) or "nothing"
+    if result.get("dry_run"):
+        out(f"dry run: rolling back run {run_.get('id')} would run again: {rerun}")
+    else:
+        say(f"rolled back run {run_.get('id')}; running again: {rerun}; "
+            f"it is {status_word(run_.get('status', '?'))}")

@@ -1,0 +1,93 @@
+"""How templates, the daemon and credentials look."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wfe.cli.render.base import ago, compact, footer, kv, note, out, span, table, template_ref
+
+
+def templates(payload: dict) -> None:
+    items = payload.get("items") or []
+    if not items:
+        note("no templates")
+        return
+    rows = [[t.get("id", ""), t.get("name", ""), str(t.get("version", "")), t.get("status", ""),
+             str(len(t.get("steps") or [])), ago(t.get("created_at")),
+             compact(t.get("description"), 40)] for t in items]  # fmt: skip
+    table(["ID", "NAME", "VERSION", "STATUS", "STEPS", "CREATED", "DESCRIPTION"], rows, 3)
+    footer(payload)
+
+
+def template(t: dict) -> None:
+    pairs = [
+        ("template", template_ref(t)),
+        ("id", t.get("id", "")),
+        ("status", t.get("status", "")),
+        ("created", ago(t.get("created_at"))),
+        ("published", ago(t.get("published_at"))),
+    ]
+    if t.get("description"):
+        pairs.append(("description", str(t["description"])))
+    if t.get("timeout"):
+        pairs.append(("timeout", str(t["timeout"])))
+    kv(pairs)
+    variables = t.get("variables") or {}
+    if variables:
+        out()
+        rows = [[name, str(v.get("type") or "string"), "yes" if v.get("required") else "no",
+                 compact(v.get("default")) if "default" in v else "-",
+                 compact(v.get("description"), 40)] for name, v in variables.items()]  # fmt: skip
+        table(["VARIABLE", "TYPE", "REQUIRED", "DEFAULT", "DESCRIPTION"], rows)
+    out()
+    steps_ = enumerate(t.get("steps") or [])
+    rows = [[str(i), s.get("name", ""), _kind(s), _step_summary(s)] for i, s in steps_]
+    table(["#", "STEP", "KIND", "DOES"], rows)
+
+
+KINDS = ("run", "http", "sleep", "set", "approval", "callback")
+
+
+def _kind(step: dict) -> str:
+    return step.get("kind") or next((k for k in KINDS if k in step), "?")
+
+
+def _step_summary(step: dict) -> str:
+    value = step.get(_kind(step))
+    if isinstance(value, list):
+        value = " ".join(map(str, value))
+    if isinstance(value, dict) and _kind(step) == "http":
+        value = f"{value.get('method', 'GET')} {value.get('url', '')}"
+    return compact(value)
+
+
+def template_action(t: dict, verb: str) -> None:
+    out(f"{verb} template {template_ref(t)} ({t.get('status')}) {t.get('id')}")
+
+
+def valid(path: str, spec: Any) -> None:
+    name = getattr(spec, "name", None) or (spec.get("name") if isinstance(spec, dict) else None)
+    out(f"{path}: valid" + (f" (template {name})" if name else ""))
+
+
+# -- daemon, users ---------------------------------------------------------------------
+
+
+def daemon_status(info: dict) -> None:
+    if not info.get("running"):
+        out("wfe daemon: not running")
+        return
+    pairs = [
+        ("status", "running"),
+        ("url", str(info.get("url"))),
+        ("pid", str(info.get("pid"))),
+        ("version", str(info.get("version"))),
+        ("uptime", span(info["uptime_seconds"]) if info.get("uptime_seconds") is not None else "-"),
+        ("live runners", str(info.get("live_runners", "-"))),
+    ]
+    kv(pairs)
+
+
+def secret(token: str) -> None:
+    out(token)
+

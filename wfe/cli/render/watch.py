@@ -1,0 +1,174 @@
+"""``wfe watch``: a run as it goes. On a terminal a live screen (rich Live): each step with
+its status, time and attempt, a spinner on the running one, the last lines of its log, and
+the approval waiting for a decision with the commands that decide it. Elsewhere (a pipe, a
+CI log) one plain line per change, so the output reads as the run's story.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from wfe.cli.render.base import (
+    STATUS_STYLES,
+    color,
+    compact,
+    console,
+    elapsed,
+    fancy,
+    flush,
+    out,
+    say,
+    status_word,
+    template_ref,
+)
+
+ICONS = {"succeeded": "✓", "completed": "✓", "failed": "✗", "skipped": "-", "cancelled": "⊘",
+         "pending": "·", "waiting": "⏸", "paused": "⏸"}  # fmt: skip
+LOG_LINES = 8
+
+
+def pending_approval(run: dict) -> dict | None:
+    return next((a for a in run.get("approvals") or [] if a.get("status") == "pending"), None)
+
+
+class WatchView:
+    """Fed by the watcher: ``update(run)`` on every change of the run, ``log(...)`` for each
+    line of the running step's log (from another thread)."""
+
+    def __init__(self, log_lines: int = LOG_LINES) -> None:
+        self.run: dict = {}
+        self._fancy = fancy()
+        self._logs: deque[str] = deque(maxlen=log_lines)
+        self._log_of: tuple[str, int] | None = None
+        self._lock = threading.Lock()
+        self._live = None
+        self._spinner = None
+        self._said: dict[str, str] = {}  # plain mode: what was last said of each thing
+
+    def __enter__(self) -> WatchView:
+        if self._fancy:
+            from rich.live import Live
+            from rich.spinner import Spinner
+
+            self._spinner = Spinner("dots", style="bold blue" if color() else "")
+            self._live = Live(self, console=console(), refresh_per_second=10,
+                              transient=False, redirect_stderr=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._live is not None:
+            self._live.refresh()
+            self._live.__exit__(*exc)
+
+    def update(self, run: dict) -> None:
+        self.run = run
+        if self._live is not None:
+            self._live.refresh()
+        else:
+            with self._lock:
+                self._tell(run)
+
+    def log(self, step: str, attempt: int, line: str) -> None:
+        with self._lock:
+            if self._log_of != (step, attempt):
+                self._log_of = (step, attempt)
+                self._logs.clear()
+            self._logs.append(line)
+            if self._live is None:
+                out(f"  {step} | {line}")
+
+    # -- plain: one line per change -----------------------------------------------------------
+
+    def _tell(self, run: dict) -> None:
+        rid = run.get("id", "")
+        if self._said.get("run") is None:
+            out(f"run {rid} · {template_ref(run.get('template'))}")
+        for s in run.get("steps") or []:
+            status = s.get("status", "")
+            key = f"step:{s.get('name')}"
+            if self._said.get(key, "pending") != f"{status}/{s.get('attempt')}":
+                self._said[key] = f"{status}/{s.get('attempt')}"
+                out(_plain_step(s))
+        approval = pending_approval(run)
+        if approval is not None and self._said.get("approval") != approval.get("id"):
+            self._said["approval"] = approval.get("id")
+            for line in _approval_lines(rid, approval):
+                out(f"  {line}")
+        if self._said.get("run") != run.get("status"):
+            self._said["run"] = run.get("status")
+            out(f"run {run.get('status')}")
+        flush()
+
+    # -- fancy: the whole screen, rebuilt at every refresh (times tick, the spinner spins) ---
+
+    def __rich__(self):
+        from rich.console import Group
+        from rich.markup import escape
+        from rich.panel import Panel
+        from rich.text import Text
+
+        run = self.run
+        parts = [Text.from_markup(
+            f"[bold]run[/] {escape(run.get('id', ''))}  {escape(template_ref(run.get('template')))}"
+            f"  {status_word(run.get('status', ''))}  "
+            f"{elapsed(run.get('started_at'), run.get('finished_at'))}")]
+        parts.append(self._steps_table(run))
+        with self._lock:
+            lines, of = list(self._logs), self._log_of
+        if lines and of is not None:
+            parts.append(Panel(Text("\n".join(lines), no_wrap=True, overflow="ellipsis"),
+                               title=f"{of[0]} · attempt {of[1]}", title_align="left",
+                               border_style="bright_black"))
+        approval = pending_approval(run)
+        if approval is not None:
+            lines = _approval_lines(run.get("id", ""), approval)
+            parts.append(Panel(Text("\n".join(lines[1:])), title=lines[0], title_align="left",
+                               border_style="magenta" if color() else ""))
+        return Group(*parts)
+
+    def _steps_table(self, run: dict):
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        t = Table(box=box.SIMPLE, show_header=True, pad_edge=False, show_edge=False)
+        for name in ("", "STEP", "STATUS", "ATTEMPT", "TIME", "OUTPUT / ERROR"):
+            t.add_column(name, no_wrap=name != "OUTPUT / ERROR")
+        for s in run.get("steps") or []:
+            status = s.get("status", "")
+            style = STATUS_STYLES.get(status, "") if color() else ""
+            mark = self._spinner if status == "running" else Text(ICONS.get(status, " "), style)
+            detail = s.get("error") or compact(s.get("output"), 80)
+            t.add_row(mark, Text(s.get("name", "")), Text(status, style),
+                      str(s.get("attempt") or "-"),
+                      elapsed(s.get("started_at"), s.get("finished_at")) if s.get("started_at")
+                      else "", Text(detail or ""))
+        return t
+
+
+def _plain_step(s: dict) -> str:
+    status = s.get("status", "")
+    parts = [f"  {s.get('name', ''):<14} {status:<10}"]
+    if s.get("attempt"):
+        parts.append(f"attempt {s['attempt']}")
+    if status not in ("running", "pending") and s.get("started_at"):
+        parts.append(elapsed(s.get("started_at"), s.get("finished_at")))
+    detail = s.get("error") or compact(s.get("output"))
+    if detail and status != "running":
+        parts.append(detail)
+    return " ".join(parts).rstrip()
+
+
+def _approval_lines(run_id: str, approval: dict) -> list[str]:
+    return [f"waiting for approval at {approval.get('step')}",
+            str(approval.get("message") or "(no message)"),
+            f"decide with: wfe approve {run_id}   or   wfe reject {run_id}"]
+
+
+def finished(run: dict) -> None:
+    """The last line of a watch: the outcome and how long it took."""
+    took = elapsed(run.get("started_at"), run.get("finished_at"))
+    reason = f" ({run['reason']})" if run.get("reason") else ""
+    say(f"run {run.get('id')} {status_word(run.get('status', '?'))} in {took}{reason}")
