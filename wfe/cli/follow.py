@@ -26,9 +26,14 @@ def exit_code(run: dict) -> int:
     return OUTCOME.get(run.get("status", ""), errors.EXIT_OK)
 
 
-def _last_seq(run: dict) -> str | None:
+def _replay_from(run: dict) -> str | None:
+    """Where to resume a run's stream: one event before the last one ``run`` shows.
+
+    A run is read in several queries, so its status may be older than its last event (a
+    step was committed in between). Getting that event again, at once, is the cue to read
+    the run again now that the stream is open: from then on no change can slip by."""
     seqs = [e["seq"] for e in run.get("events") or []]
-    return str(max(seqs)) if seqs else None
+    return str(max(seqs) - 1) if seqs else None
 
 
 def deadline_of(timeout: float | None) -> float | None:
@@ -40,11 +45,13 @@ def run_updates(c: Client, run: dict, deadline: float | None = None,
     """The run again after each of its events that ``wanted`` accepts, until it ends."""
     if run.get("status") in TERMINAL:
         return
-    run_id = run["id"]
-    stream = sse.follow(lambda last: c.run_events_stream(run_id, last), _last_seq(run), deadline)
+    run_id, replay = run["id"], _replay_from(run)
+    stream = sse.follow(lambda last: c.run_events_stream(run_id, last), replay, deadline)
+    first = True
     for ev in stream:
-        if wanted(ev.event):
+        if first or wanted(ev.event):
             yield c.get_run(run_id)
+        first = False
 
 
 def events(c: Client, run_id: str | None, follow: bool,
