@@ -277,6 +277,11 @@ class Client:
         return self.request("POST", f"/api/v1/workflows/{_seg(run_id)}/approvals/"
                                     f"{_seg(approval_id)}/{verdict}", body)
 
+    def send_callback(self, run_id: str, step: str, data: Any) -> Json:
+        """Finish a callback step as the run's owner; ``data`` becomes its output."""
+        return self.request("POST", f"/api/v1/workflows/{_seg(run_id)}/steps/{_seg(step)}"
+                                    "/callback", json.dumps(data).encode())
+
     # -- history -----------------------------------------------------------------------
 
     def step_log(self, run_id: str, step: str, attempt: int | None = None) -> bytes:

@@ -70,3 +70,17 @@ def test_colour_on_a_terminal_unless_no_color(daemon):
         assert term.finish() == 0
         raw = term.raw.decode()
         assert run_id in term.screen() and not COLOUR.search(raw), raw
+
+
+def test_json_of_the_small_commands(cli, offline_env, tmp_path):
+    f = tmp_path / "t.yaml"
+    f.write_text("name: tiny\nsteps:\n  - name: a\n    run: 'true'\n")
+    r = cli(offline_env, "template", "validate", str(f), "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout) == {"file": str(f), "valid": True,
+                                                         "name": "tiny"}
+    r = cli(offline_env | {"WFE_TOKEN": "wfe_x"}, "auth", "token", "--json")
+    assert json.loads(r.stdout) == {"token": "wfe_x"}
+    r = cli(offline_env, "daemon", "stop", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout) == {"stopped": False, "pid": None}
+    r = cli(offline_env, "callback", "abcd", "s", "--data", "{not json")
+    assert r.exit_code == errors.EXIT_USAGE and "--data is not JSON" in r.stderr

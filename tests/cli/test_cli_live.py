@@ -267,3 +267,18 @@ def test_snapshots_and_rollback(cli, env, api):
     slow = start(api, "slow")
     assert cli(env, "rollback", slow, "--to", "nap").exit_code == errors.EXIT_CONFLICT
     api.cancel_run(slow)
+
+
+def test_callback_from_the_cli(cli, env, api, tmp_path):
+    spec = {"name": "cb", "steps": [{"name": "ci", "callback": {"timeout": "1m"}},
+                                    {"name": "after", "run": "echo ${{ steps.ci.output.sha }}"}]}
+    api.publish_template(api.create_template(spec)["id"])
+    run_id = start(api, "cb")
+    answer = as_json(cli(env, "callback", run_id, "ci", "--data", '{"sha": "abc123"}', "--json"))
+    assert answer["accepted"] is True
+    assert as_json(cli(env, "wait", run_id, "--json"))["status"] == "completed"
+    assert ok(cli(env, "logs", run_id, "after")).stdout == "abc123\n"
+    f = tmp_path / "again.json"
+    f.write_text("{}")
+    r = cli(env, "callback", run_id, "ci", "--data", f"@{f}")
+    assert r.exit_code == errors.EXIT_CONFLICT

@@ -13,7 +13,7 @@ user_app = typer.Typer(help="Manage the daemon's users (admins only).", no_args_
 
 
 @auth_app.command()
-def token() -> None:
+def token(as_json: bool = typer.Option(False, "--json", help='Print {"token": "..."}.')) -> None:
     """Print the token this CLI uses (WFE_TOKEN, else the local admin token)."""
     value = resolve_token()
     if not value:
@@ -21,7 +21,10 @@ def token() -> None:
             f"no token: set WFE_TOKEN, or start the daemon once (wfe daemon start) so that it "
             f"writes {config.paths().token_file}"
         )
-    render.secret(value)
+    if as_json:
+        render.json_out({"token": value})
+    else:
+        render.secret(value)
 
 
 @user_app.command()

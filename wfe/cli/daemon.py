@@ -40,26 +40,37 @@ _LAUNCHER = (
 def start(
     port: int | None = typer.Option(None, "--port", min=0, max=65535, help=PORT_HELP),
     timeout: float = typer.Option(20.0, "--timeout", help="Seconds to wait until it answers."),
+    as_json: bool = typer.Option(False, "--json", help="Print its status as JSON."),
 ) -> None:
     """Start the daemon in the background and wait until it answers."""
     info, started = ensure_running(port, timeout)
     verb = "started" if started else "already running"
     render.note(f"wfe daemon {verb} at {info['url']} (pid {info.get('pid')})")
-    render.out(str(info["url"]))
+    if as_json:
+        render.json_out({**info, "started": started})
+    else:
+        render.out(str(info["url"]))
 
 
 @app.command()
-def stop(timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for it to exit.")):
+def stop(
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for it to exit."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"stopped": bool, "pid": N}.'),
+):
     """Stop the daemon (SIGTERM) and wait until it has exited."""
     p = config.paths()
     pid = _local_daemon_pid(p)
     if pid is None:
         render.note("wfe daemon is not running")
+        if as_json:
+            render.json_out({"stopped": False, "pid": None})
         return
     os.kill(pid, signal.SIGTERM)
     if not _wait(lambda: not _alive(pid), timeout):
         raise errors.WaitTimeout(f"the daemon (pid {pid}) did not exit within {timeout:g}s")
     render.note(f"wfe daemon stopped (pid {pid})")
+    if as_json:
+        render.json_out({"stopped": True, "pid": pid})
 
 
 @app.command()

@@ -1,10 +1,14 @@
-"""A run's history: ``wfe snapshots`` and ``wfe rollback``."""
+"""A run's history and what it waits for: ``wfe snapshots``, ``wfe rollback`` and
+``wfe callback``."""
 
 from __future__ import annotations
 
+import json
+
 import typer
 
-from wfe.cli import client, render, resolve_run
+from wfe import errors
+from wfe.cli import client, read_text, render, resolve_run
 from wfe.cli.completion import complete_run
 from wfe.client import is_uuid
 
@@ -14,6 +18,7 @@ RUN_HELP = "The run: its id, a unique prefix of 4+ characters, or @last."
 def register(app: typer.Typer) -> None:
     app.command("snapshots")(snapshots)
     app.command("rollback")(rollback)
+    app.command("callback")(callback)
 
 
 def snapshots(
@@ -53,3 +58,27 @@ def rollback(
         render.json_out(result)
     else:
         render.rollback(result)
+
+
+def callback(
+    run_ref: str = typer.Argument(..., metavar="RUN", help=RUN_HELP,
+                                  autocompletion=complete_run),
+    step: str = typer.Argument(..., metavar="STEP", help="The callback step."),
+    data: str = typer.Option("{}", "--data", metavar="JSON|@FILE",
+                             help='What the step gets: JSON, or @FILE (@- for stdin). '
+                                  '{"status": "failure", "error": "..."} fails it.'),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON."),
+) -> None:
+    """Report back to a callback step as the run's owner (as an external system would)."""
+    text = read_text(data[1:]) if data.startswith("@") else data
+    try:
+        payload = json.loads(text)
+    except ValueError as e:
+        raise errors.UsageError(f"--data is not JSON: {e}") from None
+    c = client()
+    answer = c.send_callback(resolve_run(c, run_ref), step, payload)
+    if as_json:
+        render.json_out(answer)
+    else:
+        render.note("accepted" + ("" if answer.get("consumed") else
+                                  "; kept until the run reaches the step"))

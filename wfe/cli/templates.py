@@ -77,11 +77,17 @@ def show(
 
 
 @app.command()
-def validate(file: str = typer.Argument(..., help=FILE_HELP)) -> None:
+def validate(
+    file: str = typer.Argument(..., help=FILE_HELP),
+    as_json: bool = typer.Option(False, "--json", help='Print {"file", "valid", "name"}.'),
+) -> None:
     """Check a template file offline (no daemon needed); exit 2 and list the problems if bad."""
     text = read_text(file)
     # The engine (and its YAML and jinja2 imports) is paid for only by this command.
     from wfe.engine.spec import load_template_text, parse_template
 
     spec = parse_template(load_template_text(text, content_type_of(file, text)))
-    render.valid(file, spec)
+    if as_json:
+        render.json_out({"file": file, "valid": True, "name": spec.name})
+    else:
+        render.valid(file, spec)

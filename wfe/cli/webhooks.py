@@ -58,10 +58,15 @@ def list_(
 
 
 @app.command()
-def rm(webhook_id: str = typer.Argument(..., metavar="ID", help=ID_HELP)) -> None:
+def rm(
+    webhook_id: str = typer.Argument(..., metavar="ID", help=ID_HELP),
+    as_json: bool = typer.Option(False, "--json", help='Print {"deleted": ID}.'),
+) -> None:
     """Delete a webhook; its undelivered messages are dropped with it."""
     client().delete_webhook(webhook_id)
     render.note(f"deleted webhook {webhook_id}")
+    if as_json:
+        render.json_out({"deleted": webhook_id})
 
 
 @app.command()
