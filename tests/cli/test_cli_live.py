@@ -282,3 +282,15 @@ def test_callback_from_the_cli(cli, env, api, tmp_path):
     f.write_text("{}")
     r = cli(env, "callback", run_id, "ci", "--data", f"@{f}")
     assert r.exit_code == errors.EXIT_CONFLICT
+
+
+def test_watch_json_and_demo_json(cli, env, api):
+    run = as_json(cli(env, "watch", start(api, "three"), "--json"))
+    assert run["status"] == "completed" and [s["name"] for s in run["steps"]] == [
+        "build", "rest", "ship"]
+    r = cli(env, "watch", start(api, "boom"), "--json")
+    assert r.exit_code == errors.EXIT_FAILED and json.loads(r.stdout)["status"] == "failed"
+    demo = as_json(cli(env, "demo", "--json"))
+    assert demo["status"] == "completed" and demo["template"]["name"] == "demo"
+    info = as_json(cli(env, "daemon", "start", "--json"))
+    assert info["running"] is True and info["started"] is False
