@@ -294,3 +294,17 @@ def test_watch_json_and_demo_json(cli, env, api):
     assert demo["status"] == "completed" and demo["template"]["name"] == "demo"
     info = as_json(cli(env, "daemon", "start", "--json"))
     assert info["running"] is True and info["started"] is False
+
+
+def test_logs_follow_goes_on_through_retries(cli, env, api, tmp_path):
+    count = tmp_path / "count"
+    spec = {"name": "flaky", "steps": [{
+        "name": "try", "retry": {"max_attempts": 3, "initial_delay": "300ms"},
+        "run": f'echo x >> {count}; echo "attempt $WFE_ATTEMPT"; [ $(wc -l < {count}) -ge 3 ]'}]}
+    api.publish_template(api.create_template(spec)["id"])
+    run_id = start(api, "flaky")
+    lines = ok(cli(env, "logs", run_id, "try", "-f", "--json")).stdout.splitlines()
+    got = [(x["attempt"], x["line"]) for x in map(json.loads, lines)]
+    assert got == [(1, "attempt 1"), (2, "attempt 2"), (3, "attempt 3")]
+    # One attempt only when it is named.
+    assert ok(cli(env, "logs", run_id, "try", "-f", "--attempt", "2")).stdout == "attempt 2\n"

@@ -116,6 +116,36 @@ def step_logs(c: Client, run_id: str, step: str, attempt: int | None = None,
             yield current, ev.data
 
 
+def step_logs_across_retries(c: Client, run_id: str,
+                             step: str) -> Iterator[tuple[int | None, str | None]]:
+    """Like step_logs, and on through every retry of the step until it is done."""
+    attempt: int | None = None
+    while True:
+        for attempt, line in step_logs(c, run_id, step, attempt):
+            yield attempt, line
+        if attempt is None:
+            return
+        attempt = _next_attempt(c, run_id, step, attempt)
+        if attempt is None:
+            return
+
+
+def _next_attempt(c: Client, run_id: str, step: str, after: int) -> int | None:
+    """The number of the step's next attempt once it starts; None if none will. The run is
+    read again after each of its events (the first one is the replay, at once)."""
+    run = c.get_run(run_id)
+    events = sse.follow(lambda last: c.run_events_stream(run_id, last), _replay_from(run))
+    while True:
+        state = next(s for s in run["steps"] if s["name"] == step)
+        if state["attempt"] > after:
+            return state["attempt"]
+        if state["status"] not in ("pending", "running") or run["status"] in TERMINAL:
+            return None
+        if next(events, None) is None:
+            return None
+        run = c.get_run(run_id)
+
+
 class LogTail:
     """Follows, in a thread, the log of whichever step is running, into ``sink(step,
     attempt, line)``. The log is a nicety: if it cannot be read the view goes on without."""

@@ -107,7 +107,7 @@ def logs(
     attempt: int | None = typer.Option(None, "--attempt", min=1,
                                        help="That attempt (default: the latest)."),
     follow_: bool = typer.Option(False, "-f", "--follow",
-                                 help="Go on as the log grows, until the step ends."),
+                                 help="Go on as the log grows, through retries, until the step is done."),
     as_json: bool = typer.Option(False, "--json",
                                  help="JSON Lines: {step, attempt, line} per line."),
 ) -> None:
@@ -146,7 +146,9 @@ def _print_log(c: Client, run_id: str, step: str, attempt: int | None, as_json: 
 
 def _follow_log(c: Client, run_id: str, step: str, attempt: int | None, as_json: bool,
                 prefix: bool) -> None:
-    for number, line in follow.step_logs(c, run_id, step, attempt):
+    lines = (follow.step_logs(c, run_id, step, attempt) if attempt is not None
+             else follow.step_logs_across_retries(c, run_id, step))
+    for number, line in lines:
         if line is None:
             continue
         if as_json:
