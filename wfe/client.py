@@ -53,13 +53,28 @@ class Client:
         self.token = token
         self.timeout = timeout
         self._parts = parts
+        self._env: Mapping[str, str] | None = None  # set when the URL came from daemon.json
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, timeout: float = 30) -> Client:
         url = resolve_url(env)
         if url is None:
             raise errors.DaemonUnreachable(NOT_RUNNING)
-        return cls(url, resolve_token(env), timeout)
+        client = cls(url, resolve_token(env), timeout)
+        if not (os.environ if env is None else env).get("WFE_URL"):
+            client._env = dict(os.environ if env is None else env)
+        return client
+
+    def rediscover(self) -> bool:
+        """After losing the local daemon: find it again (a restart may have moved its port).
+        True when its URL changed."""
+        if self._env is None:
+            return False
+        url = resolve_url(self._env)
+        if not url or url == self.url:
+            return False
+        self.url, self._parts = url.rstrip("/"), urlsplit(url)
+        return True
 
     # -- transport ---------------------------------------------------------------------
 
@@ -108,6 +123,8 @@ class Client:
             resp = conn.getresponse()
         except (OSError, http.client.HTTPException) as e:
             conn.close()
+            if self.rediscover():  # the daemon came back elsewhere: follow it there
+                return self.open_stream(path, query, last_event_id)
             raise self._unreachable(e) from e
         if resp.status >= 400:
             raw = resp.read()

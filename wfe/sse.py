@@ -107,11 +107,17 @@ def follow(open_stream: Callable[[str | None], Stream], last_id: str | None = No
         lost_at, connected = None, True
         stream.deadline = deadline
         try:
+            closing = False
             for ev in stream:
+                closing = ev.event == "closing"
+                if closing:  # the daemon is stopping: not the end, come back to it
+                    continue
                 if ev.id is not None:
                     last_id = ev.id
                 yield ev
-            return
+            if not closing:
+                return
+            lost_at = _lost(lost_at, deadline)
         except TimeoutError:
             if deadline is not None and time.monotonic() >= deadline:
                 raise errors.WaitTimeout("timed out waiting") from None

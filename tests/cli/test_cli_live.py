@@ -308,3 +308,31 @@ def test_logs_follow_goes_on_through_retries(cli, env, api, tmp_path):
     assert got == [(1, "attempt 1"), (2, "attempt 2"), (3, "attempt 3")]
     # One attempt only when it is named.
     assert ok(cli(env, "logs", run_id, "try", "-f", "--attempt", "2")).stdout == "attempt 2\n"
+
+
+def test_watch_survives_a_daemon_restart(daemon_factory, cli_process, tmp_path):
+    """The daemon stops promptly with a watcher connected; the watcher comes back to the
+    restarted daemon and sees the run to its end."""
+    import subprocess
+    import sys
+    import time
+
+    d = daemon_factory().start()
+    c = d.client()
+    spec = {"name": "nap", "steps": [{"name": "nap", "sleep": "3s"}, {"name": "end", "run": "true"}]}
+    c.publish_template(c.create_template(spec)["id"])
+    run_id = c.start_run("nap")["id"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WFE_")} | d.env
+    watcher = subprocess.Popen([sys.executable, "-m", "wfe", "watch", run_id], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        t = time.monotonic()
+        assert d.stop() == 0
+        assert time.monotonic() - t < 5, "the daemon waited for the open stream"
+        d.start()
+        out, err = watcher.communicate(timeout=60)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0, out + err
+    assert "completed" in out.splitlines()[-1]

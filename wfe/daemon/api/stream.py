@@ -66,6 +66,8 @@ class _Stream:
         gone = exc_type is not None and issubclass(exc_type, (_Gone, ConnectionResetError))
         if exc_type is None or gone:
             try:
+                if self.closing:  # not the end of the stream: the client should come back
+                    await self.send(None, "closing", '{"reason": "shutdown"}')
                 await self.resp.write_eof()
             except ConnectionResetError:
                 pass
@@ -98,6 +100,8 @@ class _Stream:
         stream alive and notice a client that left (raises _Gone)."""
         deadline = time.monotonic() + timeout
         while True:
+            if self._server_closing():
+                self.closing = True
             if self.closing or self._client_left():
                 raise _Gone
             if waiter.done():
@@ -109,15 +113,21 @@ class _Stream:
             if time.monotonic() - self.last_write >= KEEPALIVE:
                 await self._write(": keepalive\n\n")
 
+    def _server_closing(self) -> bool:
+        """Whether the server began to shut down (before close_streams has run, or where
+        app.on_shutdown does not call it). aiohttp marks each connection closed then but
+        offers no public way to ask, hence the private attribute, read defensively."""
+        return bool(getattr(self.request.protocol, "_close", False))
+
     def _client_left(self) -> bool:
         transport = self.request.transport
         return transport is None or transport.is_closing()
 
 
 async def close_streams(app: web.Application) -> None:
-    """For ``app.on_shutdown``: end every open stream now. The server waits for running
-    handlers before it stops, and a stream handler would otherwise run until its client
-    leaves."""
+    """For ``app.on_shutdown``: end every open stream now, with ``event: closing`` (come
+    back later). The server waits for running handlers before it stops, and a stream
+    handler would otherwise run until its client leaves."""
     for stream in list(_OPEN):
         if stream.request.app is app:
             stream.close()
