@@ -5,6 +5,8 @@ module per thing shown builds on it. Commands call ``render.<name>``: the names 
 gathered here.
 """
 
+# ruff: noqa: F401  (every import here is a re-export)
+
 from wfe.cli.render.base import (
     DETAIL_WIDTH,
     STATUS_STYLES,
