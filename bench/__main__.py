@@ -116,7 +116,7 @@ async def run_all(args: argparse.Namespace, work: Path) -> dict:
     names = set(args.only.split(","))
     dbos_version = None if args.no_dbos else dbos_side.available()
     results: dict = {"command": ("python -m bench " + shlex.join(sys.argv[1:])).strip(),
-                     "wfe_repo": str(harness.WFE_REPO),
+                     "wfe_repo": harness.WFE_REPO.name,  # a name, not a path of this machine
                      "machine": report.machine(), "sizes": report.sizes_dict(sz)}
     if not args.no_dbos and dbos_version is None and names & {"throughput", "latency"}:
         results["dbos"] = {"skipped": NO_DBOS}

@@ -37,4 +37,4 @@ def run(env: dict[str, str], reps: int) -> dict:
     bare = _wall([sys.executable, "-c", "pass"], env, reps)
     imp = _wall([sys.executable, "-c", "import wfe.cli.main"], env, reps)
     return {"median": {"wfe_ls_json_ms": ls, "python_pass_ms": bare, "import_cli_ms": imp,
-                       "over_bare_python_ms": ls - bare}, "command": wfe_command()}
+                       "over_bare_python_ms": ls - bare}, "command": [Path(a).name for a in wfe_command()]}

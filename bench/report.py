@@ -74,7 +74,7 @@ def machine() -> dict:
                      "wfe": _version("wfe"), "aiohttp": _version("aiohttp"),
                      "aiosqlite": _version("aiosqlite"), "pydantic": _version("pydantic"),
                      "dbos": _version("dbos")},
-        "commit": _git(), "daemon_settings": settings, "executable": sys.executable,
+        "commit": _git(), "daemon_settings": settings, "executable": Path(sys.executable).name,
     }
 
 
