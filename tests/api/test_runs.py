@@ -139,6 +139,41 @@ async def test_list_is_owner_scoped_and_paged(settings):
             assert status == 422 and err["error"]["code"] == "validation_failed", bad
 
 
+async def test_list_items_are_the_run_model_exactly(settings):
+    """The list is built as JSON by SQLite; each item must be what the Run model makes of
+    the same run (read through GET), whatever its input holds, sealed secrets included."""
+    from wfe.models import Page, Run
+
+    spec = {"name": "shapes", "variables": {
+        "text": {"type": "string"}, "n": {"type": "number", "default": 1.5}},
+        "steps": [{"name": "wait", "approval": {}}]}
+    secret = {"name": "secret", "variables": {"pw": {"type": "string", "secret": True}},
+              "steps": [{"name": "s", "set": {"a": 1}}]}
+    odd = 'quote " back \\ nl \n tab \t ctl \x01 \u2028 ünï 😀 </script>'
+    async with api_client(settings) as api:
+        await api.template(spec)
+        await api.template(secret)
+        plain = await api.start("shapes", text=odd, n=-0.000001)
+        sealed = await api.start("secret", pw="hunter2-sealed")
+        cancelled = await api.start("shapes", text="y")
+        await api.wait_status(cancelled["id"], "waiting_approval")
+        await api.post(f"/api/v1/workflows/{cancelled['id']}/cancel",
+                       json={"reason": odd}, expect=200)
+        _, page = await api.get("/api/v1/workflows", expect=200)
+        assert Page[Run].model_validate(page).model_dump(mode="json") == page
+        assert page["total"] == 3
+        for item in page["items"]:
+            _, one = await api.get(f"/api/v1/workflows/{item['id']}", expect=200)
+            one.update(steps=None, events=None, approvals=None)
+            assert item == one
+        by_id = {r["id"]: r for r in page["items"]}
+        assert by_id[plain["id"]]["input"] == {"text": odd, "n": -0.000001}
+        assert by_id[sealed["id"]]["input"] == {"pw": "***"}
+        assert by_id[cancelled["id"]]["reason"] == odd
+        _, done = await api.get("/api/v1/workflows?status=cancelled", expect=200)
+        assert [r["id"] for r in done["items"]] == [cancelled["id"]] and done["total"] == 1
+
+
 async def test_input_validation(settings):
     spec = {"name": "typed", "variables": {
         "name": {"type": "string"}, "count": {"type": "integer", "default": 1},

@@ -20,9 +20,9 @@ async def verify_run(request: web.Request) -> web.Response:
     # Whoever may read the run may check its log (its owner and its approvers).
     if await queries.get_run(store, run_id, user(request)["name"], detail=False) is None:
         raise NotFound(f"run {run_id} not found")
-    events = await queries.audit_events(store, run_id)
-    (head,) = await queries.audit_heads(store, run_id=run_id)
-    report = verify_chain(run_id, events, head["last_seq"], head["last_hash"])
+    events, head = await queries.audit_run(store, run_id)
+    report = await asyncio.to_thread(verify_chain, run_id, events, head["last_seq"],
+                                     head["last_hash"])
     return respond(AuditReport, report)
 
 
@@ -37,7 +37,6 @@ def _verify_all(heads: list[dict], events: list[dict]) -> dict:
 
 async def verify_all(request: web.Request) -> web.Response:
     store, me = request.app[keys.STORE], user(request)["name"]
-    heads = await queries.audit_heads(store, owner=me)
-    events = await queries.audit_owner_events(store, me)
+    events, heads = await queries.audit_owner(store, me)
     # Hashing every event is CPU work: keep it off the event loop.
     return respond(AuditSummary, await asyncio.to_thread(_verify_all, heads, events))

@@ -99,3 +99,9 @@ def page(model: type[BaseModel], items: list, total: int, limit: int, offset: in
 
     return respond(Page[model], {"items": items, "total": total, "limit": limit,
                                  "offset": offset})
+
+
+def page_json(items: str, total: int, limit: int, offset: int) -> web.Response:
+    """A page whose items are already JSON text (built by the store), shaped as ``Page``."""
+    body = f'{{"items":{items},"total":{total},"limit":{limit},"offset":{offset}}}'
+    return web.Response(body=body.encode(), content_type="application/json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from wfe.daemon import keys
-from wfe.daemon.api.common import choice_param, page, page_params, read_model, respond, user
+from wfe.daemon.api.common import choice_param, page_json, page_params, read_model, respond, user
 from wfe.daemon.api.webhooks import callback_hook
 from wfe.daemon.secrets import seal_inputs
 from wfe.daemon.store import ops_runs, queries
@@ -58,7 +58,7 @@ async def list_runs(request: web.Request) -> web.Response:
     status = choice_param(request, "status", [s.value for s in RunStatus])
     items, total = await queries.list_runs(request.app[keys.STORE], user(request)["name"],
                                            status, limit, offset)
-    return page(Run, items, total, limit, offset)
+    return page_json(items, total, limit, offset)
 
 
 async def get_run(request: web.Request) -> web.Response:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 import uuid
 from datetime import datetime
 
-from wfe.daemon.secrets import hide_sealed
+from wfe.daemon.secrets import SEALED_PREFIX, hide_sealed
 from wfe.daemon.store import Store
-from wfe.daemon.store.util import loads, now_iso
+from wfe.daemon.store.util import dumps, loads, now_iso
 
 RUN_COLUMNS = (
     "r.id, r.status, r.trigger_type, r.input, r.owner, r.reason, r.current_step, r.created_at,"
@@ -86,19 +88,57 @@ READABLE = ("(r.owner = ? OR EXISTS (SELECT 1 FROM approvals a, json_each(a.appr
 
 
 async def get_run(store: Store, run_id: str, user: str, detail: bool = True) -> dict | None:
+    """The run as ``user`` may see it, with its steps, events and approvals unless not
+    ``detail``: all read in one transaction, so the status agrees with the last event."""
     if not is_uuid(run_id):
         return None
-    row = await store.one(
-        f"SELECT {RUN_COLUMNS} FROM runs r JOIN templates t ON t.id = r.template_id"
-        f" WHERE r.id = ? AND {READABLE}", (run_id, user, user))
-    if row is None:
+    return store.read(read_run, run_id, user, detail)
+
+
+def _rows(conn: sqlite3.Connection, sql: str, params: tuple) -> list[dict]:
+    return [dict(r) for r in conn.execute(sql, params).fetchall()]
+
+
+def read_run(conn: sqlite3.Connection, run_id: str, user: str, detail: bool) -> dict | None:
+    rows = _rows(conn, f"SELECT {RUN_COLUMNS} FROM runs r JOIN templates t ON t.id = r.template_id"
+                       f" WHERE r.id = ? AND {READABLE}", (run_id, user, user))
+    if not rows:
         return None
-    run = run_view(row)
+    run = run_view(rows[0])
     if detail:
-        run["steps"] = await run_steps(store, run_id)
-        run["events"] = await run_events(store, run_id)
-        run["approvals"] = await run_approvals(store, run_id)
+        run["steps"] = _steps(conn, run_id)
+        run["events"] = _events(conn, run_id)
+        run["approvals"] = [approval_view(r) for r in _rows(
+            conn, f"SELECT {APPROVAL_COLUMNS} FROM approvals a WHERE a.run_id = ?"
+                  " ORDER BY a.requested_at", (run_id,))]
     return run
+
+
+def _steps(conn: sqlite3.Connection, run_id: str) -> list[dict]:
+    attempts: dict[int, list[dict]] = {}
+    for r in _rows(conn, "SELECT idx, attempt, status, started_at, finished_at, exit_code, error,"
+                         " log_tail FROM step_attempts WHERE run_id = ? ORDER BY idx, attempt",
+                   (run_id,)):
+        idx = r.pop("idx")
+        r["duration"] = _duration(r["started_at"], r["finished_at"])
+        attempts.setdefault(idx, []).append(r)
+    rows = _rows(conn, "SELECT idx, name, kind, status, attempt, started_at, finished_at, output,"
+                       " error, exit_code, log_tail, wake_at FROM steps WHERE run_id = ?"
+                       " ORDER BY idx", (run_id,))
+    for r in rows:
+        r["index"] = r.pop("idx")
+        r["output"] = loads(r["output"])
+        r["wake_at"] = now_iso(r["wake_at"]) if r["wake_at"] is not None else None
+        r["attempts"] = attempts.get(r["index"], [])
+    return rows
+
+
+def _events(conn: sqlite3.Connection, run_id: str, after: int = 0) -> list[dict]:
+    rows = _rows(conn, "SELECT seq, type, actor, at, data FROM events WHERE run_id = ? AND seq > ?"
+                       " ORDER BY seq", (run_id, after))
+    for r in rows:
+        r["data"] = loads(r["data"])
+    return rows
 
 
 APPROVAL_COLUMNS = ("a.id, a.run_id, a.step, a.status, a.message, a.approvers, a.on_timeout,"
@@ -109,12 +149,6 @@ def approval_view(row: dict) -> dict:
     row["approvers"] = loads(row["approvers"])
     row["expires_at"] = now_iso(row["expires_at"]) if row["expires_at"] is not None else None
     return row
-
-
-async def run_approvals(store: Store, run_id: str) -> list[dict]:
-    rows = await store.all(f"SELECT {APPROVAL_COLUMNS} FROM approvals a WHERE a.run_id = ?"
-                           " ORDER BY a.requested_at", (run_id,))
-    return [approval_view(r) for r in rows]
 
 
 async def approval_inbox(store: Store, user: str, status: str | None, limit: int,
@@ -145,40 +179,6 @@ async def approval_inbox(store: Store, user: str, status: str | None, limit: int
     return out, total
 
 
-async def run_steps(store: Store, run_id: str) -> list[dict]:
-    rows = await store.all(
-        "SELECT idx, name, kind, status, attempt, started_at, finished_at, output, error,"
-        " exit_code, log_tail, wake_at FROM steps WHERE run_id = ? ORDER BY idx", (run_id,))
-    attempts = await step_attempts(store, run_id)
-    for r in rows:
-        r["index"] = r.pop("idx")
-        r["output"] = loads(r["output"])
-        r["wake_at"] = now_iso(r["wake_at"]) if r["wake_at"] is not None else None
-        r["attempts"] = attempts.get(r["index"], [])
-    return rows
-
-
-async def run_events(store: Store, run_id: str, after: int = 0) -> list[dict]:
-    rows = await store.all(
-        "SELECT seq, type, actor, at, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq",
-        (run_id, after))
-    for r in rows:
-        r["data"] = loads(r["data"])
-    return rows
-
-
-async def step_attempts(store: Store, run_id: str) -> dict[int, list[dict]]:
-    rows = await store.all(
-        "SELECT idx, attempt, status, started_at, finished_at, exit_code, error, log_tail"
-        " FROM step_attempts WHERE run_id = ? ORDER BY idx, attempt", (run_id,))
-    out: dict[int, list[dict]] = {}
-    for r in rows:
-        idx = r.pop("idx")
-        r["duration"] = _duration(r["started_at"], r["finished_at"])
-        out.setdefault(idx, []).append(r)
-    return out
-
-
 def _duration(start: str | None, end: str | None) -> float | None:
     if not start or not end:
         return None
@@ -188,17 +188,55 @@ def _duration(start: str | None, end: str | None) -> float | None:
 
 
 async def list_runs(store: Store, owner: str, status: str | None, limit: int,
-                    offset: int) -> tuple[list[dict], int]:
+                    offset: int) -> tuple[str, int]:
+    """A page of the owner's runs, newest first, as a JSON array (text), and their total."""
+    return store.read(_list_runs, owner, status, limit, offset)
+
+
+def _json_object(fields: list[tuple[str, str, str]]) -> str:
+    """An SQL expression for one JSON object: ``(key, expr, kind)`` per member, where kind
+    is ``q`` (quote a value or NULL), ``n`` (an integer, never NULL) or ``j`` (JSON text)."""
+    parts = []
+    for n, (key, expr, kind) in enumerate(fields):
+        value = f"json_quote({expr})" if kind == "q" else expr
+        parts.append(f"'{',' if n else '{'}\"{key}\":'||{value}")
+    return "||".join(parts) + "||'}'"
+
+
+# A run as the Run model dumps it (no details), built by SQLite: no row becomes Python
+# objects only to be serialised again. ``input`` is the daemon's own JSON, spliced as is.
+RUN_JSON = _json_object([
+    ("id", "r.id", "q"), ("status", "r.status", "q"),
+    ("template", _json_object([("id", "t.id", "q"), ("name", "t.name", "q"),
+                               ("version", "t.version", "n")]), "j"),
+    ("trigger_type", "r.trigger_type", "q"), ("input", "r.input", "j"), ("owner", "r.owner", "q"),
+    ("reason", "r.reason", "q"), ("current_step", "r.current_step", "n"),
+    ("created_at", "r.created_at", "q"), ("started_at", "r.started_at", "q"),
+    ("finished_at", "r.finished_at", "q"), ("updated_at", "r.updated_at", "q"),
+    ("steps", "'null'", "j"), ("events", "'null'", "j"), ("approvals", "'null'", "j"),
+    ("callback_secret", "'null'", "j"),
+])
+
+
+def _list_runs(conn: sqlite3.Connection, owner: str, status: str | None, limit: int,
+               offset: int) -> tuple[str, int]:
     where, params = "r.owner = ?", [owner]
     if status:
         where += " AND r.status = ?"
         params.append(status)
-    total = await store.scalar(f"SELECT COUNT(*) FROM runs r WHERE {where}", tuple(params))
-    rows = await store.all(
-        f"SELECT {RUN_COLUMNS} FROM runs r JOIN templates t ON t.id = r.template_id"
-        f" WHERE {where} ORDER BY r.created_at DESC, r.rowid DESC LIMIT ? OFFSET ?",
-        (*params, limit, offset))
-    return [run_view(r) for r in rows], total
+    (total,) = conn.execute(f"SELECT COUNT(*) FROM runs r WHERE {where}", params).fetchone()
+    rows = conn.execute(
+        f"SELECT {RUN_JSON}, instr(r.input, '{SEALED_PREFIX}') FROM runs r"
+        f" JOIN templates t ON t.id = r.template_id WHERE {where}"
+        " ORDER BY r.created_at DESC, r.rowid DESC LIMIT ? OFFSET ?", (*params, limit, offset))
+    return "[" + ",".join(_unsealed(text) if sealed else text for text, sealed in rows) + "]", total
+
+
+def _unsealed(text: str) -> str:
+    """The rare run with a sealed input: show it as the API always does (``***``)."""
+    run = json.loads(text)
+    run["input"] = hide_sealed(run["input"])
+    return dumps(run)
 
 
 async def user_by_token_hash(store: Store, digest: str) -> dict | None:
@@ -237,21 +275,21 @@ async def list_tokens(store: Store, user_id: str, limit: int, offset: int) -> tu
 AUDIT_COLUMNS = "e.run_id, e.seq, e.type, e.actor, e.at, e.data, e.hash"
 
 
-async def audit_events(store: Store, run_id: str) -> list[dict]:
-    """A run's events exactly as stored (data as text), for the chain verifier."""
-    return await store.all(f"SELECT {AUDIT_COLUMNS} FROM events e WHERE e.run_id = ?"
-                           " ORDER BY e.seq, e.id", (run_id,))
+# Hashes are checked against the run rows' heads read in the same transaction: a run that
+# moves on meanwhile is seen as it was, never as a chain longer than its head.
+async def audit_run(store: Store, run_id: str) -> tuple[list[dict], dict]:
+    """A run's events exactly as stored (data as text), and what its row says the log ends with."""
+    events, heads = await store.all_bg(
+        (f"SELECT {AUDIT_COLUMNS} FROM events e WHERE e.run_id = ? ORDER BY e.seq, e.id",
+         (run_id,)),
+        ("SELECT id, last_seq, last_hash FROM runs WHERE id = ?", (run_id,)))
+    return events, heads[0]
 
 
-async def audit_heads(store: Store, owner: str | None = None, run_id: str | None = None) -> list[dict]:
-    """What each run row says its log ends with (last_seq, last_hash)."""
-    if run_id is not None:
-        return await store.all("SELECT id, last_seq, last_hash FROM runs WHERE id = ?", (run_id,))
-    return await store.all("SELECT id, last_seq, last_hash FROM runs WHERE owner = ?"
-                           " ORDER BY created_at, rowid", (owner,))
-
-
-async def audit_owner_events(store: Store, owner: str) -> list[dict]:
-    return await store.all(
-        f"SELECT {AUDIT_COLUMNS} FROM events e JOIN runs r ON r.id = e.run_id"
-        " WHERE r.owner = ? ORDER BY e.run_id, e.seq, e.id", (owner,))
+async def audit_owner(store: Store, owner: str) -> tuple[list[dict], list[dict]]:
+    events, heads = await store.all_bg(
+        (f"SELECT {AUDIT_COLUMNS} FROM events e JOIN runs r ON r.id = e.run_id"
+         " WHERE r.owner = ? ORDER BY e.run_id, e.seq, e.id", (owner,)),
+        ("SELECT id, last_seq, last_hash FROM runs WHERE owner = ? ORDER BY created_at, rowid",
+         (owner,)))
+    return events, heads

@@ -184,6 +184,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX deliveries_webhook ON deliveries (webhook_id, created_at);
     ALTER TABLE runs ADD COLUMN has_webhooks INTEGER NOT NULL DEFAULT 0;
     """,
+    # Lists are newest first with rowid as the tie-break: an ascending index read backwards
+    # gives (created_at DESC, rowid DESC) as it is, with no sort of the page.
+    """
+    DROP INDEX runs_owner;
+    CREATE INDEX runs_owner ON runs (owner, created_at);
+    DROP INDEX runs_owner_status;
+    CREATE INDEX runs_owner_status ON runs (owner, status, created_at);
+    """,
 ]
 
 
