@@ -1,0 +1,238 @@
+"""parse_template(): the models plus every check they cannot make, as one list of paths.
+
+Each problem carries a path such as ``steps[2].run``; pydantic's errors are reworded into the
+same shape so that the whole list reads alike.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from wfe.engine import expressions
+from wfe.engine.inputs import coerce_value
+from wfe.engine.spec_models import (
+    KINDS,
+    NAME_RULES,
+    RETRYABLE_KINDS,
+    ApprovalSpec,
+    CallbackSpec,
+    DefaultsSpec,
+    HttpSpec,
+    RetrySpec,
+    StepSpec,
+    TemplateSpec,
+    Variable,
+    step_kinds,
+)
+from wfe.errors import ValidationFailed
+
+
+def parse_template(data: Any) -> TemplateSpec:
+    """The template in ``data``, or ValidationFailed("template is invalid") listing every error."""
+    if not isinstance(data, dict):
+        raise ValidationFailed(
+            "template is invalid", [{"path": "", "message": "a template must be a mapping"}]
+        )
+    details: list[dict[str, str]] = []
+    spec: TemplateSpec | None = None
+    try:
+        spec = TemplateSpec.model_validate(data)
+    except ValidationError as e:
+        details.extend(_pydantic_details(e))
+    details.extend(_semantic_errors(data))
+    unique = sorted({(d["path"], d["message"]): d for d in details}.values(), key=_path_order)
+    if unique or spec is None:
+        raise ValidationFailed("template is invalid", unique)
+    return spec
+
+
+def _path_order(detail: dict[str, str]) -> list[tuple[int, str | int]]:
+    # steps[2] before steps[10]; sorted() is stable, so one path's messages keep their order.
+    tokens = re.findall(r"\d+|[^\d\[\].]+", detail["path"])
+    return [(0, int(t)) if t.isdigit() else (1, t) for t in tokens]
+
+
+def path_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    """("steps", 2, "run") -> "steps[2].run"; a key that is not a plain word is quoted."""
+    out = ""
+    for part in loc:
+        if part != "[key]":  # pydantic's marker for "the key itself", already named by the path
+            out = _join(out, part)
+    return out
+
+
+def _join(path: str, part: Any) -> str:
+    if isinstance(part, int) and not isinstance(part, bool):
+        return f"{path}[{part}]"
+    if re.fullmatch(r"[A-Za-z0-9_-]+", str(part)):
+        return f"{path}.{part}" if path else str(part)
+    return f"{path}[{json.dumps(str(part))}]"
+
+
+def _pydantic_details(error: ValidationError) -> Iterator[dict[str, str]]:
+    for e in error.errors(include_url=False):
+        loc, kind = tuple(e["loc"]), e["type"]
+        message = e["msg"].removeprefix("Value error, ")
+        if kind == "missing":
+            message = "required"
+        elif kind == "extra_forbidden":
+            message = _unknown_field(loc)
+        elif kind in ("model_type", "dict_type"):
+            message = "expected a mapping"
+        yield {"path": path_of(loc), "message": message}
+
+
+def _unknown_field(loc: tuple[Any, ...]) -> str:
+    model = _model_at(loc[:-1])
+    names = [f.alias or n for n, f in model.model_fields.items()] if model else []
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    return f"unknown field; did you mean '{close[0]}'?" if close else (
+        "unknown field; expected one of: " + ", ".join(names) if names else "unknown field"
+    )
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """Which model a location's mapping is, to suggest field names."""
+    shapes: dict[tuple[str, ...], type[BaseModel]] = {
+        (): TemplateSpec, ("steps",): StepSpec, ("variables",): Variable,
+        ("defaults",): DefaultsSpec, ("defaults", "retry"): RetrySpec,
+        ("steps", "retry"): RetrySpec, ("steps", "http"): HttpSpec,
+        ("steps", "approval"): ApprovalSpec, ("steps", "callback"): CallbackSpec,
+    }
+    if loc[:1] == ("variables",):
+        loc = loc[:1] + loc[2:]  # drop the variable's own name
+    return shapes.get(tuple(str(p) for p in loc if not isinstance(p, int)))
+
+
+def _semantic_errors(data: dict[str, Any]) -> list[dict[str, str]]:
+    """What the models cannot see on their own: names, kinds, cross-references, expressions."""
+    errors: list[dict[str, str]] = []
+
+    def add(path: str, message: str) -> None:
+        errors.append({"path": path, "message": message})
+
+    variables = data.get("variables")
+    variables = variables if isinstance(variables, dict) else {}
+    for name, raw in variables.items():
+        _check_variable(str(name), raw, add)
+    steps = data.get("steps", ...)
+    if steps is None or steps == []:
+        add("steps", "at least one step is required")
+    if isinstance(steps, list):
+        _check_steps(steps, {str(n) for n in variables}, add)
+    return errors
+
+
+def _check_variable(name: str, raw: Any, add: Any) -> None:
+    path = _join("variables", name)
+    pattern, words = NAME_RULES["variable"]
+    if not re.fullmatch(pattern, name):
+        add(path, f"invalid variable name: use {words} (at most 64)")
+    try:
+        var = Variable.model_validate({} if raw is None else raw)
+    except ValidationError:
+        return  # already reported, field by field
+    if var.type == "enum" and not var.values:
+        add(f"{path}.values", "an enum needs a non-empty list of values")
+    if var.type != "enum" and var.values is not None:
+        add(f"{path}.values", "values are only for type enum")
+    if var.has_default:
+        try:
+            coerce_value(var.type, var.default, var.values, from_text=False)
+        except ValueError as e:
+            add(f"{path}.default", f"the default does not fit type {var.type}: {e}")
+        if var.required:
+            add(f"{path}.required", "a variable with a default cannot be required")
+
+
+def _check_steps(steps: list[Any], variables: set[str], add: Any) -> None:
+    callbacks = {
+        s["name"] for s in steps if isinstance(s, dict) and isinstance(s.get("name"), str)
+        and step_kinds(s) == ["callback"]
+    }
+    first_index: dict[str, int] = {}
+    before: set[str] = set()
+    for i, raw in enumerate(steps):
+        if not isinstance(raw, dict):
+            continue
+        path, name = f"steps[{i}]", raw.get("name")
+        if isinstance(name, str) and name in first_index:
+            add(f"{path}.name", f"duplicate step name '{name}' (also steps[{first_index[name]}])")
+        kind = _check_kind(raw, path, add)
+        if kind:
+            _check_applicable(raw, kind, path, add)
+        _check_expressions(raw, path, (variables, set(before), callbacks), add)
+        if isinstance(name, str):
+            first_index.setdefault(name, i)
+            before.add(name)
+
+
+def _check_kind(raw: dict[str, Any], path: str, add: Any) -> str | None:
+    given = step_kinds(raw)
+    if not given:
+        add(path, "unknown step kind; expected one of: " + ", ".join(KINDS))
+        return None
+    if len(given) > 1:
+        add(path, f"a step has exactly one of {', '.join(KINDS)}; this one has "
+            + " and ".join(given))
+        return None
+    explicit = raw.get("kind")
+    if explicit in KINDS and explicit != given[0]:
+        add(f"{path}.kind", f"kind '{explicit}' does not match the step's '{given[0]}' key")
+    return given[0]
+
+
+def _check_applicable(raw: dict[str, Any], kind: str, path: str, add: Any) -> None:
+    for key in ("env", "cwd"):
+        if raw.get(key) is not None and kind != "run":
+            add(f"{path}.{key}", f"{key} is only for run steps")
+    if raw.get("retry") is not None and kind not in RETRYABLE_KINDS:
+        add(f"{path}.retry", "retry is only for run, http and callback steps")
+    if kind == "callback":
+        gate = raw.get("callback") if isinstance(raw.get("callback"), dict) else {}
+        if gate.get("timeout") is None and raw.get("timeout") is None:
+            add(f"{path}.callback.timeout", "a callback step needs a timeout")
+
+
+def _check_expressions(
+    raw: dict[str, Any], path: str, names: tuple[set[str], set[str], set[str]], add: Any
+) -> None:
+    fields: list[tuple[str, Any]] = [(k, raw.get(k)) for k in ("run", "env", "cwd", "set")]
+    for parent in ("http", "approval"):
+        if isinstance(raw.get(parent), dict):
+            fields += [(f"{parent}.{k}", v) for k, v in raw[parent].items()
+                       if k in ("url", "headers", "json", "message")]
+    for field, value in fields:
+        for where, text, is_key in _strings(value, f"{path}.{field}"):
+            if is_key:
+                add(where, "expressions are not allowed in keys")
+                continue
+            for message in expressions.check(text, *names):
+                add(where, message)
+    if isinstance(raw.get("run"), str):
+        for message in expressions.check_shell(raw["run"]):
+            add(f"{path}.run", message)
+    if isinstance(raw.get("if"), (str, bool)):
+        for message in expressions.check_condition(raw["if"], *names):
+            add(f"{path}.if", message)
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str, bool]]:
+    """Every string inside ``value`` with its path, and whether it is a mapping key."""
+    if isinstance(value, str):
+        yield path, value, False
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = _join(path, key)
+            if isinstance(key, str) and expressions.has_expressions(key):
+                yield where, key, True
+            yield from _strings(item, where)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, f"{path}[{i}]")

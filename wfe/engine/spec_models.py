@@ -1,0 +1,301 @@
+"""The template models: a template, its variables and steps, and each field's own checks.
+
+What no single field can see (cross-references, expressions, duplicate names) is checked in
+spec_check, which also turns pydantic's errors into the paths a person reads.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    field_validator,
+    model_validator,
+)
+
+from wfe.engine.durations import parse_duration
+
+KINDS = ("run", "http", "sleep", "set", "approval", "callback")
+RETRYABLE_KINDS = ("run", "http", "callback")
+NAME_RULES = {
+    "template": (r"[a-z0-9][a-z0-9_.-]{0,63}", "lowercase letters, digits, '_', '.' and '-', "
+                 "starting with a letter or digit"),
+    "step": (r"[A-Za-z_][A-Za-z0-9_-]{0,63}", "letters, digits, '_' and '-', not starting with "
+             "a digit or '-'"),
+    "variable": (r"[A-Za-z_][A-Za-z0-9_]{0,63}", "letters, digits and '_', not starting with a "
+                 "digit"),
+    "env": (r"[A-Za-z_][A-Za-z0-9_]*", "letters, digits and '_', not starting with a digit"),
+}
+
+
+def _named(rule: str) -> AfterValidator:
+    pattern, words = NAME_RULES[rule]
+
+    def check(value: str) -> str:
+        if not re.fullmatch(pattern, value):
+            raise ValueError(f"invalid {rule} name {value!r}: use {words} (at most 64)")
+        return value
+
+    return AfterValidator(check)
+
+
+def _duration(value: Any) -> Any:
+    parse_duration(value)  # its ValueError becomes this field's error
+    return value
+
+
+def _scalar_text(value: Any) -> Any:
+    # YAML turns `PORT: 8080` into an int; an env var or header is text either way.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, (int, float)) else value
+
+
+def _command(value: Any) -> str | list[str]:
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("the command is empty")
+        return value
+    if isinstance(value, list) and value:
+        if all(isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in value):
+            return [str(a) for a in value]
+    raise ValueError("expected a shell string or a non-empty list of arguments")
+
+
+def _condition(value: Any) -> str | bool:
+    if isinstance(value, (str, bool)):
+        return value
+    raise ValueError("expected an expression such as ${{ input.deploy }}, or true/false")
+
+
+def _http_method(value: Any) -> str:
+    methods = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+    if isinstance(value, str) and value.upper() in methods:
+        return value.upper()
+    raise ValueError("expected one of: " + ", ".join(methods))
+
+
+def _jitter(value: Any) -> str | float:
+    if value in ("none", "full"):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
+        return float(value)
+    raise ValueError('expected "none", "full", or a fraction from 0 to 1 taken off at random')
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://", "${{")):
+        raise ValueError("the url must start with http:// or https://")
+    return value
+
+
+def step_kinds(step: dict[str, Any]) -> list[str]:
+    """The kind keys a step has. A null one counts only when no other is given, so that both
+    a bare `callback:` and a full model_dump() (every other kind null) read right."""
+    return [k for k in KINDS if step.get(k) is not None] or [k for k in KINDS if k in step]
+
+
+Duration = Annotated[str | int | float, PlainValidator(_duration)]
+Text = Annotated[str, BeforeValidator(_scalar_text)]
+ExitCode = Annotated[int, Field(ge=0, le=255)]
+
+
+class _Model(BaseModel):
+    # strict: YAML already gives values their types, so "3" for an integer is a mistake.
+    # serialize_by_alias: any model_dump() writes "if" and "json", the names templates use.
+    model_config = ConfigDict(extra="forbid", strict=True, serialize_by_alias=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The input format again: parse_template(spec.to_dict()) gives the same spec."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class Variable(_Model):
+    type: Literal["string", "integer", "number", "boolean", "enum", "object", "array"] = "string"
+    required: bool | None = None
+    default: Any = None
+    description: str | None = None
+    values: list[Any] | None = None
+    secret: bool = False
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not None
+
+    @property
+    def is_required(self) -> bool:
+        return self.required if self.required is not None else not self.has_default
+
+
+class RetrySpec(_Model):
+    """How often and how soon a failed step is tried again (wfe.engine.retry.RetryPolicy runs it).
+
+    Every field is optional: unset ones come from ``defaults.retry``, then RetryPolicy's own
+    defaults, which is why a dump leaves them out rather than writing a default in.
+    """
+
+    max_attempts: Annotated[int, Field(ge=1, le=100)] | None = None
+    backoff: Literal["fixed", "exponential"] | None = None
+    initial_delay: Duration | None = None
+    multiplier: Annotated[float, Field(ge=1, le=100)] | None = None
+    max_delay: Duration | None = None
+    jitter: Annotated[str | float, PlainValidator(_jitter)] | None = None
+    retry_on_exit_codes: list[ExitCode] | None = None
+    no_retry_on_exit_codes: list[ExitCode] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RetrySpec:
+        both = set(self.retry_on_exit_codes or ()) & set(self.no_retry_on_exit_codes or ())
+        if both:
+            raise ValueError(f"exit codes {sorted(both)} are both retried and not retried")
+        if self.initial_delay is not None and self.max_delay is not None:
+            if parse_duration(self.initial_delay) > parse_duration(self.max_delay):
+                raise ValueError("initial_delay is longer than max_delay")
+        return self
+
+    def merged(self, base: RetrySpec | None) -> RetrySpec:
+        """These settings over ``base``: a field set here wins, an unset one comes from base."""
+        if base is None:
+            return self
+        fields = {**base.model_dump(exclude_none=True), **self.model_dump(exclude_none=True)}
+        return RetrySpec.model_validate(fields)
+
+
+class HttpSpec(_Model):
+    method: Annotated[str, PlainValidator(_http_method)] = "GET"
+    url: Annotated[str, AfterValidator(_http_url)]
+    headers: dict[str, Text] = Field(default_factory=dict)
+    json_: Any = Field(None, alias="json")
+
+
+class ApprovalSpec(_Model):
+    message: str | None = None
+    timeout: Duration | None = None
+    approvers: list[str] | None = None
+    on_timeout: Literal["reject", "approve"] = "reject"
+
+
+class CallbackSpec(_Model):
+    timeout: Duration | None = None
+    description: str | None = None
+
+
+class DefaultsSpec(_Model):
+    retry: RetrySpec | None = None
+    timeout: Duration | None = None
+
+
+class StepSpec(_Model):
+    name: Annotated[str, _named("step")]
+    kind_: Literal["run", "http", "sleep", "set", "approval", "callback"] | None = Field(
+        None, alias="kind"
+    )
+    description: str | None = None
+    run: Annotated[str | list[str], PlainValidator(_command)] | None = None
+    env: dict[Annotated[str, _named("env")], Text] | None = None
+    cwd: str | None = None
+    http: HttpSpec | None = None
+    sleep: Duration | None = None
+    set: dict[str, Any] | None = None
+    approval: ApprovalSpec | None = None
+    callback: CallbackSpec | None = None
+    timeout: Duration | None = None
+    retry: RetrySpec | None = None
+    if_: Annotated[str | bool, PlainValidator(_condition)] | None = Field(None, alias="if")
+
+    @model_validator(mode="after")
+    def _bare_kind(self) -> StepSpec:
+        # YAML's `callback:` with nothing after it is null, yet it still names the step's kind.
+        empty = {"set": dict, "approval": ApprovalSpec, "callback": CallbackSpec}
+        if self.kind in empty and getattr(self, self.kind) is None:
+            setattr(self, self.kind, empty[self.kind]())
+        return self
+
+    @property
+    def kind(self) -> str:
+        """run, http, sleep, set, approval or callback ("" on a step parse_template refuses)."""
+        given = step_kinds({k: getattr(self, k) for k in KINDS if k in self.model_fields_set})
+        return given[0] if len(given) == 1 else (self.kind_ or "")
+
+    @property
+    def timeout_seconds(self) -> float | None:
+        return None if self.timeout is None else parse_duration(self.timeout)
+
+    @property
+    def sleep_seconds(self) -> float | None:
+        return None if self.sleep is None else parse_duration(self.sleep)
+
+    @property
+    def shell(self) -> bool:
+        """A run step whose command goes through /bin/sh -c (render it with render_shell)."""
+        return isinstance(self.run, str)
+
+
+class TemplateSpec(_Model):
+    name: Annotated[str, _named("template")]
+    description: str | None = None
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    defaults: DefaultsSpec | None = None
+    timeout: Duration | None = None
+    steps: list[StepSpec]
+
+    @field_validator("variables", mode="before")
+    @classmethod
+    def _bare_variables(cls, value: Any) -> Any:
+        # `variables:` with nothing, or `who:` with nothing: a plain required string.
+        if isinstance(value, dict):
+            return {k: {} if v is None else v for k, v in value.items()}
+        return {} if value is None else value
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _bare_steps(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @property
+    def timeout_seconds(self) -> float | None:
+        return None if self.timeout is None else parse_duration(self.timeout)
+
+    @property
+    def step_names(self) -> list[str]:
+        return [s.name for s in self.steps]
+
+    @property
+    def callback_steps(self) -> list[str]:
+        return [s.name for s in self.steps if s.kind == "callback"]
+
+    def step(self, name: str) -> StepSpec:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def effective_retry(self, step: StepSpec) -> RetrySpec:
+        """The step's retry over ``defaults.retry``, field by field; unset fields stay None
+        for RetryPolicy.from_spec to default. Only run, http and callback steps are ever retried."""
+        if step.kind not in RETRYABLE_KINDS:
+            return RetrySpec()
+        base = self.defaults.retry if self.defaults else None
+        return (step.retry or RetrySpec()).merged(base)
+
+    def effective_timeout(self, step: StepSpec) -> float | None:
+        """Seconds the step may take, or None. ``defaults.timeout`` covers run and http steps
+        only: a gate that waits for a person should not inherit a command's ten minutes."""
+        candidates = [step.timeout]
+        if step.kind == "approval" and step.approval:
+            candidates.append(step.approval.timeout)
+        elif step.kind == "callback" and step.callback:
+            candidates.append(step.callback.timeout)
+        given = [parse_duration(t) for t in candidates if t is not None]
+        if given:
+            return min(given)
+        if step.kind in RETRYABLE_KINDS and self.defaults and self.defaults.timeout is not None:
+            return parse_duration(self.defaults.timeout)
+        return None
