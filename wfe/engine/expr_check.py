@@ -1,0 +1,127 @@
+"""Checking expressions when a template is saved: syntax, the names they read, shell placement."""
+
+from __future__ import annotations
+
+from wfe.engine.expr_sandbox import compiled
+from wfe.engine.expr_syntax import (
+    Expr,
+    ExpressionError,
+    condition_source,
+    path_text,
+    references,
+    show,
+    split_text,
+)
+from wfe.engine.shellquote import ShellContextError, ShellScanner
+
+RUN_FIELDS = ("id", "template", "version", "owner")
+STEP_FIELDS = ("output", "status", "callback_url")
+
+
+def _check_reference(
+    name: str,
+    keys: list[str | int | None],
+    variables: set[str],
+    steps_before: set[str],
+    callback_steps: set[str],
+) -> str | None:
+    private = next((k for k in keys if isinstance(k, str) and k.startswith("_")), None)
+    if private is not None:
+        return f"'{private}' is private and cannot be used"
+    first = keys[0] if keys else None
+    shown = path_text(name, keys[:1])
+    if name == "input":
+        if isinstance(first, str) and first not in variables:
+            known = ", ".join(sorted(variables)) or "none"
+            return f"'{shown}' is not a declared variable (declared: {known})"
+    elif name == "run":
+        if isinstance(first, str) and first not in RUN_FIELDS:
+            expected = ", ".join(f"run.{f}" for f in RUN_FIELDS)
+            return f"'{shown}' is unknown; expected one of: {expected}"
+    elif name == "steps":
+        return _check_step_reference(keys, steps_before, callback_steps)
+    else:
+        return f"unknown name '{name}'; expressions can use input, steps and run"
+    return None
+
+
+def _check_step_reference(
+    keys: list[str | int | None], steps_before: set[str], callback_steps: set[str]
+) -> str | None:
+    if not keys or not isinstance(keys[0], str):
+        return "'steps' must be followed by a step name, e.g. steps.build.output"
+    step, field = keys[0], (keys[1] if len(keys) > 1 else None)
+    shown = path_text("steps", keys[:1])
+    if field == "callback_url":
+        if step in callback_steps:
+            return None  # callback URLs exist from the run's start: any step may pass one on
+        if step in steps_before:
+            return f"step '{step}' is not a callback step, so it has no callback_url"
+    if step not in steps_before:
+        if step in callback_steps:
+            return f"'{shown}' is not an earlier step; only its callback_url can be used here"
+        return f"'{shown}' does not name an earlier step"
+    if isinstance(field, str) and field not in STEP_FIELDS:
+        shown = path_text("steps", keys[:2])
+        return f"'{shown}' is unknown; expected output, status or callback_url"
+    return None
+
+
+def check(
+    text: str, variables: set[str], steps_before: set[str], callback_steps: set[str]
+) -> list[str]:
+    """Problems with the expressions in ``text``: syntax errors and names it may not use."""
+    try:
+        pieces = split_text(text)
+    except ExpressionError as e:
+        return [e.message]
+    errors: list[str] = []
+    for piece in pieces:
+        if isinstance(piece, Expr):
+            errors.extend(_check_expr(piece.source, variables, steps_before, callback_steps))
+    return list(dict.fromkeys(errors))
+
+
+def _check_expr(source: str, *names: set[str]) -> list[str]:
+    try:
+        tree, _ = compiled(source)
+    except ExpressionError as e:
+        return [e.message]
+    errors = []
+    for name, keys in references(tree):
+        problem = _check_reference(name, keys, *names)
+        if problem and problem not in errors:
+            whole = path_text(name, keys) == source
+            errors.append(problem if whole else f"{problem} in {show(source)}")
+    return errors
+
+
+def check_condition(
+    text: str | bool, variables: set[str], steps_before: set[str], callback_steps: set[str]
+) -> list[str]:
+    if isinstance(text, bool):
+        return []
+    try:
+        source = condition_source(text)
+    except ExpressionError as e:
+        return [e.message]
+    return _check_expr(source, variables, steps_before, callback_steps)
+
+
+def check_shell(command: str) -> list[str]:
+    """Expressions placed where a value cannot be quoted safely (inside backticks, heredocs...)."""
+    try:
+        pieces = split_text(command)
+    except ExpressionError as e:
+        return [e.message]
+    scanner, errors = ShellScanner(), []
+    for piece in pieces:
+        if isinstance(piece, str):
+            scanner.feed(piece)
+            continue
+        try:
+            scanner.context()
+        except ShellContextError as e:
+            errors.append(f"{show(piece.source)}: {e}")
+        scanner.after_value()
+    return errors

@@ -1,0 +1,68 @@
+"""The sandboxed jinja2 environment expressions are compiled in, and the compile cache."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2.parser import Parser
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from wfe.engine.expr_syntax import ExpressionError, show
+
+
+class _Env(ImmutableSandboxedEnvironment):
+    # The daemon evaluates expressions in its own process: refuse the two cheap memory bombs.
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(left, int) and isinstance(right, int):
+            if abs(left) > 1 and right * left.bit_length() > 1 << 16:
+                raise SecurityError("exponent too large")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int):
+                    if len(seq) * n > 1 << 20:
+                        raise SecurityError("result too large")
+        return super().call_binop(context, operator, left, right)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Data first: output.items must be the step's "items" key, not dict.items.
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
+def _tojson(value: Any, indent: int | None = None) -> str:
+    # jinja's own tojson escapes <>&' for HTML; here the text goes to shells and HTTP bodies.
+    return json.dumps(value, indent=indent, ensure_ascii=False)
+
+
+_ENV = _Env(undefined=StrictUndefined, autoescape=False)
+_ENV.globals.clear()  # range(), lipsum() and friends are names check() would refuse anyway
+_ENV.filters["tojson"] = _tojson
+_ENV.filters["fromjson"] = json.loads
+
+
+@lru_cache(maxsize=1024)
+def _compile(source: str) -> tuple[nodes.Expr, Callable[..., Any]]:
+    if not source:
+        raise TemplateSyntaxError("the expression is empty", 1)
+    parser = Parser(_ENV, source, state="variable")
+    tree = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateSyntaxError(f"unexpected {parser.stream.current.value!r}", 1)
+    # compile_expression also catches unknown filters and tests, which parsing alone does not.
+    return tree, _ENV.compile_expression(source, undefined_to_none=False)
+
+
+def compiled(source: str) -> tuple[nodes.Expr, Callable[..., Any]]:
+    """The parse tree and compiled function of one expression; ExpressionError if invalid."""
+    try:
+        return _compile(source)
+    except TemplateError as e:
+        problem = (e.message or str(e)).replace("end of template", "end of the expression")
+        raise ExpressionError(f"invalid expression {show(source)}: {problem}") from None
