@@ -236,7 +236,7 @@ async def test_shutdown_closes_open_streams(settings):
         run = await api.start("gate")
         resp = await open_stream(api, f"/api/v1/workflows/{run['id']}/events/stream")
         await read_events(resp, limit=1)
-        await stream.close_streams(api.app)
+        await api.app.shutdown()  # what the server's graceful stop runs first
         rest = await asyncio.wait_for(read_events(resp), 5)  # ends: the server closed it
         kinds = [e["event"] for e in rest]
         assert kinds[-1] == "closing" and "run.completed" not in kinds  # come back later

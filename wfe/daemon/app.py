@@ -11,7 +11,7 @@ from aiohttp import web
 
 from wfe.config import Paths, Settings, ensure_private_dir, write_private
 from wfe.daemon import keys
-from wfe.daemon.api import routes
+from wfe.daemon.api import routes, stream
 from wfe.daemon.hardening import (
     check_host_and_origin, check_media_type, check_private_files, check_query, secret_key_file,
 )
@@ -130,6 +130,8 @@ def make_app(p: Paths, settings: Settings) -> web.Application:
                              float(settings.extra.get("auth_failure_window", DEFAULT_WINDOW)))
     app[keys.STARTED_AT] = now_iso()
     routes.setup(app)
+    # Before the server waits for running handlers: a stream would run until its client left.
+    app.on_shutdown.append(stream.close_streams)
     app.cleanup_ctx.append(_lifecycle)
     return app
 

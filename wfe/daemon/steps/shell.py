@@ -78,9 +78,11 @@ async def execute(ctx: StepContext) -> dict:
 
 
 async def _wait(proc: asyncio.subprocess.Process, ctx: StepContext) -> dict:
-    if ctx.on_spawn is not None:
-        await ctx.on_spawn(proc.pid)
     try:
+        # Inside the try: a cancel that lands while the pgid is being recorded must still
+        # kill the group, or the process would run on with nobody waiting for it.
+        if ctx.on_spawn is not None:
+            await ctx.on_spawn(proc.pid)
         code = await asyncio.wait_for(proc.wait(), ctx.timeout)
     except TimeoutError:
         await kill_group(proc, ctx.cancel_grace)
