@@ -87,3 +87,42 @@ async def test_unknown_template_is_404(settings):
         for ref in ("nope", "nope@3", "00000000-0000-4000-8000-000000000000", "x@y"):
             status, err = await api.get(f"/api/v1/templates/{ref}")
             assert status == 404 and err["error"]["code"] == "not_found", ref
+
+
+async def test_drafts_are_their_authors_and_a_name_is_its_first_authors(settings):
+    """Published templates are a shared catalog; drafts and new versions are not."""
+    async with api_client(settings) as api:
+        _, bob = await api.post("/api/v1/users", json={"name": "bob"}, expect=201)
+        _, carol = await api.post("/api/v1/users", json={"name": "carol", "is_admin": True},
+                                  expect=201)
+        shared = await api.template({"name": "shared", "steps": [{"name": "s", "set": {"a": 1}}]})
+        _, draft = await api.post("/api/v1/templates", expect=201, json={
+            "name": "shared", "steps": [{"name": "s", "set": {"a": 2}}]})
+        assert draft["version"] == 2 and draft["status"] == "draft"
+        # Bob sees and runs the published version only; the draft is not there for him.
+        _, seen = await api.get("/api/v1/templates/shared", token=bob["token"], expect=200)
+        assert seen["version"] == 1
+        for ref in (draft["id"], "shared@2"):
+            status, err = await api.get(f"/api/v1/templates/{ref}", token=bob["token"])
+            assert status == 404 and err["error"]["code"] == "not_found", ref
+        status, _ = await api.post(f"/api/v1/templates/{draft['id']}/publish", token=bob["token"])
+        assert status == 404
+        _, listed = await api.get("/api/v1/templates?name=shared", token=bob["token"], expect=200)
+        assert [t["version"] for t in listed["items"]] == [1] and listed["total"] == 1
+        run = await api.start("shared", token=bob["token"])
+        assert run["template"]["version"] == 1
+        # He cannot add a version under a name that is not his.
+        status, err = await api.post("/api/v1/templates", token=bob["token"], json={
+            "name": "shared", "steps": [{"name": "s", "set": {"a": 3}}]})
+        assert status == 409 and "belongs to another user" in err["error"]["message"]
+        status, err = await api.post("/api/v1/workflows", token=bob["token"],
+                                     json={"template": "shared@2"})
+        assert status == 404
+        # An admin sees every draft and may publish it.
+        _, listed = await api.get("/api/v1/templates?name=shared", token=carol["token"],
+                                  expect=200)
+        assert [t["version"] for t in listed["items"]] == [2, 1]
+        await api.post(f"/api/v1/templates/{draft['id']}/publish", token=carol["token"],
+                       expect=200)
+        _, seen = await api.get("/api/v1/templates/shared", token=bob["token"], expect=200)
+        assert seen["version"] == 2 and shared["version"] == 1

@@ -18,7 +18,7 @@ from wfe.models import CancelRun, Run, StartRun
 async def start_run(request: web.Request) -> web.Response:
     body = await read_model(request, StartRun)
     app, me = request.app, user(request)
-    row = await _resolve_template(app, body)
+    row = await _resolve_template(request, body)
     spec = app[keys.SUPERVISOR].template_spec(row["id"], row["spec"])
     inputs = validate_inputs(spec.variables, body.input)
     inputs = seal_inputs(spec.variables, inputs, app[keys.SUPERVISOR].sealer)  # never stored clear
@@ -36,7 +36,8 @@ async def start_run(request: web.Request) -> web.Response:
     return respond(Run, run, status=201)
 
 
-async def _resolve_template(app: web.Application, body: StartRun) -> dict:
+async def _resolve_template(request: web.Request, body: StartRun) -> dict:
+    app = request.app
     if (body.template_id is None) == (body.template is None):
         raise ValidationFailed("invalid request", [
             {"path": "template_id", "message": "give exactly one of template_id and template"}])
@@ -46,7 +47,7 @@ async def _resolve_template(app: web.Application, body: StartRun) -> dict:
     row = await queries.get_template(app[keys.STORE], ref, published_only=True)
     if row is not None:
         return row
-    draft = await queries.get_template(app[keys.STORE], ref)
+    draft = await queries.get_template(app[keys.STORE], ref, viewer=user(request))
     if draft is not None:
         raise Conflict(f"template {draft['name']}@{draft['version']} is a draft; publish it first",
                        {"status": draft["status"]})

@@ -18,15 +18,16 @@ async def create_template(request: web.Request) -> web.Response:
     raw = await body_bytes(request, CONTENT_TYPES)
     spec = parse_template(load_template_text(raw, request.content_type))
     data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
-    store = request.app[keys.STORE]
-    template_id = await store.write(ops_templates.create_template, user(request)["name"], data)
+    store, me = request.app[keys.STORE], user(request)
+    template_id = await store.write(ops_templates.create_template, me["name"], me["is_admin"],
+                                    data)
     row = await queries.get_template(store, template_id)
     return respond(Template, queries.template_view(row), status=201)
 
 
 async def _find(request: web.Request) -> dict:
     ref = request.match_info["id"]
-    row = await queries.get_template(request.app[keys.STORE], ref)
+    row = await queries.get_template(request.app[keys.STORE], ref, viewer=user(request))
     if row is None:
         raise NotFound(f"template {ref} not found")
     return row
@@ -46,6 +47,6 @@ async def get_template(request: web.Request) -> web.Response:
 async def list_templates(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     status = choice_param(request, "status", ["draft", "published", "archived"])
-    items, total = await queries.list_templates(request.app[keys.STORE],
-                                                request.query.get("name"), status, limit, offset)
+    items, total = await queries.list_templates(request.app[keys.STORE], request.query.get("name"),
+                                                status, limit, offset, viewer=user(request))
     return page(Template, items, total, limit, offset)

@@ -8,11 +8,17 @@ from wfe.errors import Conflict, NotFound
 from wfe.daemon.store.util import dumps, new_id, now_iso
 
 
-def create_template(conn: sqlite3.Connection, owner: str, spec: dict) -> str:
+def create_template(conn: sqlite3.Connection, owner: str, is_admin: bool, spec: dict) -> str:
+    """A new draft version of the named template. A name is its first author's: others
+    (admins aside) cannot add versions that everyone running NAME would then get."""
     name = spec["name"]
-    (latest,) = conn.execute(
-        "SELECT COALESCE(MAX(version), 0) FROM templates WHERE name = ?", (name,)
-    ).fetchone()
+    latest, first_owner = conn.execute(
+        "SELECT MAX(version), (SELECT owner FROM templates WHERE name = ?1 ORDER BY version"
+        " LIMIT 1) FROM templates WHERE name = ?1", (name,)).fetchone()
+    if first_owner is not None and first_owner != owner and not is_admin:
+        raise Conflict(f"the template name {name!r} belongs to another user; choose another name",
+                       {"name": name})
+    latest = latest or 0
     template_id = new_id()
     conn.execute(
         "INSERT INTO templates (id, name, version, status, description, spec, owner, created_at)"

@@ -39,35 +39,50 @@ def template_view(row: dict) -> dict:
     }
 
 
-async def get_template(store: Store, ref: str, published_only: bool = False) -> dict | None:
-    """A template by id, NAME (latest) or NAME@VERSION."""
-    status = " AND status = 'published'" if published_only else ""
+# Published templates are the team's shared catalog; a draft is its author's (and admins').
+def _visible(viewer: dict | None) -> tuple[str, tuple]:
+    if viewer is None or viewer["is_admin"]:
+        return "", ()
+    return " AND (status != 'draft' OR owner = ?)", (viewer["name"],)
+
+
+async def get_template(store: Store, ref: str, published_only: bool = False,
+                       viewer: dict | None = None) -> dict | None:
+    """A template by id, NAME (latest) or NAME@VERSION, as ``viewer`` may see it."""
+    cond, params = _visible(viewer)
+    if published_only:
+        cond += " AND status = 'published'"
     if is_uuid(ref):
-        return await store.one(f"SELECT * FROM templates WHERE id = ?{status}", (ref,))
+        return await store.one(f"SELECT * FROM templates WHERE id = ?{cond}", (ref, *params))
     name, _, version = ref.partition("@")
     if version:
         if not version.isdigit():
             return None
-        return await store.one(
-            f"SELECT * FROM templates WHERE name = ? AND version = ?{status}", (name, int(version)))
+        return await store.one(f"SELECT * FROM templates WHERE name = ? AND version = ?{cond}",
+                               (name, int(version), *params))
     return await store.one(
-        f"SELECT * FROM templates WHERE name = ?{status} ORDER BY version DESC LIMIT 1", (name,))
+        f"SELECT * FROM templates WHERE name = ?{cond} ORDER BY version DESC LIMIT 1",
+        (name, *params))
 
 
 async def list_templates(store: Store, name: str | None, status: str | None, limit: int,
-                         offset: int) -> tuple[list[dict], int]:
-    where, params = [], []
+                         offset: int, viewer: dict | None = None) -> tuple[list[dict], int]:
+    cond, params = _visible(viewer)
+    where, params = ["1 = 1" + cond], list(params)
     if name:
         where.append("name = ?")
         params.append(name)
     if status:
         where.append("status = ?")
         params.append(status)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    total = await store.scalar(f"SELECT COUNT(*) FROM templates {clause}", tuple(params))
-    rows = await store.all(
-        f"SELECT * FROM templates {clause} ORDER BY name, version DESC LIMIT ? OFFSET ?",
-        (*params, limit, offset))
+    return store.read(_list_templates, " AND ".join(where), params, limit, offset)
+
+
+def _list_templates(conn: sqlite3.Connection, where: str, params: list, limit: int,
+                    offset: int) -> tuple[list[dict], int]:
+    (total,) = conn.execute(f"SELECT COUNT(*) FROM templates WHERE {where}", params).fetchone()
+    rows = _rows(conn, f"SELECT * FROM templates WHERE {where} ORDER BY name, version DESC"
+                       " LIMIT ? OFFSET ?", (*params, limit, offset))
     return [template_view(r) for r in rows], total
 
 
