@@ -206,3 +206,26 @@ def test_files_are_private_and_the_daemon_refuses_loose_ones(daemon_factory):
     d.start()  # private again: it starts
     assert d.client().health()["status"] == "ok"
     d.stop()
+
+
+async def test_a_run_whose_secret_no_longer_opens_fails_clearly(settings, tmp_path):
+    from wfe.daemon import keys
+    from wfe.daemon.secrets import Sealer
+
+    spec = {"name": "sealed", "variables": {"pw": {"type": "string", "secret": True}},
+            "steps": [{"name": "gate", "approval": {}},
+                      {"name": "use", "run": "echo never > " + str(tmp_path / "ran")}]}
+    async with api_client(settings) as api:
+        await api.template(spec)
+        run = await api.start("sealed", pw="hunter2-sealed")
+        parked = await api.wait_status(run["id"], "waiting_approval")
+        # The Runner is gone while the run waits; the next one meets another key, as after
+        # a restart with secret.key replaced.
+        api.app[keys.SUPERVISOR].sealer = Sealer.load_or_create(tmp_path / "another.key")
+        gate = parked["approvals"][0]
+        await api.post(f"/api/v1/workflows/{run['id']}/approvals/{gate['id']}/approve",
+                       expect=200)
+        done = await api.wait_status(run["id"], "failed")
+    assert done["reason"] == "secret_unavailable"
+    assert done["events"][-1]["data"]["input"] == "pw"
+    assert not (tmp_path / "ran").exists()

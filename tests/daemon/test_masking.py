@@ -13,6 +13,7 @@ from wfe.daemon.secrets import (
     MASK,
     Masker,
     Sealer,
+    SecretUnavailable,
     hide_sealed,
     mask_outcome,
     open_inputs,
@@ -135,3 +136,17 @@ async def test_mask_outcome_masks_fields_and_log(tmp_path):
     assert log.read_text() == f"echo {MASK}\n"
     assert outcome["error"] == f"bad {SECRET}"  # the caller's dict is left alone
     assert await mask_outcome(Masker([]), outcome) is outcome
+
+
+def test_a_secret_that_does_not_open_is_refused_not_passed_on(tmp_path):
+    s = Sealer.load_or_create(tmp_path / "k")
+    stored = seal_inputs({"token": Variable(secret=True)}, {"token": SECRET}, s)
+    other = Sealer.load_or_create(tmp_path / "another")  # as if secret.key were replaced
+    with pytest.raises(SecretUnavailable) as err:
+        open_inputs(stored, other, {"token"})
+    assert err.value.name == "token"
+    with pytest.raises(SecretUnavailable):
+        open_inputs(stored, None, {"token"})
+    # The same text under a variable that is not secret is the user's own text.
+    plain, _ = open_inputs(stored, other, {"who"})
+    assert plain == stored

@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from wfe.daemon.faults import fault
-from wfe.daemon.secrets import mask_outcome, open_inputs
+from wfe.daemon.secrets import SecretUnavailable, mask_outcome, open_inputs
 from wfe.daemon.steps import StepContext
 from wfe.daemon.steps import http as http_step
 from wfe.daemon.steps import shell as shell_step
@@ -52,7 +52,13 @@ class Runner:
         claim = await self.write(ops_approvals.claim, self.run_id)
         if claim is None:
             return
-        self._load(claim)
+        try:
+            self._load(claim)
+        except SecretUnavailable as exc:
+            await self.write(ops.fail_run, self.run_id, "secret_unavailable", {
+                "input": exc.name, "error": "the secret input does not open with this"
+                " daemon's secret.key (was the key replaced?)"})
+            return
         if self.masker:  # an attempt a crash cut short left its log unmasked
             await asyncio.to_thread(self.masker.directory, self.sup.log_dir(self.run_id))
         while await self._advance():
@@ -66,7 +72,8 @@ class Runner:
             s["output"] = loads(s["output"]) or {}
         # Secret inputs are sealed at rest: steps get them in clear, every record masked.
         self.stored_input = loads(run["input"])
-        self.inputs, self.masker = open_inputs(self.stored_input, self.sup.sealer)
+        secret = {n for n, v in self.spec.variables.items() if getattr(v, "secret", False)}
+        self.inputs, self.masker = open_inputs(self.stored_input, self.sup.sealer, secret)
         self.run_meta = {"id": run["id"], "template": tpl["name"], "version": tpl["version"],
                          "owner": run["owner"]}
 

@@ -17,7 +17,6 @@ import asyncio
 import base64
 import hmac
 import json
-import logging
 import os
 import re
 from collections.abc import Iterable
@@ -25,7 +24,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-log = logging.getLogger("wfe.secrets")
 MASK = "***"
 SEALED_PREFIX = "wfe-sealed:v1:"
 _NONCE, _TAG = 16, 32
@@ -201,8 +199,23 @@ def seal_inputs(variables: dict, inputs: dict, sealer: Sealer | None) -> dict:
             for name, value in inputs.items()}
 
 
-def open_inputs(stored: dict, sealer: Sealer | None) -> tuple[dict, Masker]:
-    """The input as steps see it, and a Masker for the values that were sealed."""
+class SecretUnavailable(Exception):
+    """A secret input that this daemon's secret.key does not open (the key was replaced)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def open_inputs(stored: dict, sealer: Sealer | None,
+                secret_names: set[str] | None = None) -> tuple[dict, Masker]:
+    """The input as steps see it, and a Masker for the values that were sealed.
+
+    A value of a ``secret_names`` variable that does not open raises SecretUnavailable:
+    handing the step the sealed text in place of the secret would fail later and less
+    clearly. Any other value that merely looks sealed is the user's text, kept as given.
+    """
+    secret_names = secret_names or set()
     plain, secrets = {}, []
     for name, value in (stored or {}).items():
         if is_sealed(value) and sealer is not None:
@@ -210,10 +223,10 @@ def open_inputs(stored: dict, sealer: Sealer | None) -> tuple[dict, Masker]:
                 value = sealer.unseal(value)
                 secrets.append(value)
             except ValueError:
-                # A user's text that merely looks sealed, or a secret.key that was replaced:
-                # keep the value as given, and say so (the step will not get the secret).
-                log.warning("input %r looks sealed but does not open with this daemon's"
-                            " secret.key; passing it on as given", name)
+                if name in secret_names:
+                    raise SecretUnavailable(name) from None
+        elif is_sealed(value) and name in secret_names:
+            raise SecretUnavailable(name)
         plain[name] = value
     return plain, Masker(secrets)
 
