@@ -87,12 +87,14 @@ class Settings:
     log_tail_bytes: int = 4096
     synchronous: str = "NORMAL"
     # Outbound webhooks: the first retry's delay (later ones keep their ratio to it, about
-    # a day in all), one attempt's timeout, attempts in flight at once, and whether
-    # loopback and private addresses are allowed destinations (see README, Webhooks).
+    # a day in all), one attempt's timeout, attempts in flight at once, whether loopback
+    # and private addresses are allowed destinations, and how long settled deliveries (and
+    # the callback_url hooks of ended runs) are kept, in seconds (see README, Webhooks).
     webhook_retry_base: float = 5.0
     webhook_timeout: float = 10.0
     webhook_concurrency: int = 16
     webhook_allow_private: bool = True
+    webhook_retention: float = 7 * 24 * 3600.0
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -126,6 +128,8 @@ class Settings:
         s = replace(self, **changes)
         if s.synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
             raise ValueError("synchronous must be NORMAL, FULL or EXTRA")
+        if s.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep
+            raise ValueError("webhook_retention must be a positive number of seconds")
         return s
 
 

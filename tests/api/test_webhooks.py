@@ -9,6 +9,9 @@ import pytest
 from tests.conftest import async_wait_until
 from tests.support import api_client
 from tests.webhook_receiver import Receiver
+from wfe.daemon import keys, webhooks
+from wfe.daemon.store import ops_webhooks
+from wfe.daemon.store.util import now_iso
 from wfe.daemon.webhooks import Deliverer, GuardedResolver, RefusedDestination, http_session
 from wfe.engine.webhooks import MAX_ATTEMPTS
 
@@ -235,15 +238,126 @@ async def test_a_deleted_webhook_takes_its_deliveries_with_it(fast):
         await api.get(f"/api/v1/deliveries/{msg['id']}", expect=404)
 
 
-def _has(receiver, type_):
+# ---- housekeeping: old deliveries, and the callback hooks of ended runs ----------------
+
+async def test_old_settled_deliveries_are_pruned_pending_and_recent_ones_kept(settings, receiver):
+    # The real retry schedule keeps the /down message pending (its next try is 5 s away);
+    # a one-second retention makes the delivered one old within the test.
+    short = dataclasses.replace(settings, webhook_retention=1.0, webhook_timeout=2.0)
+    async with api_client(short) as api:
+        ok, down = await subscribe(api, receiver), await subscribe(api, receiver, "/down")
+        _, waiting = await api.post(f"/api/v1/webhooks/{down['id']}/test", expect=202)
+        _, old = await api.post(f"/api/v1/webhooks/{ok['id']}/test", expect=202)
+        await settled(api, ok["id"])
+        await async_wait_until(_none(deliveries, api, ok["id"]), message="the old one pruned")
+        await api.get(f"/api/v1/deliveries/{old['id']}", expect=404)
+        _, still = await api.get(f"/api/v1/deliveries/{waiting['id']}", expect=200)
+        assert still["status"] == "pending" and still["attempts"] >= 1
+        assert still["created_at"] < old["created_at"]  # older, yet kept: it is pending
+        _, new = await api.post(f"/api/v1/webhooks/{ok['id']}/test", expect=202)
+        await settled(api, ok["id"])
+        # A pass right after its delivery (the same one the daemon runs) keeps it.
+        assert await webhooks.housekeep(api.app[keys.STORE], short.webhook_retention) == (0, 0)
+        [kept] = await deliveries(api, ok["id"])
+        assert kept["id"] == new["id"] and kept["status"] == "delivered"
+
+
+async def test_pruning_walks_the_table_in_batches_and_stops_at_the_first_young_row(
+        settings, receiver):
+    async with api_client(dataclasses.replace(settings, webhook_timeout=2.0)) as api:
+        store = api.app[keys.STORE]
+        ok, down = await subscribe(api, receiver), await subscribe(api, receiver, "/down")
+        _, waiting = await api.post(f"/api/v1/webhooks/{down['id']}/test", expect=202)
+        for _ in range(4):
+            await api.post(f"/api/v1/webhooks/{ok['id']}/test", expect=202)
+        await settled(api, ok["id"], 4)
+        cutoff = now_iso()
+        young = [(await api.post(f"/api/v1/webhooks/{ok['id']}/test", expect=202))[1]["id"]
+                 for _ in range(2)]
+        await settled(api, ok["id"], 6)
+        batches, pruned, after = 0, 0, 0
+        while after is not None:
+            n, after = await store.write(ops_webhooks.prune_deliveries, cutoff, after, 2)
+            batches, pruned = batches + 1, pruned + n
+        # [waiting, old1] [old2, old3] [old4, young1 -> stop]: the young tail is not read.
+        assert (batches, pruned) == (3, 4)
+        assert {d["id"] for d in await deliveries(api, ok["id"])} == set(young)
+        assert [d["id"] for d in await deliveries(api, down["id"])] == [waiting["id"]]
+
+
+async def test_a_callback_hook_goes_once_its_run_ended_and_all_is_delivered(settings):
+    short = dataclasses.replace(settings, webhook_retention=0.3, webhook_timeout=2.0)
+    with Receiver(fail_first=10**6) as receiver:  # /flaky refuses until told otherwise
+        async with api_client(short) as api:
+            watcher = await subscribe(api, receiver, "/ok", events=["run.completed"])
+            await api.template(QUICK)
+            _, run = await api.post("/api/v1/workflows", expect=201, json={
+                "template": "quick", "callback_url": receiver.url("/flaky")})
+            receiver.secrets.append(run["callback_secret"])
+            await api.wait_status(run["id"], "completed")
+            [hook] = await run_hooks(api, run["id"])
+            # The watcher's copy of run.completed was delivered after the run ended: once
+            # it is pruned, a pass has looked at the callback hook with the run ended for
+            # longer than the retention, and kept it for its pending deliveries alone.
+            await async_wait_until(_has(receiver, "run.completed", "/ok"),
+                                   message="the watcher's copy")
+            await async_wait_until(_none(deliveries, api, watcher["id"]),
+                                   message="the watcher's copy pruned")
+            assert [h["id"] for h in await run_hooks(api, run["id"])] == [hook["id"]]
+            waiting = await deliveries(api, hook["id"], status="pending")
+            last = next(d for d in waiting if d["type"] == "run.completed")
+            receiver.fail_first = 0
+            for d in waiting:
+                await api.post(f"/api/v1/webhooks/{hook['id']}/deliveries/{d['id']}/redeliver",
+                               expect=202)
+            await async_wait_until(_none(run_hooks, api, run["id"]), message="the hook removed")
+            assert "run.completed" in receiver.types("/flaky")
+            await api.get(f"/api/v1/webhooks/{hook['id']}", expect=404)
+            await api.get(f"/api/v1/deliveries/{last['id']}", expect=404)
+            left = await api.app[keys.STORE].scalar(
+                "SELECT COUNT(*) FROM deliveries WHERE webhook_id = ?", (hook["id"],))
+            assert left == 0  # gone with the hook, not left behind unreachable
+
+
+async def test_a_run_rolled_back_soon_after_it_ended_still_reports_to_its_callback(
+        settings, receiver):
+    short = dataclasses.replace(settings, webhook_retention=5.0, webhook_timeout=2.0)
+    async with api_client(short) as api:
+        await api.template(QUICK)
+        _, run = await api.post("/api/v1/workflows", expect=201, json={
+            "template": "quick", "callback_url": receiver.url("/ok")})
+        receiver.secrets.append(run["callback_secret"])
+        await api.wait_status(run["id"], "completed")
+        [hook] = await run_hooks(api, run["id"])
+        await settled(api, hook["id"], 3)
+        await api.post(f"/api/v1/workflows/{run['id']}/rollback", json={"step": "a"},
+                       expect=200)
+        await api.wait_status(run["id"], "completed")
+        await async_wait_until(_count(receiver, 2, "run.completed"), message="the rerun's end")
+        assert "run.rolled_back" in receiver.types()
+        assert [h["id"] for h in await run_hooks(api, run["id"])] == [hook["id"]]
+
+
+async def run_hooks(api, run_id) -> list[dict]:
+    _, hooks = await api.get("/api/v1/webhooks", params={"run_id": run_id}, expect=200)
+    return hooks["items"]
+
+
+def _none(listing, *args):
     async def pred():
-        return type_ in receiver.types()
+        return await listing(*args) == []
     return pred
 
 
-def _count(receiver, n):
+def _has(receiver, type_, path=None):
     async def pred():
-        return len(receiver.delivered()) >= n
+        return type_ in receiver.types(path)
+    return pred
+
+
+def _count(receiver, n, type_=None):
+    async def pred():
+        return len([h for h in receiver.delivered() if type_ in (None, h.payload["type"])]) >= n
     return pred
 
 

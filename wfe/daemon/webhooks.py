@@ -5,6 +5,10 @@ due ones, POST each (signed per Standard Webhooks, the same ``webhook-id`` on ev
 and commit the outcome. A crash mid-POST leaves the row pending: it is sent again after a
 restart (at-least-once; receivers deduplicate on ``webhook-id``).
 
+Settled rows are pruned once older than ``webhook_retention``, and a run's callback_url
+hook once its run has ended for that long and has nothing left to send (a housekeeping
+pass at start and then every tenth of the retention, at most ten minutes apart).
+
 Destinations are checked when registered and again at each attempt: a URL naming an IP is
 checked directly, and a host name is checked by the connector's resolver, on the very
 addresses it then connects to, so DNS that changes its answer cannot slip past the policy.
@@ -27,12 +31,16 @@ import wfe
 from wfe.config import Settings
 from wfe.daemon.faults import fault
 from wfe.daemon.store import Store, ops_webhooks
+from wfe.daemon.store.util import now_iso
 from wfe.engine.webhooks import ip_literal, refused_address, refused_url, signed_headers
 
 log = logging.getLogger("wfe.webhooks")
 MAX_SLEEP = 5.0  # a rescan at least this often, so a jump of the clock is noticed
 COALESCE = 0.05  # a burst of commits costs one scan, not one per batch
 ERROR_BODY = 200  # characters of a failing receiver's answer kept in last_error
+SWEEP_BATCH = 500  # rows looked at per write, so housekeeping never holds the writer long
+HOOK_BATCH = 50  # callback hooks removed per write, each with the deliveries it has left
+SWEEP_EVERY = (0.01, 600.0)  # bounds on the pause between housekeeping passes
 
 
 class RefusedDestination(OSError):
@@ -89,32 +97,33 @@ class Deliverer:
         self.settings = settings
         self.session: aiohttp.ClientSession | None = None
         self.inflight: dict[str, asyncio.Task] = {}
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
         self._stopping = False
 
     def start(self) -> None:
         self.session = http_session(self.settings)
-        self._task = asyncio.create_task(self._watch(), name="wfe-webhooks")
+        self._tasks = [asyncio.create_task(self._watch(self._loop), name="wfe-webhooks"),
+                       asyncio.create_task(self._watch(self._sweep), name="wfe-webhooks-sweep")]
 
     async def stop(self) -> None:
         """In-flight attempts are abandoned; their rows stay pending for the next start."""
         self._stopping = True
-        tasks = [t for t in (self._task, *self.inflight.values()) if t is not None]
+        tasks = [*self._tasks, *self.inflight.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if self.session is not None:
             await self.session.close()
 
-    async def _watch(self) -> None:
+    async def _watch(self, loop) -> None:
         """A loop that dies is logged and started again, never lost silently."""
         while not self._stopping:
             try:
-                await self._loop()
+                await loop()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("the webhook loop crashed; restarting it")
+                log.exception("the webhook loop %s crashed; restarting it", loop.__name__)
                 await asyncio.sleep(0.5)
 
     async def _loop(self) -> None:
@@ -128,6 +137,18 @@ class Deliverer:
             if delay > 0 and writer.batches == seen:
                 await writer.wait_commit(delay)
             await asyncio.sleep(COALESCE)
+
+    async def _sweep(self) -> None:
+        """The first pass right at start, so a daemon restarted more often than the
+        interval still prunes."""
+        retention = self.settings.webhook_retention
+        low, high = SWEEP_EVERY
+        while True:
+            hooks, rows = await housekeep(self.store, retention)
+            if hooks or rows:
+                log.info("pruned %d old deliveries and %d ended runs' callback hooks",
+                         rows, hooks)
+            await asyncio.sleep(min(high, max(low, retention / 10)))
 
     async def _scan(self) -> float | None:
         """Start the due deliveries that fit; return when the next one falls due."""
@@ -190,6 +211,21 @@ class Deliverer:
             return Outcome(error=f"no answer within {self.settings.webhook_timeout:g}s")
         except (aiohttp.ClientError, OSError) as exc:
             return Outcome(error=f"{type(exc).__name__}: {exc}")
+
+
+async def housekeep(store: Store, retention: float) -> tuple[int, int]:
+    """One pass, each batch its own write so other writes go between them. Returns how
+    many callback hooks and how many deliveries went."""
+    cutoff = now_iso(time.time() - retention)
+    hooks = n = await store.write(ops_webhooks.remove_ended_run_hooks, cutoff, HOOK_BATCH)
+    while n == HOOK_BATCH:
+        n = await store.write(ops_webhooks.remove_ended_run_hooks, cutoff, HOOK_BATCH)
+        hooks += n
+    rows, after = 0, 0
+    while after is not None:
+        n, after = await store.write(ops_webhooks.prune_deliveries, cutoff, after, SWEEP_BATCH)
+        rows += n
+    return hooks, rows
 
 
 async def _answer(resp: aiohttp.ClientResponse) -> str:

@@ -1,8 +1,8 @@
 """Webhooks and their outbox: subscriptions, delivery outcomes, redelivery, and reads.
 
 Delivery rows are written by ``util.add_event`` in the event's own transaction; here they
-are only read, tried again, or closed. Webhooks belong to their owner: another user's id
-answers 404 like an unknown one.
+are only read, tried again, closed, or pruned once settled and old. Webhooks belong to
+their owner: another user's id answers 404 like an unknown one.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import uuid
 
 from wfe.daemon.store import Store
 from wfe.daemon.store.util import dumps, loads, new_id, now_iso
+from wfe.engine.states import TERMINAL
 from wfe.engine.webhooks import retry_delay
 from wfe.errors import NotFound
 
@@ -90,6 +91,54 @@ def record_failure(conn: sqlite3.Connection, delivery_id: str, code: int | None,
         " next_attempt_at = ? WHERE id = ?",
         (status, attempts, code, error[:1000], next_at, delivery_id))
     return status
+
+
+def prune_deliveries(conn: sqlite3.Connection, cutoff: str, after: int,
+                     limit: int) -> tuple[int, int | None]:
+    """Delete settled deliveries older than ``cutoff`` among the ``limit`` rows after rowid
+    ``after``; return how many went and where the next batch starts (None: done).
+
+    The single writer inserts rows in time order, so the expired ones lead the table in
+    rowid order: walking it from the start and stopping at the first row created after the
+    cutoff costs about as many reads as there are rows to delete, with no index on age
+    (a jump of the clock only delays some rows to a later pass). Age counts from the last
+    delivery, so a message redelivered lately is kept as long as a new one.
+    """
+    rows = conn.execute(
+        "SELECT rowid, status, created_at, delivered_at FROM deliveries WHERE rowid > ?"
+        " ORDER BY rowid LIMIT ?", (after, limit)).fetchall()
+    doomed, nxt = [], (rows[-1][0] if len(rows) == limit else None)
+    for rowid, status, created_at, delivered_at in rows:
+        if created_at >= cutoff:
+            nxt = None
+            break
+        if status != "pending" and (delivered_at or created_at) < cutoff:
+            doomed.append((rowid,))
+    conn.executemany("DELETE FROM deliveries WHERE rowid = ?", doomed)
+    return len(doomed), nxt
+
+
+def remove_ended_run_hooks(conn: sqlite3.Connection, cutoff: str, limit: int) -> int:
+    """Drop callback_url hooks of runs that ended before ``cutoff`` and have nothing left
+    to deliver, with their deliveries, so none is left unreachable (the API finds a
+    delivery through its hook). Returns how many hooks went.
+
+    Waiting the retention after the end, not removing at once: retry and rollback make an
+    ended run active again, and its caller still expects those events at callback_url;
+    the hook's delivery history also stays readable as long as any other. A run retried
+    later than that goes on without its callback_url. A pending delivery (the last events
+    still being retried) holds the hook whatever its age.
+    """
+    ended = ",".join(f"'{s.value}'" for s in TERMINAL)
+    hooks = conn.execute(
+        "SELECT w.id FROM webhooks w JOIN runs r ON r.id = w.run_id"
+        f" WHERE w.run_id IS NOT NULL AND r.status IN ({ended}) AND r.finished_at < ?"
+        " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id"
+        " AND d.status = 'pending') LIMIT ?", (cutoff, limit)).fetchall()
+    for (hook_id,) in hooks:
+        conn.execute("DELETE FROM deliveries WHERE webhook_id = ?", (hook_id,))
+        conn.execute("DELETE FROM webhooks WHERE id = ?", (hook_id,))
+    return len(hooks)
 
 
 def _owned(conn: sqlite3.Connection, owner: str, hook_id: str) -> None:
