@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from wfe.daemon.store.checkpoint import Checkpointer
 from wfe.daemon.store.schema import migrate
 from wfe.daemon.store.writer import Writer, connect
 
@@ -41,7 +42,9 @@ class Store:
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         conn = connect(str(self.path), self.synchronous)
         migrate(conn)
-        self.write = Writer(conn)
+        checkpointer = Checkpointer(str(self.path))
+        checkpointer.start()
+        self.write = Writer(conn, checkpointer)
         self.write.start()
         self._conn = sqlite3.connect(str(self.path), isolation_level=None)
         self._conn.row_factory = sqlite3.Row

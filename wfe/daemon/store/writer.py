@@ -17,6 +17,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from wfe.daemon.store.checkpoint import Checkpointer
+
 log = logging.getLogger("wfe.store")
 
 MAX_BATCH = 512
@@ -30,12 +32,16 @@ def connect(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
+    # Checkpoints are the Checkpointer's; a WAL grown under load is cut back after it resets.
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
     return conn
 
 
 class Writer:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, checkpointer: Checkpointer | None = None) -> None:
         self._conn = conn
+        self._checkpointer = checkpointer
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="wfe-writer", daemon=True)
         self._loop_ref: asyncio.AbstractEventLoop | None = None
@@ -68,6 +74,8 @@ class Writer:
     async def close(self) -> None:
         self._queue.put(_STOP)
         await asyncio.to_thread(self._thread.join)
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
         self._conn.close()
 
     def _loop(self) -> None:
@@ -105,6 +113,8 @@ class Writer:
             outcomes = [(fut, None, exc) for _, _, fut in batch]
         self.batches += 1
         self.ops += len(batch)
+        if self._checkpointer is not None:
+            self._checkpointer.dirty()
         self._loop_ref.call_soon_threadsafe(self._resolve, outcomes)
 
     def _run_op(self, op, args) -> tuple[Any, BaseException | None]:
