@@ -13,7 +13,7 @@ import time
 from wfe.engine.durations import parse_duration
 from wfe.engine.states import Action, RunStatus, StepStatus, resume_target, transition
 from wfe.errors import NotFound
-from wfe.daemon.store.util import add_event, dumps, new_id, now_iso
+from wfe.daemon.store.util import add_event, dumps, new_id, now_iso, ordered_id
 
 WAITING_STEPS = (StepStatus.WAITING.value, StepStatus.PENDING.value)
 
@@ -143,5 +143,5 @@ def insert_snapshot(conn: sqlite3.Connection, run_id: str, after_idx: int, step:
     conn.execute(
         "INSERT INTO snapshots (id, run_id, after_idx, step, state, created_at)"
         " VALUES (?,?,?,?,?,?)",
-        (new_id(), run_id, after_idx, step, dumps(state), now_iso()),
+        (ordered_id(), run_id, after_idx, step, dumps(state), now_iso()),
     )

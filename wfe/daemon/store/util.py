@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -24,6 +25,20 @@ def new_id() -> str:
     # Random (v4), not time-ordered (v7): people type unique prefixes of run ids, and ids
     # made in the same second would share their first twelve characters.
     return str(uuid.uuid4())
+
+
+def ordered_id() -> str:
+    """A UUID version 7 (RFC 9562): 48 bits of milliseconds, then 74 random bits.
+
+    For snapshots, which are written after every step and addressed by whole id only:
+    ids made together sort together, so their index grows at one end instead of dirtying a
+    random page per step (run ids stay v4, since people type their prefixes).
+    """
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 \
+        | 0b10 << 62 | (rand & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
 
 
 def dumps(value: Any) -> str:
