@@ -95,6 +95,9 @@ class Settings:
     webhook_concurrency: int = 16
     webhook_allow_private: bool = True
     webhook_retention: float = 7 * 24 * 3600.0
+    # Bad tokens from one client within the window before it gets 429 (see README, Security).
+    auth_failure_limit: int = 20
+    auth_failure_window: float = 60.0
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -128,6 +131,8 @@ class Settings:
         s = replace(self, **changes)
         if s.synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
             raise ValueError("synchronous must be NORMAL, FULL or EXTRA")
+        if s.auth_failure_limit < 1 or s.auth_failure_window <= 0:
+            raise ValueError("auth_failure_limit and auth_failure_window must be positive")
         if s.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep
             raise ValueError("webhook_retention must be a positive number of seconds")
         return s

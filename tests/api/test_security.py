@@ -159,8 +159,19 @@ def test_throttle_window():
     assert t.retry_after("a") == 1  # failures at 1, 2 and 10: blocked until t=11
 
 
+def test_throttle_limits_come_from_the_environment_and_config(home):
+    p = paths()
+    s = Settings.load(p, env={"WFE_AUTH_FAILURE_LIMIT": "3", "WFE_AUTH_FAILURE_WINDOW": "2.5"})
+    assert (s.auth_failure_limit, s.auth_failure_window) == (3, 2.5)
+    p.config_file.parent.mkdir(parents=True, exist_ok=True)
+    p.config_file.write_text("auth_failure_limit = 7\n")
+    assert Settings.load(p, env={}).auth_failure_limit == 7
+    with pytest.raises(ValueError):
+        Settings.load(p, env={"WFE_AUTH_FAILURE_LIMIT": "0"})
+
+
 async def test_repeated_bad_tokens_get_429_with_retry_after(home):
-    settings = Settings.load(paths(), port=0, auth_failure_limit=3, **FAST)
+    settings = Settings.load(paths(), port=0, env={"WFE_AUTH_FAILURE_LIMIT": "3"}, **FAST)
     async with api_client(settings) as api:
         for _ in range(5):  # a missing token is not a guess: these do not count
             assert (await api.client.get(f"{V}/me")).status == 401

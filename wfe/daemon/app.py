@@ -20,7 +20,7 @@ from wfe.daemon.store import Store, queries
 from wfe.daemon.store.util import now_iso
 from wfe.daemon.store.ops_auth import bootstrap_admin, hash_token, reset_admin_token
 from wfe.daemon.supervisor import Supervisor
-from wfe.daemon.throttle import DEFAULT_LIMIT, DEFAULT_WINDOW, Throttle
+from wfe.daemon.throttle import Throttle
 from wfe.daemon.webhooks import Deliverer
 from wfe.errors import (
     BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge,
@@ -126,8 +126,7 @@ def make_app(p: Paths, settings: Settings) -> web.Application:
     app[keys.PATHS] = p
     app[keys.SETTINGS] = settings
     app[keys.TOKEN_CACHE] = {}
-    app[THROTTLE] = Throttle(int(settings.extra.get("auth_failure_limit", DEFAULT_LIMIT)),
-                             float(settings.extra.get("auth_failure_window", DEFAULT_WINDOW)))
+    app[THROTTLE] = Throttle(settings.auth_failure_limit, settings.auth_failure_window)
     app[keys.STARTED_AT] = now_iso()
     routes.setup(app)
     # Before the server waits for running handlers: a stream would run until its client left.
