@@ -174,6 +174,24 @@ async def test_list_items_are_the_run_model_exactly(settings):
         assert [r["id"] for r in done["items"]] == [cancelled["id"]] and done["total"] == 1
 
 
+async def test_list_by_id_prefix_is_owner_scoped(settings):
+    async with api_client(settings) as api:
+        await api.template({"name": "t", "steps": [{"name": "s", "set": {"a": 1}}]})
+        ids = [(await api.start("t"))["id"] for _ in range(3)]
+        _, bob = await api.post("/api/v1/users", json={"name": "bob"}, expect=201)
+        theirs = (await api.start("t", token=bob["token"]))["id"]
+        for run_id in ids:
+            _, page = await api.get(f"/api/v1/workflows?id_prefix={run_id[:8]}", expect=200)
+            assert [r["id"] for r in page["items"]] == [run_id] and page["total"] == 1
+        _, page = await api.get(f"/api/v1/workflows?id_prefix={theirs[:8]}", expect=200)
+        assert page["items"] == [] and page["total"] == 0
+        _, page = await api.get(f"/api/v1/workflows?id_prefix={ids[0]}", expect=200)
+        assert [r["id"] for r in page["items"]] == [ids[0]]
+        for bad in ("XYZ", "", "a" * 37, "1a%20"):
+            status, err = await api.get(f"/api/v1/workflows?id_prefix={bad}")
+            assert status == 422 and err["error"]["code"] == "validation_failed", bad
+
+
 async def test_input_validation(settings):
     spec = {"name": "typed", "variables": {
         "name": {"type": "string"}, "count": {"type": "integer", "default": 1},

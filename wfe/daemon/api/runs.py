@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from wfe.daemon import keys
@@ -54,11 +56,18 @@ async def _resolve_template(request: web.Request, body: StartRun) -> dict:
     raise NotFound(f"no published template {ref}")
 
 
+ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
+
+
 async def list_runs(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     status = choice_param(request, "status", [s.value for s in RunStatus])
+    prefix = request.query.get("id_prefix")
+    if prefix is not None and not ID_PREFIX.fullmatch(prefix):
+        raise ValidationFailed("invalid query parameters", [
+            {"path": "id_prefix", "message": "must be 1 to 36 of 0-9, a-f and -"}])
     items, total = await queries.list_runs(request.app[keys.STORE], user(request)["name"],
-                                           status, limit, offset)
+                                           status, limit, offset, prefix)
     return page_json(items, total, limit, offset)
 
 

@@ -202,10 +202,10 @@ def _duration(start: str | None, end: str | None) -> float | None:
     return round((b - a).total_seconds(), 6)
 
 
-async def list_runs(store: Store, owner: str, status: str | None, limit: int,
-                    offset: int) -> tuple[str, int]:
+async def list_runs(store: Store, owner: str, status: str | None, limit: int, offset: int,
+                    id_prefix: str | None = None) -> tuple[str, int]:
     """A page of the owner's runs, newest first, as a JSON array (text), and their total."""
-    return store.read(_list_runs, owner, status, limit, offset)
+    return store.read(_list_runs, owner, status, limit, offset, id_prefix)
 
 
 def _json_object(fields: list[tuple[str, str, str]]) -> str:
@@ -234,11 +234,14 @@ RUN_JSON = _json_object([
 
 
 def _list_runs(conn: sqlite3.Connection, owner: str, status: str | None, limit: int,
-               offset: int) -> tuple[str, int]:
+               offset: int, id_prefix: str | None) -> tuple[str, int]:
     where, params = "r.owner = ?", [owner]
     if status:
         where += " AND r.status = ?"
         params.append(status)
+    if id_prefix:  # a range on the primary key: ids are lowercase hex and '-', all below '~'
+        where += " AND r.id >= ? AND r.id < ?"
+        params += [id_prefix, id_prefix + "~"]
     (total,) = conn.execute(f"SELECT COUNT(*) FROM runs r WHERE {where}", params).fetchone()
     rows = conn.execute(
         f"SELECT {RUN_JSON}, instr(r.input, '{SEALED_PREFIX}') FROM runs r"
