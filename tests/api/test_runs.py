@@ -192,6 +192,38 @@ async def test_list_by_id_prefix_is_owner_scoped(settings):
             assert status == 422 and err["error"]["code"] == "validation_failed", bad
 
 
+async def test_list_totals_follow_every_status_change(settings):
+    """Totals come from counts kept by triggers, not COUNT(*): they must agree with the
+    runs themselves after runs are created, finished, failed, retried, paused, cancelled."""
+    from wfe.engine.states import RunStatus
+
+    async with api_client(settings) as api:
+        await api.template({"name": "ok", "steps": [{"name": "s", "set": {"a": 1}}]})
+        await api.template({"name": "bad", "steps": [{"name": "s", "run": "exit 3"}]})
+        await api.template({"name": "gate", "steps": [{"name": "g", "approval": {}}]})
+        done = [await api.start("ok") for _ in range(3)]
+        failed = await api.start("bad")
+        gates = [await api.start("gate") for _ in range(3)]
+        for run in done:
+            await api.wait_status(run["id"], "completed")
+        await api.wait_status(failed["id"], "failed")
+        await api.post(f"/api/v1/workflows/{failed['id']}/retry", expect=200)
+        await api.wait_status(failed["id"], "failed")
+        for run in gates:
+            await api.wait_status(run["id"], "waiting_approval")
+        await api.post(f"/api/v1/workflows/{gates[0]['id']}/cancel", expect=200)
+        await api.post(f"/api/v1/workflows/{gates[1]['id']}/pause", expect=200)
+        _, everything = await api.get("/api/v1/workflows?limit=500", expect=200)
+        assert everything["total"] == len(everything["items"]) == 7
+        seen = {}
+        for status in RunStatus:
+            _, page = await api.get(f"/api/v1/workflows?status={status.value}", expect=200)
+            assert page["total"] == len(page["items"]), status
+            seen[status.value] = page["total"]
+        assert seen == {**{s.value: 0 for s in RunStatus}, "completed": 3, "failed": 1,
+                        "cancelled": 1, "paused": 1, "waiting_approval": 1}
+
+
 async def test_input_validation(settings):
     spec = {"name": "typed", "variables": {
         "name": {"type": "string"}, "count": {"type": "integer", "default": 1},

@@ -40,3 +40,43 @@ async def test_commits_reach_the_database_file_without_the_writer_checkpointing(
         assert await store.one("SELECT value FROM meta WHERE key = 'probe'") == {"value": "1"}
     finally:
         await store.close()
+
+
+def test_run_counts_are_backfilled_and_kept_by_every_kind_of_write(tmp_path):
+    from wfe.daemon.store import schema
+
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    for number, script in enumerate(schema.MIGRATIONS[:5], start=1):  # a database from before
+        for statement in schema._statements(script):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+    conn.execute("INSERT INTO templates (id, name, version, status, description, spec, owner,"
+                 " created_at) VALUES ('t', 't', 1, 'published', '', '{}', 'ada', 'now')")
+
+    def add(run_id: str, owner: str, status: str) -> None:
+        conn.execute("INSERT INTO runs (id, owner, template_id, status, input, trigger_type,"
+                     " created_at, updated_at) VALUES (?, ?, 't', ?, '{}', 'api', 'now', 'now')",
+                     (run_id, owner, status))
+
+    for i, status in enumerate(["completed", "completed", "failed", "running"]):
+        add(f"a{i}", "ada", status)
+    add("b0", "bob", "pending")
+    schema.migrate(conn)
+
+    def counts() -> dict:
+        return {(o, s): n for o, s, n in conn.execute("SELECT * FROM run_counts") if n}
+
+    def truth() -> dict:
+        return {(o, s): n for o, s, n in conn.execute(
+            "SELECT owner, status, COUNT(*) FROM runs GROUP BY owner, status")}
+
+    assert counts() == truth() == {("ada", "completed"): 2, ("ada", "failed"): 1,
+                                   ("ada", "running"): 1, ("bob", "pending"): 1}
+    add("a9", "ada", "pending")
+    conn.execute("UPDATE runs SET status = 'running' WHERE id IN ('a9', 'b0')")
+    conn.execute("UPDATE runs SET status = 'running', updated_at = 'later' WHERE id = 'a3'")
+    conn.execute("UPDATE runs SET updated_at = 'later' WHERE id = 'a0'")  # no status change
+    conn.execute("UPDATE runs SET status = 'cancelled' WHERE owner = 'ada' AND status = 'running'")
+    conn.execute("DELETE FROM runs WHERE id = 'a2'")
+    assert counts() == truth()
+    conn.close()

@@ -242,7 +242,11 @@ def _list_runs(conn: sqlite3.Connection, owner: str, status: str | None, limit: 
     if id_prefix:  # a range on the primary key: ids are lowercase hex and '-', all below '~'
         where += " AND r.id >= ? AND r.id < ?"
         params += [id_prefix, id_prefix + "~"]
-    (total,) = conn.execute(f"SELECT COUNT(*) FROM runs r WHERE {where}", params).fetchone()
+        # A handful of rows at most: counted as they are.
+        (total,) = conn.execute(f"SELECT COUNT(*) FROM runs r WHERE {where}", params).fetchone()
+    else:  # kept by triggers (migration 6): no count grows with the owner's runs
+        (total,) = conn.execute("SELECT COALESCE(SUM(n), 0) FROM run_counts WHERE owner = ?"
+                                + (" AND status = ?" if status else ""), params).fetchone()
     rows = conn.execute(
         f"SELECT {RUN_JSON}, instr(r.input, '{SEALED_PREFIX}') FROM runs r"
         f" JOIN templates t ON t.id = r.template_id WHERE {where}"
