@@ -224,6 +224,45 @@ async def test_list_totals_follow_every_status_change(settings):
                         "cancelled": 1, "paused": 1, "waiting_approval": 1}
 
 
+async def test_a_run_answer_is_the_run_model_exactly(settings):
+    """GET /workflows/{id} splices the events as SQLite joins them; the answer must be what
+    the Run model makes of the same run read field by field."""
+    from wfe.daemon import keys
+    from wfe.daemon.store import queries
+    from wfe.models import Run
+
+    odd = 'quote " back \\ nl \n ctl \x01 \u2028 ünï 😀'
+    spec = {"name": "shapes", "variables": {"text": {"type": "string"},
+                                            "pw": {"type": "string", "secret": True}},
+            "steps": [
+                {"name": "say", "run": 'echo "said=${{ input.text | length }}" >> "$WFE_OUTPUT";'
+                                       ' echo "$WFE_INPUT_PW"'},
+                {"name": "flaky", "run": "exit 3", "retry": {"max_attempts": 2, "initial_delay": "10ms"}},
+            ]}
+    gate = {"name": "gate", "steps": [{"name": "g", "approval": {
+        "message": "ok? ${{ input.text }}", "approvers": ["bob"]}}],
+        "variables": {"text": {"type": "string"}}}
+    async with api_client(settings) as api:
+        await api.template(spec)
+        await api.template(gate)
+        failed = await api.start("shapes", text=odd, pw="hunter2-secret")
+        waiting = await api.start("gate", text=odd)
+        await api.wait_status(failed["id"], "failed")
+        await api.wait_status(waiting["id"], "waiting_approval")
+        cancelled = await api.start("gate", text="x")
+        await api.wait_status(cancelled["id"], "waiting_approval")
+        await api.post(f"/api/v1/workflows/{cancelled['id']}/cancel", json={"reason": odd},
+                       expect=200)
+        store = api.app[keys.STORE]
+        for run in (failed, waiting, cancelled):
+            _, answer = await api.get(f"/api/v1/workflows/{run['id']}", expect=200)
+            model = Run.model_validate(await queries.get_run(store, run["id"], run["owner"]))
+            assert answer == model.model_dump(mode="json")
+            assert answer["events"] and "hunter2" not in json.dumps(answer)
+        _, empty = await api.get(f"/api/v1/workflows/{failed['id']}", expect=200)
+        assert [a["attempt"] for a in empty["steps"][1]["attempts"]] == [1, 2], empty["steps"]
+
+
 async def test_input_validation(settings):
     spec = {"name": "typed", "variables": {
         "name": {"type": "string"}, "count": {"type": "integer", "default": 1},

@@ -76,11 +76,11 @@ async def get_run(request: web.Request) -> web.Response:
 
 
 async def _run_response(request: web.Request) -> web.Response:
-    run = await queries.get_run(request.app[keys.STORE], request.match_info["id"],
-                                user(request)["name"])
-    if run is None:
+    body = await queries.get_run_json(request.app[keys.STORE], request.match_info["id"],
+                                      user(request)["name"])
+    if body is None:
         raise NotFound(f"run {request.match_info['id']} not found")
-    return respond(Run, run)
+    return web.Response(body=body.encode(), content_type="application/json")
 
 
 def _checked_id(request: web.Request) -> str:
