@@ -185,8 +185,9 @@ async def test_list_by_id_prefix_is_owner_scoped(settings):
             assert [r["id"] for r in page["items"]] == [run_id] and page["total"] == 1
         _, page = await api.get(f"/api/v1/workflows?id_prefix={theirs[:8]}", expect=200)
         assert page["items"] == [] and page["total"] == 0
-        _, page = await api.get(f"/api/v1/workflows?id_prefix={ids[0]}", expect=200)
-        assert [r["id"] for r in page["items"]] == [ids[0]]
+        for whole in (ids[0], ids[0].upper()):
+            _, page = await api.get(f"/api/v1/workflows?id_prefix={whole}", expect=200)
+            assert [r["id"] for r in page["items"]] == [ids[0]]
         for bad in ("XYZ", "", "a" * 37, "1a%20"):
             status, err = await api.get(f"/api/v1/workflows?id_prefix={bad}")
             assert status == 422 and err["error"]["code"] == "validation_failed", bad

@@ -78,7 +78,7 @@ ATTEMPT = query("attempt", {"type": "integer", "minimum": 1, "maximum": INT64},
                 "default: the latest")
 TEMPLATE = {"id": {"type": "string", "description": "a template id, NAME (latest) or NAME@N"}}
 RUN_STATUS = status_param([s.value for s in RunStatus])
-ID_PREFIX = query("id_prefix", {"type": "string", "pattern": "^[0-9a-f-]{1,36}$"},
+ID_PREFIX = query("id_prefix", {"type": "string", "pattern": "^[0-9a-fA-F-]{1,36}$"},
                   "only runs whose id starts with this (what `wfe show 1a2b` looks up)")
 V = "/api/v1"
 

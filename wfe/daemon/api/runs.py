@@ -56,19 +56,25 @@ async def _resolve_template(request: web.Request, body: StartRun) -> dict:
     raise NotFound(f"no published template {ref}")
 
 
-ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
+ID_PREFIX = re.compile(r"[0-9a-fA-F-]{1,36}")
 
 
 async def list_runs(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     status = choice_param(request, "status", [s.value for s in RunStatus])
+    items, total = await queries.list_runs(request.app[keys.STORE], user(request)["name"],
+                                           status, limit, offset, _id_prefix(request))
+    return page_json(items, total, limit, offset)
+
+
+def _id_prefix(request: web.Request) -> str | None:
     prefix = request.query.get("id_prefix")
-    if prefix is not None and not ID_PREFIX.fullmatch(prefix):
+    if prefix is None:
+        return None
+    if not ID_PREFIX.fullmatch(prefix):
         raise ValidationFailed("invalid query parameters", [
             {"path": "id_prefix", "message": "must be 1 to 36 of 0-9, a-f and -"}])
-    items, total = await queries.list_runs(request.app[keys.STORE], user(request)["name"],
-                                           status, limit, offset, prefix)
-    return page_json(items, total, limit, offset)
+    return prefix.lower()  # ids are stored lowercase
 
 
 async def get_run(request: web.Request) -> web.Response:
