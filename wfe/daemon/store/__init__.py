@@ -68,7 +68,8 @@ class Store:
         try:
             return fn(conn, *args)
         finally:
-            conn.execute("COMMIT")
+            if conn.in_transaction:  # an error may have ended it already
+                conn.execute("COMMIT")
 
     async def all(self, sql: str, params: tuple = ()) -> list[dict]:
         return [dict(r) for r in self._conn.execute(sql, params).fetchall()]
