@@ -1,4 +1,4 @@
-"""The machine, the versions, and the results as Markdown tables against the issue's targets.
+"""The machine, the versions, and the results as Markdown tables against the targets.
 
 ``write_markdown`` replaces only the part of BENCHMARKS.md between the two markers, so the
 hand-written analysis around it (profiles, what changed) survives every new run.

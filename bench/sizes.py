@@ -1,4 +1,4 @@
-"""How big each scenario is: the issue's sizes, ``--quick`` (minutes less), ``--smoke`` (tests)."""
+"""How big each scenario is: full sizes (the targets' own), ``--quick``, ``--smoke`` (tests)."""
 
 from __future__ import annotations
 
