@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
+
+import pytest
 
 from tests.conftest import async_wait_until
 from wfe.daemon.store import Store
@@ -80,3 +83,20 @@ def test_run_counts_are_backfilled_and_kept_by_every_kind_of_write(tmp_path):
     conn.execute("DELETE FROM runs WHERE id = 'a2'")
     assert counts() == truth()
     conn.close()
+
+
+async def test_a_cancel_landing_as_a_commit_wakes_the_waiter_is_not_lost(tmp_path):
+    """The webhook and timer loops wait for commits; at shutdown they are cancelled. A
+    cancel that lands just as a commit wakes the wait must still end the waiter (asyncio
+    3.11's wait_for returned the result instead, and the daemon's stop hung on that loop)."""
+    store = Store(tmp_path / "wfe.db")
+    await store.open()
+    try:
+        waiter = asyncio.create_task(store.write.wait_commit(30))
+        await asyncio.sleep(0)  # let it start waiting
+        store.write._notify()  # a commit wakes it...
+        waiter.cancel()  # ...and the cancel lands in the same turn of the loop
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+    finally:
+        await store.close()

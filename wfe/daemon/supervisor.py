@@ -188,7 +188,8 @@ class Supervisor:
             if nxt is not None:
                 delay = max(0.0, min(delay, nxt - time.time()))
             try:
-                await asyncio.wait_for(self._poke.wait(), delay)
+                async with asyncio.timeout(delay):  # not wait_for: see Writer.wait_commit
+                    await self._poke.wait()
             except TimeoutError:
                 pass
 

@@ -128,7 +128,7 @@ class Deliverer:
 
     async def _loop(self) -> None:
         writer = self.store.write
-        while True:
+        while not self._stopping:
             # Read the batch counter before scanning: a commit that lands during the scan
             # then skips the wait instead of being slept through.
             seen = writer.batches

@@ -86,7 +86,8 @@ async def _wait(proc: asyncio.subprocess.Process, ctx: StepContext) -> dict:
         # kill the group, or the process would run on with nobody waiting for it.
         if ctx.on_spawn is not None:
             await ctx.on_spawn(proc.pid)
-        code = await asyncio.wait_for(proc.wait(), ctx.timeout)
+        async with asyncio.timeout(ctx.timeout):  # a cancel is never lost, unlike wait_for
+            code = await proc.wait()
     except TimeoutError:
         await kill_group(proc, ctx.cancel_grace)
         return result("timed_out", error=f"timed out after {ctx.timeout:g}s",
@@ -106,7 +107,8 @@ async def kill_group(proc: asyncio.subprocess.Process, grace: float) -> None:
     pgid = proc.pid
     _signal_group(pgid, signal.SIGTERM)
     try:
-        await asyncio.wait_for(proc.wait(), grace)
+        async with asyncio.timeout(grace):
+            await proc.wait()
     except TimeoutError:
         pass
     # Grandchildren may outlive the leader: the group is killed either way.

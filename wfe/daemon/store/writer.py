@@ -56,8 +56,11 @@ class Writer:
 
     async def wait_commit(self, timeout: float) -> bool:
         """Wait until the next batch is committed (streams use it to look for new events)."""
+        # asyncio.timeout, not wait_for: on 3.11 wait_for loses a cancel that lands as the
+        # wait completes, and a loop cancelled at shutdown would then never end.
         try:
-            await asyncio.wait_for(self._tick.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._tick.wait()
         except TimeoutError:
             return False
         return True
