@@ -264,6 +264,32 @@ async def test_a_run_answer_is_the_run_model_exactly(settings):
         assert [a["attempt"] for a in empty["steps"][1]["attempts"]] == [1, 2], empty["steps"]
 
 
+async def test_list_pages_by_cursor(settings):
+    async with api_client(settings) as api:
+        await api.template({"name": "t", "steps": [{"name": "s", "set": {"a": 1}}]})
+        ids = [(await api.start("t"))["id"] for _ in range(7)][::-1]  # newest first
+        _, bob = await api.post("/api/v1/users", json={"name": "bob"}, expect=201)
+        theirs = (await api.start("t", token=bob["token"]))["id"]
+        seen, cursor = [], None
+        while True:
+            query = "limit=3" + (f"&before={cursor}" if cursor else "")
+            _, page = await api.get(f"/api/v1/workflows?{query}", expect=200)
+            assert page["total"] == 7  # the filter's total, wherever the page starts
+            if not page["items"]:
+                break
+            seen += [r["id"] for r in page["items"]]
+            cursor = page["items"][-1]["id"]
+        assert seen == ids
+        _, page = await api.get(f"/api/v1/workflows?before={ids[1].upper()}&status=pending"
+                                "&limit=500", expect=200)
+        assert all(r["id"] in ids[2:] for r in page["items"])
+        for unknown in (theirs, "00000000-0000-4000-8000-000000000000"):
+            status, err = await api.get(f"/api/v1/workflows?before={unknown}")
+            assert status == 404 and err["error"]["code"] == "not_found", unknown
+        status, err = await api.get("/api/v1/workflows?before=nope")
+        assert status == 422 and err["error"]["details"][0]["path"] == "before"
+
+
 async def test_input_validation(settings):
     spec = {"name": "typed", "variables": {
         "name": {"type": "string"}, "count": {"type": "integer", "default": 1},

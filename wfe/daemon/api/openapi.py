@@ -80,6 +80,8 @@ TEMPLATE = {"id": {"type": "string", "description": "a template id, NAME (latest
 RUN_STATUS = status_param([s.value for s in RunStatus])
 ID_PREFIX = query("id_prefix", {"type": "string", "pattern": "^[0-9a-fA-F-]{1,36}$"},
                   "only runs whose id starts with this (what `wfe show 1a2b` looks up)")
+BEFORE = query("before", {"type": "string", "format": "uuid"},
+               "a run id of yours: the page starts after it (a cursor: pass the last item's id)")
 V = "/api/v1"
 
 OPERATIONS: dict[tuple[str, str], Op] = {
@@ -110,7 +112,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", f"{V}/workflows"): Op("Start a run", m.Run, 201, m.StartRun, errors=(404, 409),
                                    tag="runs"),
     ("GET", f"{V}/workflows"): Op("The caller's runs, newest first", m.Page[m.Run],
-                                  params=(RUN_STATUS, ID_PREFIX, *PAGING), tag="runs"),
+                                  params=(RUN_STATUS, ID_PREFIX, BEFORE, *PAGING),
+                                  errors=(404,), tag="runs"),
     ("GET", f"{V}/workflows/{{id}}"): Op("A run with its steps, events and approvals", m.Run,
                                          path=RUN, tag="runs"),
     **{("POST", f"{V}/workflows/{{id}}/{verb}"): Op(f"{verb.title()} a run", m.Run, path=RUN,

@@ -63,7 +63,8 @@ async def list_runs(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     status = choice_param(request, "status", [s.value for s in RunStatus])
     items, total = await queries.list_runs(request.app[keys.STORE], user(request)["name"],
-                                           status, limit, offset, _id_prefix(request))
+                                           status, limit, offset, _id_prefix(request),
+                                           request.query.get("before"))
     return page_json(items, total, limit, offset)
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from wfe.daemon.secrets import SEALED_PREFIX, hide_sealed
 from wfe.daemon.store import Store
 from wfe.daemon.store.util import dumps, loads, now_iso
+from wfe.errors import NotFound, ValidationFailed
 
 RUN_COLUMNS = (
     "r.id, r.status, r.trigger_type, r.input, r.owner, r.reason, r.current_step, r.created_at,"
@@ -244,9 +245,12 @@ def _duration(start: str | None, end: str | None) -> float | None:
 
 
 async def list_runs(store: Store, owner: str, status: str | None, limit: int, offset: int,
-                    id_prefix: str | None = None) -> tuple[str, int]:
-    """A page of the owner's runs, newest first, as a JSON array (text), and their total."""
-    return store.read(_list_runs, owner, status, limit, offset, id_prefix)
+                    id_prefix: str | None = None, before: str | None = None) -> tuple[str, int]:
+    """A page of the owner's runs, newest first, as a JSON array (text), and their total.
+
+    ``before`` (a run id) starts the page after that run: a cursor that costs the same
+    however deep it is, where an offset reads every row it skips."""
+    return store.read(_list_runs, owner, status, limit, offset, id_prefix, before)
 
 
 def _json_object(fields: list[tuple[str, str, str]]) -> str:
@@ -275,7 +279,7 @@ RUN_JSON = _json_object([
 
 
 def _list_runs(conn: sqlite3.Connection, owner: str, status: str | None, limit: int,
-               offset: int, id_prefix: str | None) -> tuple[str, int]:
+               offset: int, id_prefix: str | None, before: str | None) -> tuple[str, int]:
     where, params = "r.owner = ?", [owner]
     if status:
         where += " AND r.status = ?"
@@ -288,11 +292,25 @@ def _list_runs(conn: sqlite3.Connection, owner: str, status: str | None, limit: 
     else:  # kept by triggers (migration 6): no count grows with the owner's runs
         (total,) = conn.execute("SELECT COALESCE(SUM(n), 0) FROM run_counts WHERE owner = ?"
                                 + (" AND status = ?" if status else ""), params).fetchone()
+    if before is not None:  # the total stays the filter's: the cursor only moves the page
+        where += " AND (r.created_at, r.rowid) < (?, ?)"
+        params += _cursor(conn, owner, before)
     rows = conn.execute(
         f"SELECT {RUN_JSON}, instr(r.input, '{SEALED_PREFIX}') FROM runs r"
         f" JOIN templates t ON t.id = r.template_id WHERE {where}"
         " ORDER BY r.created_at DESC, r.rowid DESC LIMIT ? OFFSET ?", (*params, limit, offset))
     return "[" + ",".join(_unsealed(text) if sealed else text for text, sealed in rows) + "]", total
+
+
+def _cursor(conn: sqlite3.Connection, owner: str, run_id: str) -> list:
+    if not is_uuid(run_id):
+        raise ValidationFailed("invalid query parameters", [
+            {"path": "before", "message": "must be a run id"}])
+    row = conn.execute("SELECT created_at, rowid FROM runs WHERE id = ? AND owner = ?",
+                       (run_id.lower(), owner)).fetchone()
+    if row is None:  # another user's run is unknown here too
+        raise NotFound(f"run {run_id} not found (before=)")
+    return list(row)
 
 
 def _unsealed(text: str) -> str:
