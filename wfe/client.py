@@ -226,10 +226,9 @@ class Client:
             body["callback_url"] = callback_url
         return self.request("POST", "/api/v1/workflows", body)
 
-    def list_runs(
-        self, status: str | None = None, limit: int | None = None, offset: int | None = None
-    ) -> Json:
-        query = {"status": status, "limit": limit, "offset": offset}
+    def list_runs(self, status: str | None = None, limit: int | None = None,
+                  offset: int | None = None, before: str | None = None) -> Json:
+        query = {"status": status, "limit": limit, "offset": offset, "before": before}
         return self.request("GET", "/api/v1/workflows", query=query)
 
     def get_run(self, run_id: str) -> Json:

@@ -173,6 +173,11 @@ def test_ls_and_show(cli, env, hello):
     assert all(r["status"] == "completed" for r in completed)
     assert run["id"] in ok(cli(env, "ls")).stdout
     assert run["id"] in ok(cli(env, "ls", "-q")).stdout.split()
+    second = as_json(cli(env, "start", "hello", "--json"))
+    newest = ok(cli(env, "ls", "-q", "--limit", "1")).stdout.split()
+    assert newest == [second["id"]]
+    after = ok(cli(env, "ls", "-q", "--limit", "1", "--before", second["id"][:8])).stdout.split()
+    assert after == [run["id"]]  # the next page, by cursor (a prefix works too)
 
     shown = as_json(cli(env, "show", run["id"], "--json"))
     assert [s["name"] for s in shown["steps"]] == ["greet", "done"]

@@ -79,11 +79,16 @@ def ls(
     status: str | None = typer.Option(None, "--status", help="Only runs in this status."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many (max 500)."),
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
+    before: str | None = typer.Option(
+        None, "--before", metavar="RUN", autocompletion=complete_run,
+        help="Start after this run (the last one of the previous page): next pages by cursor."),
     as_json: bool = _json_opt(),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the runs' ids."),
 ) -> None:
     """List your runs, newest first."""
-    payload = client().list_runs(status=status, limit=limit, offset=offset)
+    c = client()
+    cursor = resolve_run(c, before) if before else None
+    payload = c.list_runs(status=status, limit=limit, offset=offset, before=cursor)
     if as_json:
         render.json_out(payload)
     elif quiet:
