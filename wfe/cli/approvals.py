@@ -34,12 +34,7 @@ def approvals(
     if status not in STATUSES:
         raise errors.UsageError(f"--status must be one of: {', '.join(STATUSES)}")
     payload = client().list_approvals(None if status == "all" else status, limit, offset)
-    if as_json:
-        render.json_out(payload)
-    elif quiet:
-        render.ids(payload, key="run_id")
-    else:
-        render.approvals(payload)
+    render.listing(payload, as_json, quiet, render.approvals, key="run_id")
 
 
 def _decide_command(verdict: str):

@@ -32,12 +32,7 @@ def snapshots(
     """A run's snapshots: its state after each step, oldest first."""
     c = client()
     payload = c.snapshots(resolve_run(c, run_ref), limit, offset)
-    if as_json:
-        render.json_out(payload)
-    elif quiet:
-        render.ids(payload)
-    else:
-        render.snapshots(payload)
+    render.listing(payload, as_json, quiet, render.snapshots)
 
 
 def rollback(

@@ -89,12 +89,7 @@ def ls(
     c = client()
     cursor = resolve_run(c, before) if before else None
     payload = c.list_runs(status=status, limit=limit, offset=offset, before=cursor)
-    if as_json:
-        render.json_out(payload)
-    elif quiet:
-        render.ids(payload)
-    else:
-        render.runs(payload)
+    render.listing(payload, as_json, quiet, render.runs)
 
 
 def show(run_ref: str = _run_arg(), as_json: bool = _json_opt()) -> None:

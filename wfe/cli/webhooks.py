@@ -45,16 +45,7 @@ def list_(
 ) -> None:
     """List your webhooks, newest first."""
     payload = client().list_webhooks(run_id=run_id, limit=limit, offset=offset)
-    if as_json:
-        render.json_out(payload)
-    elif quiet:
-        render.ids(payload)
-    elif not payload["items"]:
-        render.note("no webhooks")
-    else:
-        rows = [[h["id"], ",".join(h["events"]), render.ago(h["created_at"]), h["url"]]
-                for h in payload["items"]]
-        render.table(["ID", "EVENTS", "CREATED", "URL"], rows)
+    render.listing(payload, as_json, quiet, render.webhooks)
 
 
 @app.command()

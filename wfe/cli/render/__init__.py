@@ -45,6 +45,7 @@ from wfe.cli.render.runs import (
     event_line,
     events,
     ids,
+    listing,
     log_line,
     rollback,
     run,
@@ -63,5 +64,6 @@ from wfe.cli.render.templates import (
     template_action,
     templates,
     valid,
+    webhooks,
 )
 from wfe.cli.render.watch import WatchView, finished, pending_approval

@@ -1,4 +1,4 @@
-"""How templates, the daemon and credentials look."""
+"""How templates, the daemon, credentials and webhooks look."""
 
 from __future__ import annotations
 
@@ -91,3 +91,12 @@ def daemon_status(info: dict) -> None:
 def secret(token: str) -> None:
     out(token)
 
+
+
+def webhooks(payload: dict) -> None:
+    items = payload.get("items") or []
+    if not items:
+        note("no webhooks")
+        return
+    rows = [[h["id"], ",".join(h["events"]), ago(h["created_at"]), h["url"]] for h in items]
+    table(["ID", "EVENTS", "CREATED", "URL"], rows)
