@@ -290,12 +290,7 @@ async def test_a_callback_hook_goes_once_its_run_ended_and_all_is_delivered(sett
     with Receiver(fail_first=10**6) as receiver:  # /flaky refuses until told otherwise
         async with api_client(short) as api:
             watcher = await subscribe(api, receiver, "/ok", events=["run.completed"])
-            await api.template(QUICK)
-            _, run = await api.post("/api/v1/workflows", expect=201, json={
-                "template": "quick", "callback_url": receiver.url("/flaky")})
-            receiver.secrets.append(run["callback_secret"])
-            await api.wait_status(run["id"], "completed")
-            [hook] = await run_hooks(api, run["id"])
+            run, hook = await quick_run_with_callback(api, receiver, "/flaky")
             # The watcher's copy of run.completed was delivered after the run ended: once
             # it is pruned, a pass has looked at the callback hook with the run ended for
             # longer than the retention, and kept it for its pending deliveries alone.
@@ -323,12 +318,7 @@ async def test_a_run_rolled_back_soon_after_it_ended_still_reports_to_its_callba
         settings, receiver):
     short = dataclasses.replace(settings, webhook_retention=5.0, webhook_timeout=2.0)
     async with api_client(short) as api:
-        await api.template(QUICK)
-        _, run = await api.post("/api/v1/workflows", expect=201, json={
-            "template": "quick", "callback_url": receiver.url("/ok")})
-        receiver.secrets.append(run["callback_secret"])
-        await api.wait_status(run["id"], "completed")
-        [hook] = await run_hooks(api, run["id"])
+        run, hook = await quick_run_with_callback(api, receiver, "/ok")
         await settled(api, hook["id"], 3)
         await api.post(f"/api/v1/workflows/{run['id']}/rollback", json={"step": "a"},
                        expect=200)
@@ -336,6 +326,17 @@ async def test_a_run_rolled_back_soon_after_it_ended_still_reports_to_its_callba
         await async_wait_until(_count(receiver, 2, "run.completed"), message="the rerun's end")
         assert "run.rolled_back" in receiver.types()
         assert [h["id"] for h in await run_hooks(api, run["id"])] == [hook["id"]]
+
+
+async def quick_run_with_callback(api, receiver, path: str) -> tuple[dict, dict]:
+    """A completed run of QUICK that posts to ``path``, and its callback_url hook."""
+    await api.template(QUICK)
+    _, run = await api.post("/api/v1/workflows", expect=201, json={
+        "template": "quick", "callback_url": receiver.url(path)})
+    receiver.secrets.append(run["callback_secret"])
+    await api.wait_status(run["id"], "completed")
+    [hook] = await run_hooks(api, run["id"])
+    return run, hook
 
 
 async def run_hooks(api, run_id) -> list[dict]:
