@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from wfe.daemon import keys
-from wfe.daemon.api.common import choice_param, page, page_params, read_model, respond, user
+from wfe.daemon.api.common import choice_param, page, page_params, read_model, run_answer, user
 from wfe.daemon.store import ops_approvals, queries
 from wfe.errors import NotFound
-from wfe.models import Approval, Decision, Run
+from wfe.models import Approval, Decision
 
 
 async def inbox(request: web.Request) -> web.Response:
@@ -31,7 +31,7 @@ async def _decide(request: web.Request, approve: bool) -> web.Response:
                                        body.comment)
     if wake:  # only once the decision is durable
         app[keys.SUPERVISOR].wake(run_id)
-    return respond(Run, await queries.get_run(app[keys.STORE], run_id, me))
+    return await run_answer(request)
 
 
 async def approve(request: web.Request) -> web.Response:

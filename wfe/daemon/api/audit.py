@@ -8,18 +8,16 @@ import itertools
 from aiohttp import web
 
 from wfe.daemon import keys
-from wfe.daemon.api.common import respond, user
+from wfe.daemon.api.common import respond, user, visible_run
 from wfe.daemon.store import queries
 from wfe.engine.audit import verify_chain
-from wfe.errors import NotFound
 from wfe.models import AuditReport, AuditSummary
 
 
 async def verify_run(request: web.Request) -> web.Response:
     store, run_id = request.app[keys.STORE], request.match_info["id"]
     # Whoever may read the run may check its log (its owner and its approvers).
-    if await queries.get_run(store, run_id, user(request)["name"], detail=False) is None:
-        raise NotFound(f"run {run_id} not found")
+    await visible_run(request)
     events, head = await queries.audit_run(store, run_id)
     report = await asyncio.to_thread(verify_chain, run_id, events, head["last_seq"],
                                      head["last_hash"])

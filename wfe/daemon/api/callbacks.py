@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from wfe.daemon import keys
-from wfe.daemon.api.common import body_bytes, parse_json, respond, user
-from wfe.daemon.store import ops_callbacks, queries
+from wfe.daemon.api.common import body_bytes, parse_json, path_run_id, respond, user
+from wfe.daemon.store import ops_callbacks
 from wfe.errors import NotFound, PayloadTooLarge
 from wfe.models import CallbackAccepted
 
@@ -39,9 +39,7 @@ async def by_token(request: web.Request) -> web.Response:
 
 
 async def by_owner(request: web.Request) -> web.Response:
-    run_id = request.match_info["id"]
-    if not queries.is_uuid(run_id):
-        raise NotFound(f"run {run_id} not found")
+    run_id = path_run_id(request)
     digest = await request.app[keys.STORE].write(
         ops_callbacks.digest_for_step, run_id, user(request)["name"], request.match_info["step"])
     return await _deliver(request, digest)

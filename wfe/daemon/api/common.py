@@ -9,7 +9,8 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from wfe.daemon import keys
-from wfe.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+from wfe.daemon.store import queries
+from wfe.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 MAX_LIMIT = 500
@@ -104,4 +105,30 @@ def page(model: type[BaseModel], items: list, total: int, limit: int, offset: in
 def page_json(items: str, total: int, limit: int, offset: int) -> web.Response:
     """A page whose items are already JSON text (built by the store), shaped as ``Page``."""
     body = f'{{"items":{items},"total":{total},"limit":{limit},"offset":{offset}}}'
+    return web.Response(body=body.encode(), content_type="application/json")
+
+
+def path_run_id(request: web.Request) -> str:
+    """The path's run id, when it can be one: anything else is as unknown as a missing run."""
+    run_id = request.match_info["id"]
+    if not queries.is_uuid(run_id):
+        raise NotFound(f"run {run_id} not found")
+    return run_id
+
+
+async def visible_run(request: web.Request) -> dict:
+    """The path's run (no details) if the caller may read it; 404 like an unknown id if not."""
+    run = await queries.get_run(request.app[keys.STORE], request.match_info["id"],
+                                user(request)["name"], detail=False)
+    if run is None:
+        raise NotFound(f"run {request.match_info['id']} not found")
+    return run
+
+
+async def run_answer(request: web.Request) -> web.Response:
+    """The path's run in full, as the Run model's JSON, for whoever may read it (else 404)."""
+    body = await queries.get_run_json(request.app[keys.STORE], request.match_info["id"],
+                                      user(request)["name"])
+    if body is None:
+        raise NotFound(f"run {request.match_info['id']} not found")
     return web.Response(body=body.encode(), content_type="application/json")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from wfe.daemon import keys
-from wfe.daemon.api.common import page, page_params, read_model, respond, user
+from wfe.daemon.api.common import (
+    page, page_params, path_run_id, read_model, respond, user, visible_run,
+)
 from wfe.daemon.store import ops_history, queries
 from wfe.errors import NotFound, ValidationFailed
 from wfe.models import RollbackRequest, RollbackResult, Snapshot
@@ -13,16 +15,8 @@ from wfe.models import RollbackRequest, RollbackResult, Snapshot
 MAX_LOG_BYTES = 64 * 1024 * 1024
 
 
-async def _visible_run(request: web.Request) -> dict:
-    run = await queries.get_run(request.app[keys.STORE], request.match_info["id"],
-                                user(request)["name"], detail=False)
-    if run is None:
-        raise NotFound(f"run {request.match_info['id']} not found")
-    return run
-
-
 async def snapshots(request: web.Request) -> web.Response:
-    run = await _visible_run(request)
+    run = await visible_run(request)
     limit, offset = page_params(request)
     items, total = await queries.run_snapshots(request.app[keys.STORE], run["id"], limit, offset)
     return page(Snapshot, items, total, limit, offset)
@@ -30,9 +24,7 @@ async def snapshots(request: web.Request) -> web.Response:
 
 async def rollback(request: web.Request) -> web.Response:
     body = await read_model(request, RollbackRequest)
-    run_id = request.match_info["id"]
-    if not queries.is_uuid(run_id):
-        raise NotFound(f"run {run_id} not found")
+    run_id = path_run_id(request)
     me = user(request)["name"]
     app = request.app
     rerun = await app[keys.STORE].write(ops_history.rollback, run_id, me, me, body.snapshot_id,
@@ -44,7 +36,7 @@ async def rollback(request: web.Request) -> web.Response:
 
 
 async def step_log(request: web.Request) -> web.StreamResponse:
-    run = await _visible_run(request)
+    run = await visible_run(request)
     raw = request.query.get("attempt")
     if raw is not None and not (raw.isdigit() and int(raw) >= 1):
         raise ValidationFailed("invalid query parameters",

@@ -7,7 +7,9 @@ import re
 from aiohttp import web
 
 from wfe.daemon import keys
-from wfe.daemon.api.common import choice_param, page_json, page_params, read_model, respond, user
+from wfe.daemon.api.common import (
+    choice_param, page_json, page_params, path_run_id, read_model, respond, run_answer, user,
+)
 from wfe.daemon.api.webhooks import callback_hook
 from wfe.daemon.secrets import seal_inputs
 from wfe.daemon.store import ops_runs, queries
@@ -79,26 +81,11 @@ def _id_prefix(request: web.Request) -> str | None:
 
 
 async def get_run(request: web.Request) -> web.Response:
-    return await _run_response(request)
-
-
-async def _run_response(request: web.Request) -> web.Response:
-    body = await queries.get_run_json(request.app[keys.STORE], request.match_info["id"],
-                                      user(request)["name"])
-    if body is None:
-        raise NotFound(f"run {request.match_info['id']} not found")
-    return web.Response(body=body.encode(), content_type="application/json")
-
-
-def _checked_id(request: web.Request) -> str:
-    run_id = request.match_info["id"]
-    if not queries.is_uuid(run_id):
-        raise NotFound(f"run {run_id} not found")
-    return run_id
+    return await run_answer(request)
 
 
 async def _act(request: web.Request, op, *args) -> str:
-    run_id = _checked_id(request)
+    run_id = path_run_id(request)
     me = user(request)
     await request.app[keys.STORE].write(op, run_id, me["name"], me["name"], *args)
     return run_id
@@ -106,23 +93,23 @@ async def _act(request: web.Request, op, *args) -> str:
 
 async def pause_run(request: web.Request) -> web.Response:
     await _act(request, ops_runs.pause_run)
-    return await _run_response(request)
+    return await run_answer(request)
 
 
 async def resume_run(request: web.Request) -> web.Response:
     run_id = await _act(request, ops_runs.resume_run)
     request.app[keys.SUPERVISOR].wake(run_id)
-    return await _run_response(request)
+    return await run_answer(request)
 
 
 async def cancel_run(request: web.Request) -> web.Response:
     body = await read_model(request, CancelRun, optional=True)
     run_id = await _act(request, ops_runs.cancel_run, body.reason)
     request.app[keys.SUPERVISOR].cancel(run_id)
-    return await _run_response(request)
+    return await run_answer(request)
 
 
 async def retry_run(request: web.Request) -> web.Response:
     run_id = await _act(request, ops_runs.retry_run)
     request.app[keys.SUPERVISOR].wake(run_id)
-    return await _run_response(request)
+    return await run_answer(request)

@@ -17,8 +17,9 @@ from pathlib import Path
 from aiohttp import web
 
 from wfe.daemon import keys
+from wfe.daemon.api.common import visible_run
 from wfe.daemon.secrets import open_inputs
-from wfe.daemon.store import Store, queries
+from wfe.daemon.store import Store
 from wfe.daemon.store.util import loads
 from wfe.errors import NotFound, ValidationFailed
 
@@ -150,14 +151,6 @@ def _resume_point(request: web.Request, default: int = 0) -> int:
     return default
 
 
-async def _visible_run(request: web.Request) -> dict:
-    run = await queries.get_run(request.app[keys.STORE], request.match_info["id"],
-                                request[keys.USER]["name"], detail=False)
-    if run is None:
-        raise NotFound(f"run {request.match_info['id']} not found")
-    return run
-
-
 def _event_json(row: dict) -> str:
     return json.dumps({"run_id": row["run_id"], "seq": row["seq"], "type": row["type"],
                        "actor": row["actor"], "at": row["at"], "data": loads(row["data"])},
@@ -170,7 +163,7 @@ def _event_json(row: dict) -> str:
 async def run_events(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/workflows/{id}/events/stream: ``id:`` is the event's seq; the stream ends
     after the run's terminal event."""
-    run = await _visible_run(request)
+    run = await visible_run(request)
     after = _resume_point(request)
     async with _Stream(request) as sse:
         ended = await _ended_by(sse.store, run["id"], after)
@@ -245,7 +238,7 @@ async def step_log(request: web.Request) -> web.StreamResponse:
     line (``id:`` = the line's number, from 1), then ``event: end`` with the attempt's status
     once it is no longer running; ``event: attempt`` first names the attempt followed.
     Without ``attempt``, the latest one (waiting for the step to start if it has not)."""
-    run = await _visible_run(request)
+    run = await visible_run(request)
     store: Store = request.app[keys.STORE]
     step = await store.one("SELECT idx, name FROM steps WHERE run_id = ? AND name = ?",
                            (run["id"], request.match_info["step"]))

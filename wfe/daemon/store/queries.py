@@ -186,9 +186,9 @@ def _steps(conn: sqlite3.Connection, run_id: str) -> list[dict]:
     return rows
 
 
-def _events(conn: sqlite3.Connection, run_id: str, after: int = 0) -> list[dict]:
-    rows = _rows(conn, "SELECT seq, type, actor, at, data FROM events WHERE run_id = ? AND seq > ?"
-                       " ORDER BY seq", (run_id, after))
+def _events(conn: sqlite3.Connection, run_id: str) -> list[dict]:
+    rows = _rows(conn, "SELECT seq, type, actor, at, data FROM events WHERE run_id = ? AND seq > 0"
+                       " ORDER BY seq", (run_id,))
     for r in rows:
         r["data"] = loads(r["data"])
     return rows
