@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 import uuid
@@ -315,7 +314,7 @@ def _cursor(conn: sqlite3.Connection, owner: str, run_id: str) -> list:
 
 def _unsealed(text: str) -> str:
     """The rare run with a sealed input: show it as the API always does (``***``)."""
-    run = json.loads(text)
+    run = loads(text)
     run["input"] = hide_sealed(run["input"])
     return dumps(run)
 
