@@ -218,15 +218,15 @@ def open_inputs(stored: dict, sealer: Sealer | None,
     secret_names = secret_names or set()
     plain, secrets = {}, []
     for name, value in (stored or {}).items():
-        if is_sealed(value) and sealer is not None:
+        if is_sealed(value):
             try:
+                if sealer is None:
+                    raise ValueError("no key to open it with")
                 value = sealer.unseal(value)
                 secrets.append(value)
             except ValueError:
                 if name in secret_names:
                     raise SecretUnavailable(name) from None
-        elif is_sealed(value) and name in secret_names:
-            raise SecretUnavailable(name)
         plain[name] = value
     return plain, Masker(secrets)
 
