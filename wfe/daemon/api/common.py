@@ -108,12 +108,17 @@ def page_json(items: str, total: int, limit: int, offset: int) -> web.Response:
     return web.Response(body=body.encode(), content_type="application/json")
 
 
+def path_id(request: web.Request, noun: str) -> str:
+    """The path's ``{id}``, when it can be one: anything else is as unknown as a missing
+    ``noun`` (a run, a webhook, a token)."""
+    value = request.match_info["id"]
+    if not queries.is_uuid(value):
+        raise NotFound(f"{noun} {value} not found")
+    return value
+
+
 def path_run_id(request: web.Request) -> str:
-    """The path's run id, when it can be one: anything else is as unknown as a missing run."""
-    run_id = request.match_info["id"]
-    if not queries.is_uuid(run_id):
-        raise NotFound(f"run {run_id} not found")
-    return run_id
+    return path_id(request, "run")
 
 
 async def visible_run(request: web.Request) -> dict:

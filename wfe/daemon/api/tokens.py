@@ -5,9 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from wfe.daemon import keys
-from wfe.daemon.api.common import page, page_params, read_model, respond, user
+from wfe.daemon.api.common import page, page_params, path_id, read_model, respond, user
 from wfe.daemon.store import ops_auth, queries
-from wfe.errors import NotFound
 from wfe.models import CreateToken, NewToken, Token
 
 
@@ -26,9 +25,7 @@ async def list_tokens(request: web.Request) -> web.Response:
 
 
 async def revoke_token(request: web.Request) -> web.Response:
-    token_id = request.match_info["id"]
-    if not queries.is_uuid(token_id):
-        raise NotFound(f"token {token_id} not found")
+    token_id = path_id(request, "token")
     row = await request.app[keys.STORE].write(ops_auth.revoke_token, user(request)["id"], token_id)
     # The cache maps token hashes to users; dropping all of it is cheap and leaves no
     # window in which the revoked token still works.

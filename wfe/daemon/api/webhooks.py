@@ -5,8 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from wfe.daemon import keys
-from wfe.daemon.api.common import choice_param, page, page_params, read_model, respond, user
-from wfe.daemon.store import ops_webhooks, queries
+from wfe.daemon.api.common import (
+    choice_param, page, page_params, path_id, read_model, respond, user,
+)
+from wfe.daemon.store import ops_webhooks
 from wfe.engine.webhooks import new_secret, refused_url, secret_key, valid_pattern
 from wfe.errors import NotFound, ValidationFailed
 from wfe.models import CreateWebhook, Delivery, Webhook
@@ -43,10 +45,7 @@ def _checked_body(request: web.Request, body: CreateWebhook) -> None:
 
 
 def _hook_id(request: web.Request) -> str:
-    hook_id = request.match_info["id"]
-    if not queries.is_uuid(hook_id):
-        raise NotFound(f"webhook {hook_id} not found")
-    return hook_id
+    return path_id(request, "webhook")
 
 
 async def _owned_hook(request: web.Request) -> dict:
