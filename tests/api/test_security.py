@@ -240,3 +240,55 @@ async def test_a_run_whose_secret_no_longer_opens_fails_clearly(settings, tmp_pa
     assert done["reason"] == "secret_unavailable"
     assert done["events"][-1]["data"]["input"] == "pw"
     assert not (tmp_path / "ran").exists()
+
+
+GATED_SECRET = {"name": "gated", "variables": {"pw": {"type": "string", "secret": True}},
+                "steps": [{"name": "gate", "approval": {}}, {"name": "use", "run": "true"}]}
+
+
+async def test_a_sealed_input_copied_into_another_run_does_not_open(settings):
+    """AEAD associated data binds the value to its run: someone with write access to the
+    database who moves one run's sealed secret into another gets a refusal, not the secret."""
+    import sqlite3
+
+    async with api_client(settings) as api:
+        await api.template(GATED_SECRET)
+        donor = await api.start("gated", pw="hunter2-donor")
+        victim = await api.start("gated", pw="hunter2-victim")
+        await api.wait_status(donor["id"], "waiting_approval")
+        parked = await api.wait_status(victim["id"], "waiting_approval")
+        with sqlite3.connect(paths().db) as conn:
+            conn.execute("UPDATE runs SET input = (SELECT input FROM runs WHERE id = ?)"
+                         " WHERE id = ?", (donor["id"], victim["id"]))
+        gate = parked["approvals"][0]
+        await api.post(f"/api/v1/workflows/{victim['id']}/approvals/{gate['id']}/approve",
+                       expect=200)
+        done = await api.wait_status(victim["id"], "failed")
+    assert done["reason"] == "secret_unavailable"
+
+
+async def test_approval_comments_and_cancel_reasons_mask_secret_inputs(settings):
+    async with api_client(settings) as api:
+        await api.template(GATED_SECRET)
+        first = await api.start("gated", pw="hunter2-comment")
+        second = await api.start("gated", pw="hunter2-reason")
+        parked = await api.wait_status(first["id"], "waiting_approval")
+        gate = parked["approvals"][0]
+        _, run = await api.post(
+            f"/api/v1/workflows/{first['id']}/approvals/{gate['id']}/reject",
+            json={"comment": "no: the password hunter2-comment is weak"}, expect=200)
+        await api.wait_status(second["id"], "waiting_approval")
+        _, cancelled = await api.post(f"/api/v1/workflows/{second['id']}/cancel",
+                                      json={"reason": "leaked aHVudGVyMi1yZWFzb24= hunter2-reason"},
+                                      expect=200)
+        _, inbox = await api.get("/api/v1/approvals?status=rejected", expect=200)
+        first_done = await api.run(first["id"])
+        second_done = await api.run(second["id"])
+    text = repr((run, cancelled, inbox, first_done, second_done))
+    assert "hunter2-comment" not in text and "hunter2-reason" not in text
+    assert "aHVudGVyMi1yZWFzb24" not in text  # its base64 too
+    assert "the password *** is weak" in text
+    cancel = next(e for e in second_done["events"] if e["type"] == "run.cancelled")
+    assert cancel["data"]["reason"] == "leaked *** ***"
+    stored = b"".join(f.read_bytes() for f in paths().data_dir.glob("wfe.db*"))
+    assert b"hunter2-comment" not in stored and b"hunter2-reason" not in stored

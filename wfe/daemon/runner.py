@@ -73,7 +73,7 @@ class Runner:
         # Secret inputs are sealed at rest: steps get them in clear, every record masked.
         self.stored_input = loads(run["input"])
         secret = {n for n, v in self.spec.variables.items() if getattr(v, "secret", False)}
-        self.inputs, self.masker = open_inputs(self.stored_input, self.sup.sealer, secret)
+        self.inputs, self.masker = open_inputs(self.stored_input, self.sup.sealer, self.run_id, secret)
         self.run_meta = {"id": run["id"], "template": tpl["name"], "version": tpl["version"],
                          "owner": run["owner"]}
 

@@ -6,9 +6,11 @@ clear. The Runner unseals it to run steps, and masks it, and its base64, URL-quo
 JSON-escaped forms, in everything it records: step outputs, errors, log tails, log files,
 approval messages, event data (and so webhook payloads, which are built from events).
 
-The cipher is HMAC-SHA256 in counter mode with an HMAC-SHA256 tag (encrypt-then-MAC,
-separate derived keys): the standard library has no AES, and a PRF in counter mode is a
-sound stream cipher. The key lives in its own 0600 file, not in the database.
+Sealing is AES-256-GCM from the ``cryptography`` package, with a key derived by HKDF from
+the daemon's ``secret.key`` (its own 0600 file, not in the database). Each value is bound by
+associated data to where it belongs (a run id and a variable name), so a sealed value copied
+into another run or variable does not open. Values sealed by earlier versions (``v1``, a
+stream cipher built from HMAC) still open; nothing writes that format any more.
 """
 
 from __future__ import annotations
@@ -24,9 +26,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 MASK = "***"
-SEALED_PREFIX = "wfe-sealed:v1:"
-_NONCE, _TAG = 16, 32
+# Both versions start so; the store looks for it to know a run has secrets at all.
+SEALED_PREFIX = "wfe-sealed:v"
+SEALED_V1 = SEALED_PREFIX + "1:"
+SEALED_V2 = SEALED_PREFIX + "2:"
+_GCM_NONCE = 12
+# Above this many bytes of secret text, sealing and opening move off the event loop.
+OFF_LOOP_BYTES = 64 * 1024
 # Shorter encoded fragments would match ordinary text by chance.
 _MIN_FRAGMENT = 8
 
@@ -135,11 +147,12 @@ class Masker:
 # ---- sealing ----------------------------------------------------------------------------
 
 class Sealer:
-    """Authenticated encryption of small values with a key kept outside the database."""
+    """Authenticated encryption (AES-256-GCM) of small values, keyed outside the database."""
 
     def __init__(self, key: bytes) -> None:
-        self._enc = hmac.digest(key, b"wfe-seal-encrypt", "sha256")
-        self._mac = hmac.digest(key, b"wfe-seal-authenticate", "sha256")
+        self._aead = AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                                 info=b"wfe-seal-aes-256-gcm").derive(key))
+        self._legacy = _LegacyV1(key)
 
     @classmethod
     def load_or_create(cls, path: Path) -> Sealer:
@@ -154,49 +167,95 @@ class Sealer:
                 os.fsync(f.fileno())
             return cls(key)
 
-    def _stream(self, nonce: bytes, n: int) -> bytes:
-        blocks = (hmac.digest(self._enc, nonce + i.to_bytes(8, "big"), "sha256")
-                  for i in range((n + 31) // 32))
-        return b"".join(blocks)[:n]
-
-    def seal(self, value: Any) -> str:
+    def seal(self, value: Any, context: bytes) -> str:
+        """``value`` sealed for ``context`` (the associated data: where the value belongs)."""
         plain = json.dumps(value, separators=(",", ":")).encode()
-        nonce = os.urandom(_NONCE)
-        cipher = bytes(a ^ b for a, b in zip(plain, self._stream(nonce, len(plain))))
-        tag = hmac.digest(self._mac, nonce + cipher, "sha256")
-        return SEALED_PREFIX + base64.urlsafe_b64encode(nonce + cipher + tag).decode().rstrip("=")
+        nonce = os.urandom(_GCM_NONCE)  # 96 random bits: safe far beyond this daemon's volume
+        return SEALED_V2 + _b64(nonce + self._aead.encrypt(nonce, plain, context))
 
-    def unseal(self, text: str) -> Any:
-        """The sealed value; ValueError when ``text`` was not sealed with this key."""
+    def unseal(self, text: str, context: bytes) -> Any:
+        """The sealed value; ValueError when ``text`` was not sealed with this key for
+        ``context``."""
         if not isinstance(text, str) or not text.startswith(SEALED_PREFIX):
             raise ValueError("not a sealed value")
-        body = text[len(SEALED_PREFIX):]
-        try:
-            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        except ValueError:
-            raise ValueError("not a sealed value") from None
-        if len(raw) < _NONCE + _TAG:
+        if text.startswith(SEALED_V1):
+            return json.loads(self._legacy.open(_unb64(text[len(SEALED_V1):])))
+        if not text.startswith(SEALED_V2):
             raise ValueError("not a sealed value")
-        nonce, cipher, tag = raw[:_NONCE], raw[_NONCE:-_TAG], raw[-_TAG:]
-        if not hmac.compare_digest(tag, hmac.digest(self._mac, nonce + cipher, "sha256")):
-            raise ValueError("the sealed value does not verify")
-        plain = bytes(a ^ b for a, b in zip(cipher, self._stream(nonce, len(cipher))))
+        raw = _unb64(text[len(SEALED_V2):])
+        if len(raw) < _GCM_NONCE + 16:
+            raise ValueError("not a sealed value")
+        try:
+            plain = self._aead.decrypt(raw[:_GCM_NONCE], raw[_GCM_NONCE:], context)
+        except InvalidTag:
+            raise ValueError("the sealed value does not verify") from None
         return json.loads(plain)
 
 
+def input_context(run_id: str, name: str) -> bytes:
+    """The associated data of a run's secret input: it opens only in that run, as that name."""
+    return json.dumps(["run-input", run_id, name]).encode()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(body: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except ValueError:
+        raise ValueError("not a sealed value") from None
+
+
+class _LegacyV1:
+    """Opens values sealed before 0.2 (HMAC-SHA256 counter mode, encrypt-then-MAC), so runs
+    waiting across the upgrade keep their secrets. Read-only: new values are AES-GCM."""
+
+    _NONCE, _TAG = 16, 32
+
+    def __init__(self, key: bytes) -> None:
+        self._enc = hmac.digest(key, b"wfe-seal-encrypt", "sha256")
+        self._mac = hmac.digest(key, b"wfe-seal-authenticate", "sha256")
+
+    def open(self, raw: bytes) -> bytes:
+        if len(raw) < self._NONCE + self._TAG:
+            raise ValueError("not a sealed value")
+        nonce, cipher, tag = raw[:self._NONCE], raw[self._NONCE:-self._TAG], raw[-self._TAG:]
+        if not hmac.compare_digest(tag, hmac.digest(self._mac, nonce + cipher, "sha256")):
+            raise ValueError("the sealed value does not verify")
+        blocks = (hmac.digest(self._enc, nonce + i.to_bytes(8, "big"), "sha256")
+                  for i in range((len(cipher) + 31) // 32))
+        stream = b"".join(blocks)
+        return bytes(a ^ b for a, b in zip(cipher, stream, strict=False))
+
+
 def is_sealed(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(SEALED_PREFIX)
+    return isinstance(value, str) and value.startswith((SEALED_V1, SEALED_V2))
 
 
 # ---- a run's inputs ---------------------------------------------------------------------
 
-def seal_inputs(variables: dict, inputs: dict, sealer: Sealer | None) -> dict:
-    """The input as stored: each ``secret: true`` variable's value sealed."""
+def seal_inputs(variables: dict, inputs: dict, sealer: Sealer | None, run_id: str) -> dict:
+    """The input as stored: each ``secret: true`` variable's value sealed to its run."""
     if sealer is None:
         return inputs
-    return {name: sealer.seal(value)
+    return {name: sealer.seal(value, input_context(run_id, name))
             if getattr(variables.get(name), "secret", False) and value is not None else value
             for name, value in inputs.items()}
+
+
+async def seal_inputs_async(variables: dict, inputs: dict, sealer: Sealer | None,
+                            run_id: str) -> dict:
+    """seal_inputs, on a thread when the secrets are large enough to stall the loop."""
+    if _secret_bytes(variables, inputs) > OFF_LOOP_BYTES:
+        return await asyncio.to_thread(seal_inputs, variables, inputs, sealer, run_id)
+    return seal_inputs(variables, inputs, sealer, run_id)
+
+
+def _secret_bytes(variables: dict, inputs: dict) -> int:
+    return sum(len(json.dumps(v)) for n, v in inputs.items()
+               if getattr(variables.get(n), "secret", False))
 
 
 class SecretUnavailable(Exception):
@@ -207,7 +266,7 @@ class SecretUnavailable(Exception):
         self.name = name
 
 
-def open_inputs(stored: dict, sealer: Sealer | None,
+def open_inputs(stored: dict, sealer: Sealer | None, run_id: str,
                 secret_names: set[str] | None = None) -> tuple[dict, Masker]:
     """The input as steps see it, and a Masker for the values that were sealed.
 
@@ -222,7 +281,7 @@ def open_inputs(stored: dict, sealer: Sealer | None,
             try:
                 if sealer is None:
                     raise ValueError("no key to open it with")
-                value = sealer.unseal(value)
+                value = sealer.unseal(value, input_context(run_id, name))
                 secrets.append(value)
             except ValueError:
                 if name in secret_names:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from wfe.daemon import keys
-from wfe.daemon.api.common import choice_param, page, page_params, read_model, run_answer, user
+from wfe.daemon.api.common import (
+    choice_param, page, page_params, read_model, run_answer, run_masker, user,
+)
 from wfe.daemon.store import ops_approvals, queries
 from wfe.errors import NotFound
 from wfe.models import Approval, Decision
@@ -27,8 +29,11 @@ async def _decide(request: web.Request, approve: bool) -> web.Response:
     body = await read_model(request, Decision, optional=True)
     me = user(request)["name"]
     app = request.app
+    comment = body.comment
+    if comment:  # an approver may quote what the run printed, secret and all
+        comment = (await run_masker(request, run_id)).text(comment)
     wake = await app[keys.STORE].write(ops_approvals.decide, run_id, approval_id, me, approve,
-                                       body.comment)
+                                       comment)
     if wake:  # only once the decision is durable
         app[keys.SUPERVISOR].wake(run_id)
     return await run_answer(request)

@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from wfe.daemon import keys
+from wfe.daemon.secrets import Masker, open_inputs
 from wfe.daemon.store import queries
 from wfe.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
 
@@ -137,3 +138,12 @@ async def run_answer(request: web.Request) -> web.Response:
     if body is None:
         raise NotFound(f"run {request.match_info['id']} not found")
     return web.Response(body=body.encode(), content_type="application/json")
+
+
+async def run_masker(request: web.Request, run_id: str) -> Masker:
+    """Masks the run's secret inputs in text a person sends about it (a cancel reason, an
+    approval comment, a live log line) before it is stored or shown."""
+    stored = await queries.run_input(request.app[keys.STORE], run_id)
+    if not stored:
+        return Masker()
+    return open_inputs(stored, request.app[keys.SUPERVISOR].sealer, run_id)[1]

@@ -8,11 +8,13 @@ from aiohttp import web
 
 from wfe.daemon import keys
 from wfe.daemon.api.common import (
-    choice_param, page_json, page_params, path_run_id, read_model, respond, run_answer, user,
+    choice_param, page_json, page_params, path_run_id, read_model, respond, run_answer,
+    run_masker, user,
 )
 from wfe.daemon.api.webhooks import callback_hook
-from wfe.daemon.secrets import seal_inputs
+from wfe.daemon.secrets import seal_inputs_async
 from wfe.daemon.store import ops_runs, queries
+from wfe.daemon.store.util import new_id
 from wfe.engine.inputs import validate_inputs
 from wfe.engine.states import RunStatus
 from wfe.errors import Conflict, NotFound, ValidationFailed
@@ -25,13 +27,14 @@ async def start_run(request: web.Request) -> web.Response:
     row = await _resolve_template(request, body)
     spec = app[keys.SUPERVISOR].template_spec(row["id"], row["spec"])
     inputs = validate_inputs(spec.variables, body.input)
-    inputs = seal_inputs(spec.variables, inputs, app[keys.SUPERVISOR].sealer)  # never stored clear
+    run_id = new_id()  # secret inputs are sealed to their run, so the id comes first
+    inputs = await seal_inputs_async(spec.variables, inputs, app[keys.SUPERVISOR].sealer, run_id)
     template = {"id": row["id"], "name": row["name"], "version": row["version"]}
     steps = [(s.name, s.kind) for s in spec.steps]
     sup = app[keys.SUPERVISOR]
     hook = callback_hook(request, body.callback_url)
-    run_id = await app[keys.STORE].write(ops_runs.create_run, me["name"], template, steps,
-                                         inputs, body.trigger_type, hook, sup.callback_key)
+    await app[keys.STORE].write(ops_runs.create_run, me["name"], template, steps, inputs,
+                                body.trigger_type, hook, sup.callback_key, run_id)
     # Read back before waking, so the 201 shows the run as created (pending), not racing it.
     run = await queries.get_run(app[keys.STORE], run_id, me["name"], detail=False)
     app[keys.SUPERVISOR].wake(run_id)
@@ -104,7 +107,10 @@ async def resume_run(request: web.Request) -> web.Response:
 
 async def cancel_run(request: web.Request) -> web.Response:
     body = await read_model(request, CancelRun, optional=True)
-    run_id = await _act(request, ops_runs.cancel_run, body.reason)
+    reason = body.reason
+    if reason:
+        reason = (await run_masker(request, path_run_id(request))).text(reason)
+    run_id = await _act(request, ops_runs.cancel_run, reason)
     request.app[keys.SUPERVISOR].cancel(run_id)
     return await run_answer(request)
 

@@ -17,8 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from wfe.daemon import keys
-from wfe.daemon.api.common import visible_run
-from wfe.daemon.secrets import open_inputs
+from wfe.daemon.api.common import run_masker, visible_run
 from wfe.daemon.store import Store
 from wfe.daemon.store.util import loads
 from wfe.errors import NotFound, ValidationFailed
@@ -248,7 +247,9 @@ async def step_log(request: web.Request) -> web.StreamResponse:
     if wanted is not None and await _attempt(store, run["id"], step["idx"], wanted) is None:
         raise NotFound(f"step {step['name']} has no attempt {wanted}")
     skip = _resume_point(request)
-    masker = await _masker(request, run["id"])
+    # Secret inputs are masked in a log file only when its attempt ends: mask what is sent
+    # of a running one here, line by line, exactly as the file will be.
+    masker = await run_masker(request, run["id"])
     async with _Stream(request) as sse:
         attempt = await _first_attempt(sse, run["id"], step["idx"], wanted)
         if attempt is None:  # the run ended without the step starting
@@ -298,14 +299,6 @@ def _log_path(request: web.Request, run_id: str, step: dict, attempt: dict) -> P
     # Recorded only when the attempt ends; while it runs the path is the executor's rule.
     logs = request.app[keys.SUPERVISOR].logs_dir
     return logs / run_id / f"{step['idx']:03d}-{step['name']}.{attempt['attempt']}.log"
-
-
-async def _masker(request: web.Request, run_id: str):
-    """Secret inputs are masked in a log file only when its attempt ends: mask what is sent
-    of a running one here, line by line, exactly as the file will be."""
-    stored = await request.app[keys.STORE].scalar("SELECT input FROM runs WHERE id = ?",
-                                                  (run_id,))
-    return open_inputs(loads(stored) or {}, request.app[keys.SUPERVISOR].sealer)[1]
 
 
 async def _follow_log(sse: _Stream, reader: _LogReader, masker, run_id: str, idx: int,

@@ -28,10 +28,11 @@ def load_run(conn: sqlite3.Connection, run_id: str, owner: str | None = None) ->
 
 def create_run(conn: sqlite3.Connection, owner: str, template: dict, steps: list[tuple[str, str]],
                input_: dict, trigger_type: str, hook: dict | None = None,
-               callback_key: bytes | None = None) -> str:
+               callback_key: bytes | None = None, run_id: str | None = None) -> str:
     """``hook``: ``{url, secret}`` of the start request's callback_url, which gets every
-    event of this run (written before run.created, so that event is delivered too)."""
-    run_id, now = new_id(), now_iso()
+    event of this run (written before run.created, so that event is delivered too).
+    ``run_id``: given when the caller needed it first (secret inputs are sealed to it)."""
+    run_id, now = run_id or new_id(), now_iso()
     conn.execute(
         "INSERT INTO runs (id, owner, template_id, status, input, trigger_type, created_at,"
         " updated_at, wake_at) VALUES (?,?,?,?,?,?,?,?,?)",

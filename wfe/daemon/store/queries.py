@@ -373,3 +373,11 @@ async def audit_owner(store: Store, owner: str) -> tuple[list[dict], list[dict]]
         ("SELECT id, last_seq, last_hash FROM runs WHERE owner = ? ORDER BY created_at, rowid",
          (owner,)))
     return events, heads
+
+
+async def run_input(store: Store, run_id: str) -> dict | None:
+    """A run's stored input, or None when the run has no sealed value in it (the common
+    case, answered without parsing it)."""
+    stored = await store.scalar(
+        f"SELECT input FROM runs WHERE id = ? AND instr(input, '{SEALED_PREFIX}')", (run_id,))
+    return loads(stored) if stored else None
