@@ -183,13 +183,9 @@ class Client:
     def me(self) -> Json:
         return self.request("GET", "/api/v1/me")
 
-    def create_user(self, name: str, role: str | None = None, is_admin: bool = False) -> Json:
+    def create_user(self, name: str, role: str | None = None) -> Json:
         """``role`` is admin, author or operator (the daemon's default: operator)."""
-        body: Json = {"name": name}
-        if role is not None:
-            body["role"] = role
-        if is_admin:
-            body["is_admin"] = True
+        body = {"name": name} if role is None else {"name": name, "role": role}
         return self.request("POST", "/api/v1/users", body)
 
     def list_users(self, limit: int | None = None, offset: int | None = None) -> Json:

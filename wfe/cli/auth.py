@@ -44,7 +44,8 @@ def add(
     """Create a user and print their token (shown once: pass it on now)."""
     if admin and role not in (None, Role.ADMIN):
         raise errors.UsageError(f"--admin contradicts --role {role.value}; give only --role")
-    payload = client().create_user(name, role=(Role.ADMIN if admin else role and role.value))
+    chosen = Role.ADMIN if admin else role
+    payload = client().create_user(name, role=chosen.value if chosen else None)
     if as_json:
         render.json_out(payload)
         return

@@ -9,7 +9,7 @@ from aiohttp import web
 from wfe.daemon import keys
 from wfe.daemon.api.common import (
     choice_param, page_json, page_params, path_run_id, read_model, requires, respond,
-    run_answer, user,
+    run_answer, template_viewer, user,
 )
 from wfe.daemon.api.webhooks import callback_hook
 from wfe.daemon.secrets import seal_inputs
@@ -54,7 +54,7 @@ async def _resolve_template(request: web.Request, body: StartRun) -> dict:
     row = await queries.get_template(app[keys.STORE], ref, published_only=True)
     if row is not None:
         return row
-    draft = await queries.get_template(app[keys.STORE], ref, viewer=user(request))
+    draft = await queries.get_template(app[keys.STORE], ref, viewer=template_viewer(request))
     if draft is not None:
         hint = "; publish it first" if draft["status"] == "draft" else ""
         raise Conflict(f"template {draft['name']}@{draft['version']} is {draft['status']}{hint}",

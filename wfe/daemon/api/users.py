@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from wfe.daemon import keys
-from wfe.daemon.api.common import page, page_params, read_model, requires, respond, user
+from wfe.daemon.api.common import page_params, read_model, requires, respond, user
 from wfe.daemon.store import ops_auth, queries
 from wfe.engine.roles import DEFAULT_ROLE, Permission, Role
 from wfe.errors import NotFound, ValidationFailed
