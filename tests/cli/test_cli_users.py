@@ -88,3 +88,8 @@ def test_an_operator_cannot_create_a_template_but_runs_the_catalog(cli, live, tm
     for name in ("WFE_HOME", "WFE_URL", "WFE_TOKEN", "WFE_CANARY", "WFE_STEP_ENV_PASSTHROUGH"):
         assert name not in step_env, name
     assert step_env["PASS_ME"] == "passed" and step_env["WFE_RUN_ID"] == run["id"]
+    r = cli(op, "template", "rm", "probe")
+    assert r.exit_code == errors.EXIT_USAGE and r.stderr.startswith("error: ")
+    _ok(cli(admin, "template", "rm", "probe"))
+    shown = json.loads(_ok(cli(admin, "template", "show", "probe", "--json")).stdout)
+    assert shown["status"] == "archived"
