@@ -54,10 +54,11 @@ class Api:
         _, run = await self.get(f"/api/v1/workflows/{run_id}", token=token, expect=200)
         return run
 
-    async def wait_status(self, run_id: str, *statuses: str, timeout: float = 20.0) -> dict:
+    async def wait_status(self, run_id: str, *statuses: str, timeout: float = 20.0,
+                          token: str | None = None) -> dict:
         deadline = time.monotonic() + timeout
         while True:
-            run = await self.run(run_id)
+            run = await self.run(run_id, token=token)
             if run["status"] in statuses:
                 return run
             if time.monotonic() > deadline:

@@ -183,8 +183,23 @@ class Client:
     def me(self) -> Json:
         return self.request("GET", "/api/v1/me")
 
-    def create_user(self, name: str, is_admin: bool = False) -> Json:
-        return self.request("POST", "/api/v1/users", {"name": name, "is_admin": is_admin})
+    def create_user(self, name: str, role: str | None = None) -> Json:
+        """``role`` is admin, author or operator (the daemon's default: operator)."""
+        body = {"name": name} if role is None else {"name": name, "role": role}
+        return self.request("POST", "/api/v1/users", body)
+
+    def list_users(self, limit: int | None = None, offset: int | None = None) -> Json:
+        return self.request("GET", "/api/v1/users", query={"limit": limit, "offset": offset})
+
+    def get_user(self, ref: str) -> Json:
+        """``ref`` is a user's id or name."""
+        return self.request("GET", f"/api/v1/users/{_seg(ref)}")
+
+    def update_user(self, ref: str, role: str) -> Json:
+        return self.request("PATCH", f"/api/v1/users/{_seg(ref)}", {"role": role})
+
+    def delete_user(self, ref: str) -> Json:
+        return self.request("DELETE", f"/api/v1/users/{_seg(ref)}")
 
     # -- templates ---------------------------------------------------------------------
 
@@ -193,6 +208,10 @@ class Client:
 
     def publish_template(self, template_id: str) -> Json:
         return self.request("POST", f"/api/v1/templates/{_seg(template_id)}/publish")
+
+    def delete_template(self, ref: str) -> Json:
+        """A draft is deleted; a published version is archived."""
+        return self.request("DELETE", f"/api/v1/templates/{_seg(ref)}")
 
     def list_templates(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -98,6 +99,9 @@ class Settings:
     # Bad tokens from one client within the window before it gets 429 (see README, Security).
     auth_failure_limit: int = 20
     auth_failure_window: float = 60.0
+    # Names of the daemon's environment variables that steps get besides the small base
+    # (see README, Trust model); from WFE_STEP_ENV_PASSTHROUGH as "A,B", in config.toml a list.
+    step_env_passthrough: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -128,6 +132,7 @@ class Settings:
                 if isinstance(default, kind) and not isinstance(value, kind):
                     changes[f.name] = _coerce(kind, value)
                     break
+        changes["step_env_passthrough"] = _env_names(self.step_env_passthrough)
         s = replace(self, **changes)
         if s.synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
             raise ValueError("synchronous must be NORMAL, FULL or EXTRA")
@@ -136,6 +141,20 @@ class Settings:
         if s.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep
             raise ValueError("webhook_retention must be a positive number of seconds")
         return s
+
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env_names(value) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError("step_env_passthrough must be a list of variable names")
+    names = tuple(str(n).strip() for n in items if str(n).strip())
+    bad = [n for n in names if not ENV_NAME.fullmatch(n)]
+    if bad:
+        raise ValueError(f"step_env_passthrough: not a variable name: {', '.join(bad)}")
+    return names
 
 
 def _coerce(kind: type, value):

@@ -54,7 +54,7 @@ class Unauthorized(WfeError):
 
 
 class Forbidden(WfeError):
-    """This action needs an admin."""
+    """Your role does not allow this action."""
 
     code = "forbidden"
     http_status = 403

@@ -56,16 +56,26 @@ class Health(Response):
     started_at: str
 
 
+RoleName = Literal["admin", "author", "operator"]
+
+
 class User(Response):
     id: str
     name: str
-    is_admin: bool
+    role: RoleName
+    is_admin: bool = Field(description="role == admin (kept for older clients)")
     created_at: str
 
 
 class CreateUser(Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
-    is_admin: bool = False
+    role: RoleName | None = Field(None, description="default: operator (runs the catalog, "
+                                                    "cannot write templates)")
+    is_admin: bool = Field(False, description="the same as role admin (older clients)")
+
+
+class UpdateUser(Model):
+    role: RoleName
 
 
 class UserWithToken(Response):

@@ -22,11 +22,14 @@ from wfe.daemon.api.routes import ROUTES
 V = "/api/v1"
 # Templates are a shared catalog: every user may read one and start runs from it (see
 # README, Templates); they are not owned data in the sense of this test.
-SHARED = {("GET", f"{V}/templates/{{id}}"), ("POST", f"{V}/templates/{{id}}/publish")}
+SHARED = {("GET", f"{V}/templates/{{id}}"), ("POST", f"{V}/templates/{{id}}/publish"),
+          ("DELETE", f"{V}/templates/{{id}}")}
 # Endpoints that act only on the caller's own data, or make new data for the caller.
 OWN = {("GET", f"{V}/me"), ("POST", f"{V}/templates"), ("POST", f"{V}/workflows"),
        ("POST", f"{V}/tokens"), ("POST", f"{V}/webhooks")}
-ADMIN_ONLY = {("POST", f"{V}/users")}  # 403 for everyone else
+# 403 for everyone else (see wfe.engine.roles)
+ADMIN_ONLY = {("GET", f"{V}/users"), ("POST", f"{V}/users"), ("GET", f"{V}/users/{{id}}"),
+              ("PATCH", f"{V}/users/{{id}}"), ("DELETE", f"{V}/users/{{id}}")}
 LISTS = {("GET", p) for p in (f"{V}/workflows", f"{V}/approvals", f"{V}/tokens",
                               f"{V}/webhooks", f"{V}/audit", f"{V}/templates")}
 STREAMS = {key for key, op in OPERATIONS.items() if op.stream and "{" not in key[1]}
@@ -46,6 +49,8 @@ def bodies(method: str, path: str) -> dict:
         return {"json": {"ok": True}}
     if (method, path) == ("POST", f"{V}/users"):
         return {"json": {"name": "mallory"}}
+    if (method, path) == ("PATCH", f"{V}/users/{{id}}"):
+        return {"json": {"role": "operator"}}
     return {"json": {"name": "x", "steps": [{"name": "a", "set": {}}]}} if path.endswith(
         "/templates") else ({"json": {"template": "iso"}} if path.endswith("/workflows") else {})
 
@@ -142,7 +147,7 @@ async def test_another_users_ids_look_unknown(isolated):
         await victim.make()
         _, bob = await api.post(f"{V}/users", json={"name": "bob"}, expect=201)
         for method, path, _ in ROUTES:
-            if "{" not in path or (method, path) in PUBLIC | SHARED:
+            if "{" not in path or (method, path) in PUBLIC | SHARED | ADMIN_ONLY:
                 continue
             real = await _call(api, method, fill(path, victim.params(path, True)),
                                bob["token"], **bodies(method, path))
@@ -183,8 +188,20 @@ async def test_lists_never_show_another_users_ids(isolated):
 async def test_admin_only_and_public_endpoints(isolated):
     async with api_client(isolated) as api:
         _, bob = await api.post(f"{V}/users", json={"name": "bob"}, expect=201)
-        status, body = await api.post(f"{V}/users", json={"name": "eve"}, token=bob["token"])
-        assert status == 403 and body["error"]["code"] == "forbidden"
+        _, ann = await api.post(f"{V}/users", json={"name": "ann", "role": "author"},
+                                expect=201)
+        _, me = await api.get(f"{V}/me", expect=200)
+        for method, path in sorted(ADMIN_ONLY):
+            url = fill(path, {"id": me["name"]})  # the admin itself: a real target
+            for who in (bob, ann):
+                status, body = await _call(api, method, url, who["token"],
+                                           **bodies(method, path))
+                assert status == 403 and body["error"]["code"] == "forbidden", (method, path)
+                assert body["error"]["details"]["role"] == who["user"]["role"]
+            status, body = await _call(api, method, url, None, **bodies(method, path))
+            assert status == 401 and body["error"]["code"] == "unauthorized", (method, path)
+        _, users = await api.get(f"{V}/users", expect=200)
+        assert [u["name"] for u in users["items"]] == [me["name"], "bob", "ann"]
         # A callback URL is its own credential: bearer tokens change nothing about it.
         url = f"{V}/callbacks/wfc_{'A' * 43}"
         answers = [await _call(api, "POST", url, t, json={}) for t in

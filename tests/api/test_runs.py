@@ -60,6 +60,56 @@ async def test_step_environment(settings, tmp_path):
     assert "WFE_TOKEN" not in env
 
 
+async def test_a_step_gets_a_clean_environment_not_the_daemons(home, monkeypatch):
+    """The daemon's environment (here the test process's) holds its home, a URL, a token
+    and whatever else; a step sees the documented base, the passed names and its own."""
+    from tests.conftest import FAST
+    from wfe.config import Settings, paths
+
+    for name, value in (("WFE_URL", "http://127.0.0.1:1"), ("WFE_TOKEN", "wfe_daemons"),
+                        ("WFE_CANARY_SECRET", "tweet"), ("KEEP_ME", "kept"),
+                        ("LANG", "C.UTF-8"), ("TZ", "UTC")):
+        monkeypatch.setenv(name, value)
+    settings = Settings.load(paths(), {"WFE_STEP_ENV_PASSTHROUGH": "KEEP_ME, ALSO_UNSET"},
+                             port=0, **FAST)
+    spec = {"name": "env", "steps": [{"name": "probe", "run": "env", "env": {"MINE": "m"}}]}
+    async with api_client(settings) as api:
+        await api.template(spec)
+        run = await api.start("env")
+        await api.wait_status(run["id"], "completed")
+        resp = await api.client.get(f"/api/v1/workflows/{run['id']}/steps/probe/log",
+                                    headers=api.headers())
+        assert resp.status == 200
+        log = await resp.text()
+    env = dict(line.split("=", 1) for line in log.splitlines() if "=" in line)
+    for name in ("WFE_HOME", "WFE_URL", "WFE_TOKEN", "WFE_CANARY_SECRET", "WFE_NO_AUTOSTART"):
+        assert name not in env, name
+    assert env["KEEP_ME"] == "kept" and "ALSO_UNSET" not in env
+    assert env["MINE"] == "m" and env["WFE_RUN_ID"] == run["id"]
+    assert env["LANG"] == "C.UTF-8" and env["TZ"] == "UTC" and env["PATH"]
+    allowed = {"PATH", "HOME", "LANG", "TZ", "USER", "SHELL", "TMPDIR", "KEEP_ME", "MINE",
+               "PWD", "SHLVL", "_"}  # the last three /bin/sh sets itself
+    assert set(env) - allowed <= {n for n in env if n.startswith("WFE_")}
+    assert {n for n in env if n.startswith("WFE_")} == {
+        "WFE_RUN_ID", "WFE_STEP", "WFE_ATTEMPT", "WFE_IDEMPOTENCY_KEY", "WFE_OUTPUT"}
+
+
+async def test_an_authors_step_cannot_follow_wfe_home_to_the_admin_token(settings, home):
+    """The exploit: a non-admin writes a step that reads the token via $WFE_HOME."""
+    steal = {"name": "steal", "steps": [
+        {"name": "grab", "run": 'echo "home=[$WFE_HOME]"; cat "$WFE_HOME/token" || true'}]}
+    async with api_client(settings) as api:
+        _, bob = await api.post("/api/v1/users", json={"name": "bob", "role": "author"},
+                                expect=201)
+        _, tpl = await api.post("/api/v1/templates", json=steal, token=bob["token"], expect=201)
+        await api.post(f"/api/v1/templates/{tpl['id']}/publish", token=bob["token"], expect=200)
+        run = await api.start("steal", token=bob["token"])
+        done = await api.wait_status(run["id"], "completed", token=bob["token"])
+    admin_token = (home / "token").read_text().strip()
+    tail = done["steps"][0]["log_tail"]
+    assert "home=[]" in tail and admin_token not in tail
+
+
 async def test_failing_step_fails_run_with_log_tail(settings):
     spec = {"name": "boom", "steps": [
         {"name": "ok", "run": "echo fine"},

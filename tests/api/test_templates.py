@@ -92,7 +92,8 @@ async def test_unknown_template_is_404(settings):
 async def test_drafts_are_their_authors_and_a_name_is_its_first_authors(settings):
     """Published templates are a shared catalog; drafts and new versions are not."""
     async with api_client(settings) as api:
-        _, bob = await api.post("/api/v1/users", json={"name": "bob"}, expect=201)
+        _, bob = await api.post("/api/v1/users", json={"name": "bob", "role": "author"},
+                                expect=201)
         _, carol = await api.post("/api/v1/users", json={"name": "carol", "is_admin": True},
                                   expect=201)
         shared = await api.template({"name": "shared", "steps": [{"name": "s", "set": {"a": 1}}]})

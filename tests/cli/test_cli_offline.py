@@ -41,8 +41,9 @@ COMMANDS = [
     ["start"], ["ls"], ["show"], ["pause"], ["resume"], ["cancel"], ["retry"], ["demo"],
     ["daemon"], ["daemon", "start"], ["daemon", "stop"], ["daemon", "status"], ["daemon", "run"],
     ["template"], ["template", "create"], ["template", "publish"], ["template", "ls"],
-    ["template", "show"], ["template", "validate"],
-    ["auth"], ["auth", "token"], ["user"], ["user", "add"],
+    ["template", "show"], ["template", "validate"], ["template", "rm"],
+    ["auth"], ["auth", "token"], ["user"], ["user", "add"], ["user", "ls"], ["user", "rm"],
+    ["user", "role"], ["whoami"],
 ]  # fmt: skip
 
 
@@ -122,7 +123,9 @@ NEEDS_DAEMON = [
     ["approvals"], ["approve", "abcd"], ["reject", "abcd", "-m", "no"], ["snapshots", "abcd"],
     ["rollback", "abcd", "--to", "s"], ["events", "-f"],
     ["start", "demo", "-i", "who=me"], ["template", "ls"], ["template", "show", "demo"],
-    ["template", "publish", "demo"], ["user", "add", "bob"],
+    ["template", "publish", "demo"], ["user", "add", "bob"], ["user", "ls"],
+    ["user", "rm", "bob"], ["user", "role", "bob", "author"], ["whoami"],
+    ["template", "rm", "demo"],
 ]  # fmt: skip
 
 

@@ -56,3 +56,32 @@ async def test_output_is_what_this_attempt_wrote_and_nothing_is_left_behind(tmp_
     loud = await shell.execute(_ctx(tmp_path, 'echo "n=1" >> "$WFE_OUTPUT"'))
     assert loud["status"] == "succeeded" and loud["output"] == {"n": "1"}
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".log"]  # one log, no .out
+
+
+def test_step_env_passthrough_comes_from_the_environment_or_a_toml_list(tmp_path):
+    from wfe.config import Paths, Settings
+
+    p = Paths(tmp_path, tmp_path, tmp_path)
+    assert Settings.load(p, {}).step_env_passthrough == ()
+    env = {"WFE_STEP_ENV_PASSTHROUGH": " HTTPS_PROXY, ,LC_ALL"}
+    assert Settings.load(p, env).step_env_passthrough == ("HTTPS_PROXY", "LC_ALL")
+    p.config_file.write_text('step_env_passthrough = ["GOPATH", "JAVA_HOME"]\n')
+    assert Settings.load(p, {}).step_env_passthrough == ("GOPATH", "JAVA_HOME")
+    for bad in ('step_env_passthrough = ["A=B"]\n', 'step_env_passthrough = 3\n'):
+        p.config_file.write_text(bad)
+        with pytest.raises(ValueError, match="step_env_passthrough"):
+            Settings.load(p, {})
+
+
+def test_only_the_base_and_the_passed_names_reach_a_step(tmp_path, monkeypatch):
+    monkeypatch.setenv("WFE_HOME", str(tmp_path))
+    monkeypatch.setenv("SOME_SECRET", "s3cret")
+    monkeypatch.setenv("PASSED", "yes")
+    monkeypatch.delenv("PATH")  # a daemon started with none still finds /bin tools
+    ctx = _ctx(tmp_path, "true")
+    ctx.env_passthrough = ("PASSED",)
+    env = shell.build_env(ctx, "out")
+    assert "WFE_HOME" not in env and "SOME_SECRET" not in env
+    assert env["PASSED"] == "yes" and env["PATH"] == shell.DEFAULT_PATH
+    assert set(env) <= {*shell.BASE_ENV, "PASSED", "WFE_RUN_ID", "WFE_STEP", "WFE_ATTEMPT",
+                        "WFE_IDEMPOTENCY_KEY", "WFE_OUTPUT"}

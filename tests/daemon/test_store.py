@@ -100,3 +100,24 @@ async def test_a_cancel_landing_as_a_commit_wakes_the_waiter_is_not_lost(tmp_pat
             await waiter
     finally:
         await store.close()
+
+
+def test_roles_are_backfilled_from_the_admin_flag(tmp_path):
+    from wfe.daemon.store import schema
+
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    for number, script in enumerate(schema.MIGRATIONS[:6], start=1):  # before roles
+        for statement in schema._statements(script):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+    conn.execute("INSERT INTO users (id, name, is_admin, created_at) VALUES"
+                 " ('1', 'ada', 1, 'now'), ('2', 'bob', 0, 'now')")
+    schema.migrate(conn)
+    rows = conn.execute("SELECT name, role, removed_at FROM users ORDER BY name").fetchall()
+    # Users from before roles could write templates; they keep that, and no one is removed.
+    assert rows == [("ada", "admin", None), ("bob", "author", None)]
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(users)")]
+    assert "is_admin" not in columns  # one source of truth: the role
+    conn.execute("INSERT INTO users (id, name, created_at) VALUES ('3', 'new', 'now')")
+    assert conn.execute("SELECT role FROM users WHERE id = '3'").fetchone() == ("operator",)
+    conn.close()

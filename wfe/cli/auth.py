@@ -1,4 +1,5 @@
-"""``wfe auth token`` and ``wfe user add``: who you are to the daemon, and adding people."""
+"""``wfe auth token``, ``wfe whoami`` and ``wfe user``: who you are to the daemon, and who
+else may use it, with which role."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import typer
 from wfe import config, errors
 from wfe.cli import client, render
 from wfe.client import resolve_token
+from wfe.engine.roles import Role
 
 auth_app = typer.Typer(help="Your credentials for the daemon.", no_args_is_help=True)
-user_app = typer.Typer(help="Manage the daemon's users (admins only).", no_args_is_help=True)
+user_app = typer.Typer(help="Manage the daemon's users and their roles (admins only).",
+                       no_args_is_help=True)
 
 
 @auth_app.command()
@@ -27,17 +30,73 @@ def token(as_json: bool = typer.Option(False, "--json", help='Print {"token": ".
         render.secret(value)
 
 
+ROLE_HELP = ("admin: everything, users too; author: writes templates (code run as the "
+             "daemon's OS user); operator: runs published templates. Default: operator.")
+
+
 @user_app.command()
 def add(
     name: str = typer.Argument(..., help="The new user's name."),
-    admin: bool = typer.Option(False, "--admin", help="Make the user an admin."),
+    role: Role | None = typer.Option(None, "--role", help=ROLE_HELP, case_sensitive=False),
+    admin: bool = typer.Option(False, "--admin", help="The same as --role admin."),
     as_json: bool = typer.Option(False, "--json", help="Print the API's {user, token} JSON."),
 ) -> None:
     """Create a user and print their token (shown once: pass it on now)."""
-    payload = client().create_user(name, is_admin=admin)
+    if admin and role not in (None, Role.ADMIN):
+        raise errors.UsageError(f"--admin contradicts --role {role.value}; give only --role")
+    chosen = Role.ADMIN if admin else role
+    payload = client().create_user(name, role=chosen.value if chosen else None)
     if as_json:
         render.json_out(payload)
         return
-    user = payload.get("user") or {}
-    render.note(f"created {'admin' if user.get('is_admin') else 'user'} {user.get('name', name)}")
-    render.secret(str(payload.get("token")))
+    render.user_created(payload)
+
+
+@user_app.command("ls")
+def list_(
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
+    offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON."),
+) -> None:
+    """List the daemon's users and their roles, oldest first."""
+    payload = client().list_users(limit=limit, offset=offset)
+    if as_json:
+        render.json_out(payload)
+    else:
+        render.users(payload)
+
+
+@user_app.command("rm")
+def remove(
+    name: str = typer.Argument(..., metavar="NAME", help="The user's name (or id)."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"removed": NAME}.'),
+) -> None:
+    """Remove a user: their tokens stop working at once; their runs stay."""
+    client().delete_user(name)
+    if as_json:
+        render.json_out({"removed": name})
+    else:
+        render.note(f"removed user {name}; their tokens are revoked")
+
+
+@user_app.command("role")
+def set_role(
+    name: str = typer.Argument(..., metavar="NAME", help="The user's name (or id)."),
+    role: Role = typer.Argument(..., help=ROLE_HELP, case_sensitive=False),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's user JSON."),
+) -> None:
+    """Change a user's role."""
+    user = client().update_user(name, role.value)
+    if as_json:
+        render.json_out(user)
+    else:
+        render.note(f"{user['name']} is now {user['role']}")
+
+
+def whoami(as_json: bool = typer.Option(False, "--json", help="Print the API's user JSON.")) -> None:
+    """Who the daemon takes you for: your user name and role."""
+    user = client().me()
+    if as_json:
+        render.json_out(user)
+    else:
+        render.whoami(user)

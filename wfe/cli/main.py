@@ -178,6 +178,7 @@ live.register(app)
 approvals.register(app)
 history.register(app)
 demo.register(app)
+app.command("whoami")(auth.whoami)
 app.command("completion")(completion.completion)
 
 

@@ -47,6 +47,19 @@ def publish(
         render.template_action(t, "published")
 
 
+@app.command("rm")
+def remove(
+    ref: str = typer.Argument(..., metavar="ID|NAME[@VERSION]", help=REF_HELP),
+    as_json: bool = typer.Option(False, "--json", help='Print {"removed": REF}.'),
+) -> None:
+    """Delete a draft, or archive a published version (its runs keep it; no new ones start)."""
+    client().delete_template(ref)
+    if as_json:
+        render.json_out({"removed": ref})
+    else:
+        render.note(f"removed template {ref}")
+
+
 @app.command("ls")
 def list_(
     name: str | None = typer.Option(None, "--name", help="Only versions of this name."),

@@ -113,7 +113,6 @@ async def _user_for(app: web.Application, token: str) -> dict:
         if user is None or not hmac.compare_digest(user["hash"], digest):
             raise Unauthorized("the token is not valid")
         user = {k: v for k, v in user.items() if k != "hash"}
-        user["is_admin"] = bool(user["is_admin"])
         cache[digest] = user
     return user
 

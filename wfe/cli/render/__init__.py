@@ -63,7 +63,10 @@ from wfe.cli.render.templates import (
     template,
     template_action,
     templates,
+    user_created,
+    users,
     valid,
     webhooks,
+    whoami,
 )
 from wfe.cli.render.watch import WatchView, finished, pending_approval

@@ -92,6 +92,22 @@ def secret(token: str) -> None:
     out(token)
 
 
+def user_created(payload: dict) -> None:
+    user = payload.get("user") or {}
+    note(f"created {user.get('role', 'user')} {user.get('name', '')}")
+    secret(str(payload.get("token")))
+
+
+def users(payload: dict) -> None:
+    rows = [[u["name"], u["role"], ago(u["created_at"]), u["id"]]
+            for u in payload.get("items") or []]
+    table(["NAME", "ROLE", "CREATED", "ID"], rows)
+    footer(payload)
+
+
+def whoami(user: dict) -> None:
+    out(f"{user['name']} ({user['role']})")
+
 
 def webhooks(payload: dict) -> None:
     items = payload.get("items") or []

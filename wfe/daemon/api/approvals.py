@@ -6,9 +6,10 @@ from aiohttp import web
 
 from wfe.daemon import keys
 from wfe.daemon.api.common import (
-    choice_param, page, page_params, read_model, run_answer, run_masker, user,
+    choice_param, page, page_params, read_model, requires, run_answer, run_masker, user,
 )
 from wfe.daemon.store import ops_approvals, queries
+from wfe.engine.roles import Permission
 from wfe.errors import NotFound
 from wfe.models import Approval, Decision
 
@@ -39,9 +40,11 @@ async def _decide(request: web.Request, approve: bool) -> web.Response:
     return await run_answer(request)
 
 
+@requires(Permission.DECIDE_APPROVALS)
 async def approve(request: web.Request) -> web.Response:
     return await _decide(request, True)
 
 
+@requires(Permission.DECIDE_APPROVALS)
 async def reject(request: web.Request) -> web.Response:
     return await _decide(request, False)

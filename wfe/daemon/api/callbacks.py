@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from wfe.daemon import keys
-from wfe.daemon.api.common import body_bytes, parse_json, path_run_id, respond, user
+from wfe.daemon.api.common import body_bytes, parse_json, path_run_id, requires, respond, user
 from wfe.daemon.store import ops_callbacks
+from wfe.engine.roles import Permission
 from wfe.errors import NotFound, PayloadTooLarge
 from wfe.models import CallbackAccepted
 
@@ -38,6 +39,7 @@ async def by_token(request: web.Request) -> web.Response:
     return await _deliver(request, ops_callbacks.token_hash(token))
 
 
+@requires(Permission.CONTROL_RUNS)
 async def by_owner(request: web.Request) -> web.Response:
     run_id = path_run_id(request)
     digest = await request.app[keys.STORE].write(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -11,15 +13,38 @@ from pydantic import BaseModel, ValidationError
 from wfe.daemon import keys
 from wfe.daemon.secrets import Masker, open_inputs
 from wfe.daemon.store import queries
+from wfe.engine.roles import Permission, allows, require
 from wfe.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_LIMIT = 500
 MAX_OFFSET = 2**63 - 1  # SQLite's largest integer; a larger one would be a 500
 
 
 def user(request: web.Request) -> dict:
     return request[keys.USER]
+
+
+def may(request: web.Request, permission: Permission) -> bool:
+    return allows(user(request)["role"], permission)
+
+
+def requires(permission: Permission):
+    """A handler only a role with ``permission`` may call; the others get 403 before it
+    reads anything (see wfe.engine.roles for the table)."""
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def checked(request: web.Request) -> web.StreamResponse:
+            require(user(request)["role"], permission)
+            return await handler(request)
+        return checked
+    return decorate
+
+
+def template_viewer(request: web.Request) -> dict | None:
+    """Whose drafts the caller sees: their own, or (None) everyone's."""
+    return None if may(request, Permission.ANY_TEMPLATE) else user(request)
 
 
 def pydantic_details(exc: ValidationError, prefix: str = "") -> list[dict]:

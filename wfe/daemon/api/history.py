@@ -6,9 +6,10 @@ from aiohttp import web
 
 from wfe.daemon import keys
 from wfe.daemon.api.common import (
-    page, page_params, path_run_id, read_model, respond, user, visible_run,
+    page, page_params, path_run_id, read_model, requires, respond, user, visible_run,
 )
 from wfe.daemon.store import ops_history, queries
+from wfe.engine.roles import Permission
 from wfe.errors import NotFound, ValidationFailed
 from wfe.models import RollbackRequest, RollbackResult, Snapshot
 
@@ -22,6 +23,7 @@ async def snapshots(request: web.Request) -> web.Response:
     return page(Snapshot, items, total, limit, offset)
 
 
+@requires(Permission.CONTROL_RUNS)
 async def rollback(request: web.Request) -> web.Response:
     body = await read_model(request, RollbackRequest)
     run_id = path_run_id(request)

@@ -76,6 +76,7 @@ AFTER = (query("after", {"type": "integer", "minimum": 0, "maximum": INT64},
           "description": "resume after this id"})
 ATTEMPT = query("attempt", {"type": "integer", "minimum": 1, "maximum": INT64},
                 "default: the latest")
+USER = {"id": {"type": "string", "minLength": 1, "description": "a user id or name"}}
 TEMPLATE = {"id": {"type": "string", "description": "a template id, NAME (latest) or NAME@N"}}
 RUN_STATUS = status_param([s.value for s in RunStatus])
 ID_PREFIX = query("id_prefix", {"type": "string", "pattern": "^[0-9a-fA-F-]{1,36}$"},
@@ -88,10 +89,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", f"{V}/health"): Op("Health, versions and live Runners", m.Health, public=True,
                                tag="system"),
     ("GET", f"{V}/openapi.json"): Op("This document", dict, public=True, tag="system"),
-    ("GET", f"{V}/me"): Op("The caller", m.User, tag="users"),
+    ("GET", f"{V}/me"): Op("The caller, with their role", m.User, tag="users"),
+    ("GET", f"{V}/users"): Op("Every current user (admins only)", m.Page[m.User],
+                              params=PAGING, tag="users"),
     ("POST", f"{V}/users"): Op("Add a user (admins only); the answer holds their token",
                                m.UserWithToken, 201, m.CreateUser, errors=(403, 409),
                                tag="users"),
+    ("GET", f"{V}/users/{{id}}"): Op("A user (admins only)", m.User, path=USER, tag="users"),
+    ("PATCH", f"{V}/users/{{id}}"): Op("Change a user's role (admins only)", m.User,
+                                       body=m.UpdateUser, path=USER, errors=(409,),
+                                       tag="users"),
+    ("DELETE", f"{V}/users/{{id}}"): Op(
+        "Remove a user (admins only): their tokens are revoked, their runs stay", None, 204,
+        path=USER, errors=(409,), tag="users"),
     ("POST", f"{V}/tokens"): Op("Create another token for the caller", m.NewToken, 201,
                                 m.CreateToken, body_required=False, tag="tokens"),
     ("GET", f"{V}/tokens"): Op("The caller's tokens", m.Page[m.Token], params=PAGING,
@@ -109,6 +119,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                          tag="templates"),
     ("POST", f"{V}/templates/{{id}}/publish"): Op("Publish a draft", m.Template, path=TEMPLATE,
                                                   errors=(409,), tag="templates"),
+    ("DELETE", f"{V}/templates/{{id}}"): Op(
+        "Delete a draft, or archive a published version (runs keep it)", None, 204,
+        path=TEMPLATE, tag="templates"),
     ("POST", f"{V}/workflows"): Op("Start a run", m.Run, 201, m.StartRun, errors=(404, 409),
                                    tag="runs"),
     ("GET", f"{V}/workflows"): Op("The caller's runs, newest first", m.Page[m.Run],
@@ -180,8 +193,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
 ERRORS = {
     400: "The body could not be read: malformed JSON or YAML, or not an object.",
     401: "No token, or a malformed, unknown or revoked one.",
-    403: "A Host or Origin that is not loopback (DNS rebinding, cross-site), or an admin-only"
-         " action.",
+    403: "A Host or Origin that is not loopback (DNS rebinding, cross-site), or an action the"
+         " caller's role does not allow (code `forbidden`).",
     404: "Unknown, malformed or another user's id: the three are indistinguishable.",
     409: "Not allowed in the current state; `details` says why.",
     413: "The body is over the limit.",

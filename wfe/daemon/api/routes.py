@@ -5,17 +5,22 @@ from __future__ import annotations
 from aiohttp import web
 
 from wfe.daemon.api import approvals, callbacks, history, runs, system, templates, webhooks
-from wfe.daemon.api import audit, openapi, tokens
+from wfe.daemon.api import audit, openapi, tokens, users
 from wfe.daemon.api import stream
 
 ROUTES = [
     ("GET", "/api/v1/health", system.health),
-    ("GET", "/api/v1/me", system.me),
-    ("POST", "/api/v1/users", system.create_user),
+    ("GET", "/api/v1/me", users.me),
+    ("GET", "/api/v1/users", users.list_users),
+    ("POST", "/api/v1/users", users.create_user),
+    ("GET", "/api/v1/users/{id}", users.get_user),
+    ("PATCH", "/api/v1/users/{id}", users.update_user),
+    ("DELETE", "/api/v1/users/{id}", users.delete_user),
     ("POST", "/api/v1/templates", templates.create_template),
     ("GET", "/api/v1/templates", templates.list_templates),
     ("GET", "/api/v1/templates/{id}", templates.get_template),
     ("POST", "/api/v1/templates/{id}/publish", templates.publish_template),
+    ("DELETE", "/api/v1/templates/{id}", templates.delete_template),
     ("POST", "/api/v1/workflows", runs.start_run),
     ("GET", "/api/v1/workflows", runs.list_runs),
     ("GET", "/api/v1/workflows/{id}", runs.get_run),

@@ -8,19 +8,21 @@ from aiohttp import web
 
 from wfe.daemon import keys
 from wfe.daemon.api.common import (
-    choice_param, page_json, page_params, path_run_id, read_model, respond, run_answer,
-    run_masker, user,
+    choice_param, page_json, page_params, path_run_id, read_model, requires, respond,
+    run_answer, run_masker, template_viewer, user,
 )
 from wfe.daemon.api.webhooks import callback_hook
 from wfe.daemon.secrets import seal_inputs_async
 from wfe.daemon.store import ops_runs, queries
 from wfe.daemon.store.util import new_id
 from wfe.engine.inputs import validate_inputs
+from wfe.engine.roles import Permission
 from wfe.engine.states import RunStatus
 from wfe.errors import Conflict, NotFound, ValidationFailed
 from wfe.models import CancelRun, Run, StartRun
 
 
+@requires(Permission.START_RUNS)
 async def start_run(request: web.Request) -> web.Response:
     body = await read_model(request, StartRun)
     app, me = request.app, user(request)
@@ -54,9 +56,10 @@ async def _resolve_template(request: web.Request, body: StartRun) -> dict:
     row = await queries.get_template(app[keys.STORE], ref, published_only=True)
     if row is not None:
         return row
-    draft = await queries.get_template(app[keys.STORE], ref, viewer=user(request))
+    draft = await queries.get_template(app[keys.STORE], ref, viewer=template_viewer(request))
     if draft is not None:
-        raise Conflict(f"template {draft['name']}@{draft['version']} is a draft; publish it first",
+        hint = "; publish it first" if draft["status"] == "draft" else ""
+        raise Conflict(f"template {draft['name']}@{draft['version']} is {draft['status']}{hint}",
                        {"status": draft["status"]})
     raise NotFound(f"no published template {ref}")
 
@@ -94,17 +97,20 @@ async def _act(request: web.Request, op, *args) -> str:
     return run_id
 
 
+@requires(Permission.CONTROL_RUNS)
 async def pause_run(request: web.Request) -> web.Response:
     await _act(request, ops_runs.pause_run)
     return await run_answer(request)
 
 
+@requires(Permission.CONTROL_RUNS)
 async def resume_run(request: web.Request) -> web.Response:
     run_id = await _act(request, ops_runs.resume_run)
     request.app[keys.SUPERVISOR].wake(run_id)
     return await run_answer(request)
 
 
+@requires(Permission.CONTROL_RUNS)
 async def cancel_run(request: web.Request) -> web.Response:
     body = await read_model(request, CancelRun, optional=True)
     reason = body.reason
@@ -115,6 +121,7 @@ async def cancel_run(request: web.Request) -> web.Response:
     return await run_answer(request)
 
 
+@requires(Permission.CONTROL_RUNS)
 async def retry_run(request: web.Request) -> web.Response:
     run_id = await _act(request, ops_runs.retry_run)
     request.app[keys.SUPERVISOR].wake(run_id)

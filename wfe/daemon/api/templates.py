@@ -1,38 +1,44 @@
-"""Templates: create a draft version, publish it, read them."""
+"""Templates: create a draft version, publish it, read them, delete one."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from wfe.daemon import keys
-from wfe.daemon.api.common import body_bytes, choice_param, page, page_params, respond, user
+from wfe.daemon.api.common import (
+    body_bytes, choice_param, may, page, page_params, requires, respond, template_viewer, user,
+)
 from wfe.daemon.store import ops_templates, queries
+from wfe.engine.roles import Permission
 from wfe.engine.spec import load_template_text, parse_template
-from wfe.errors import NotFound
+from wfe.errors import Forbidden, NotFound
 from wfe.models import Template
 
 CONTENT_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml")
 
 
+@requires(Permission.WRITE_TEMPLATES)
 async def create_template(request: web.Request) -> web.Response:
     raw = await body_bytes(request, CONTENT_TYPES)
     spec = parse_template(load_template_text(raw, request.content_type))
     data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     store, me = request.app[keys.STORE], user(request)
-    template_id = await store.write(ops_templates.create_template, me["name"], me["is_admin"],
-                                    data)
+    template_id = await store.write(ops_templates.create_template, me["name"],
+                                    may(request, Permission.ANY_TEMPLATE), data)
     row = await queries.get_template(store, template_id)
     return respond(Template, queries.template_view(row), status=201)
 
 
 async def _find(request: web.Request) -> dict:
     ref = request.match_info["id"]
-    row = await queries.get_template(request.app[keys.STORE], ref, viewer=user(request))
+    row = await queries.get_template(request.app[keys.STORE], ref,
+                                     viewer=template_viewer(request))
     if row is None:
         raise NotFound(f"template {ref} not found")
     return row
 
 
+@requires(Permission.WRITE_TEMPLATES)
 async def publish_template(request: web.Request) -> web.Response:
     row = await _find(request)
     store = request.app[keys.STORE]
@@ -40,13 +46,26 @@ async def publish_template(request: web.Request) -> web.Response:
     return respond(Template, queries.template_view(await queries.get_template(store, row["id"])))
 
 
+@requires(Permission.WRITE_TEMPLATES)
+async def delete_template(request: web.Request) -> web.Response:
+    row = await _find(request)
+    if row["owner"] != user(request)["name"] and not may(request, Permission.ANY_TEMPLATE):
+        raise Forbidden(f"template {row['name']}@{row['version']} is {row['owner']}'s",
+                        {"owner": row["owner"]})
+    await request.app[keys.STORE].write(ops_templates.delete_template, row["id"])
+    return web.Response(status=204)
+
+
+@requires(Permission.READ_TEMPLATES)
 async def get_template(request: web.Request) -> web.Response:
     return respond(Template, queries.template_view(await _find(request)))
 
 
+@requires(Permission.READ_TEMPLATES)
 async def list_templates(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     status = choice_param(request, "status", ["draft", "published", "archived"])
     items, total = await queries.list_templates(request.app[keys.STORE], request.query.get("name"),
-                                                status, limit, offset, viewer=user(request))
+                                                status, limit, offset,
+                                                viewer=template_viewer(request))
     return page(Template, items, total, limit, offset)

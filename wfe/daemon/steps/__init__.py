@@ -27,6 +27,7 @@ class StepContext:
     on_spawn: Callable[[int], Awaitable[None]] | None = None
     http: Any = None  # the daemon's aiohttp ClientSession
     extra_env: dict[str, str] = field(default_factory=dict)
+    env_passthrough: tuple[str, ...] = ()  # the daemon's variables steps also get
 
     @property
     def idempotency_key(self) -> str:

@@ -17,8 +17,11 @@ from wfe.daemon.steps import StepContext, result
 from wfe.engine.expressions import render, render_shell
 
 MAX_OUTPUT_BYTES = 1024 * 1024
-# Never handed to a step: the daemon's own credentials.
-_SCRUB = ("WFE_TOKEN", "WFE_FAULT")
+# All a step gets of the daemon's environment, plus the names the daemon's operator passes
+# (step_env_passthrough). Never the rest: WFE_HOME would lead a step to the admin's token
+# and the database, WFE_TOKEN is a credential, and a person's shell holds more of them.
+BASE_ENV = ("PATH", "HOME", "LANG", "TZ", "USER", "SHELL", "TMPDIR")
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"  # os.defpath would put the cwd first
 
 
 def build_argv(ctx: StepContext) -> list[str]:
@@ -38,8 +41,14 @@ def _as_arg(value) -> str:
     return "" if value is None else str(value)
 
 
+def base_env(passthrough: tuple[str, ...] = ()) -> dict[str, str]:
+    env = {k: os.environ[k] for k in (*BASE_ENV, *passthrough) if k in os.environ}
+    env.setdefault("PATH", DEFAULT_PATH)
+    return env
+
+
 def build_env(ctx: StepContext, output_file: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
+    env = base_env(ctx.env_passthrough)
     for name, value in ctx.inputs.items():
         env[f"WFE_INPUT_{name.upper()}"] = _as_arg(value)
     for name, value in (ctx.step.env or {}).items():

@@ -42,3 +42,15 @@ def publish_template(conn: sqlite3.Connection, template_id: str) -> None:
         )
     conn.execute("UPDATE templates SET status = 'published', published_at = ? WHERE id = ?",
                  (now_iso(), template_id))
+
+
+def delete_template(conn: sqlite3.Connection, template_id: str) -> None:
+    """A draft goes; a published version is archived instead, since runs keep pointing at
+    it: no new run starts from it, and the runs it made still show what they ran."""
+    row = conn.execute("SELECT status FROM templates WHERE id = ?", (template_id,)).fetchone()
+    if row is None:
+        raise NotFound("template not found")
+    if row["status"] == "draft":
+        conn.execute("DELETE FROM templates WHERE id = ?", (template_id,))
+    elif row["status"] == "published":
+        conn.execute("UPDATE templates SET status = 'archived' WHERE id = ?", (template_id,))

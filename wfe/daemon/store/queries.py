@@ -39,9 +39,10 @@ def template_view(row: dict) -> dict:
     }
 
 
-# Published templates are the team's shared catalog; a draft is its author's (and admins').
+# Published templates are the team's shared catalog; a draft is its author's. A viewer of
+# None sees every draft (the API passes None for a role that may touch any template).
 def _visible(viewer: dict | None) -> tuple[str, tuple]:
-    if viewer is None or viewer["is_admin"]:
+    if viewer is None:
         return "", ()
     return " AND (status != 'draft' OR owner = ?)", (viewer["name"],)
 
@@ -321,8 +322,24 @@ def _unsealed(text: str) -> str:
 
 async def user_by_token_hash(store: Store, digest: str) -> dict | None:
     return await store.one(
-        "SELECT u.id, u.name, u.is_admin, u.created_at, t.hash FROM tokens t"
-        " JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND t.revoked_at IS NULL", (digest,))
+        "SELECT u.id, u.name, u.role, u.created_at, t.hash FROM tokens t"
+        " JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND t.revoked_at IS NULL"
+        " AND u.removed_at IS NULL", (digest,))
+
+
+async def get_user(store: Store, ref: str) -> dict | None:
+    """A current user by id or name (an id wins over a name that looks like one)."""
+    return await store.one(
+        "SELECT id, name, role, created_at FROM users WHERE (id = ?1 OR name = ?1)"
+        " AND removed_at IS NULL ORDER BY (id = ?1) DESC LIMIT 1", (ref,))
+
+
+async def list_users(store: Store, limit: int, offset: int) -> tuple[list[dict], int]:
+    total = await store.scalar("SELECT COUNT(*) FROM users WHERE removed_at IS NULL")
+    rows = await store.all(
+        "SELECT id, name, role, created_at FROM users WHERE removed_at IS NULL"
+        " ORDER BY created_at, rowid LIMIT ? OFFSET ?", (limit, offset))
+    return rows, total
 
 
 async def run_snapshots(store: Store, run_id: str, limit: int, offset: int) -> tuple[list[dict], int]:

@@ -218,6 +218,16 @@ MIGRATIONS: list[str] = [
         UPDATE run_counts SET n = n - 1 WHERE owner = OLD.owner AND status = OLD.status;
     END;
     """,
+    # Roles replace the admin flag. Users from before roles could write templates, so they
+    # keep that (author); a new user defaults to operator. A removed user's row stays, with
+    # removed_at set: runs name their owner, and a new user of the same name must not
+    # inherit them.
+    """
+    ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'operator';
+    ALTER TABLE users ADD COLUMN removed_at TEXT;
+    UPDATE users SET role = CASE WHEN is_admin = 1 THEN 'admin' ELSE 'author' END;
+    ALTER TABLE users DROP COLUMN is_admin;
+    """,
 ]
 
 
