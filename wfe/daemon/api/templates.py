@@ -16,7 +16,8 @@ CONTENT_TYPES = ("application/json", "application/yaml", "application/x-yaml", "
 
 async def create_template(request: web.Request) -> web.Response:
     raw = await body_bytes(request, CONTENT_TYPES)
-    spec = parse_template(load_template_text(raw, request.content_type))
+    limit = request.app[keys.SETTINGS].max_expression_bytes
+    spec = parse_template(load_template_text(raw, request.content_type), limit)
     data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     store, me = request.app[keys.STORE], user(request)
     template_id = await store.write(ops_templates.create_template, me["name"], me["is_admin"],

@@ -27,6 +27,7 @@ class StepContext:
     on_spawn: Callable[[int], Awaitable[None]] | None = None
     http: Any = None  # the daemon's aiohttp ClientSession
     extra_env: dict[str, str] = field(default_factory=dict)
+    expr_limit: int = 1024 * 1024  # Settings.max_expression_bytes
 
     @property
     def idempotency_key(self) -> str:
