@@ -198,7 +198,8 @@ TAIL = st.one_of(
     st.builds(" * {}".format, SIZES), st.builds(" ~ ('v' * {})".format, SIZES),
     st.builds(" + ('v' * {})".format, SIZES), st.builds(".center({})".format, SIZES),
     st.builds(".ljust({})".format, SIZES), st.builds(".split('x')".format),
-    st.builds(".replace('x', 'ww' * {})".format, SIZES), st.builds(".join(['a'] * {})".format, SIZES),
+    st.builds(".replace('x', 'ww' * {})".format, SIZES),
+    st.builds(".join(['a'] * {})".format, SIZES),
     st.builds("[::{}]".format, st.sampled_from([1, -1, 2])), st.just(""),
 )
 
