@@ -7,9 +7,9 @@ from aiohttp import web
 from wfe.daemon import keys
 from wfe.daemon.api.common import body_bytes, choice_param, page, page_params, respond, user
 from wfe.daemon.store import ops_templates, queries
-from wfe.engine.spec import load_template_text, parse_template
+from wfe.engine.spec import load_template_text, parse_template, template_warnings
 from wfe.errors import NotFound
-from wfe.models import Template
+from wfe.models import CreatedTemplate, Template
 
 CONTENT_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml")
 
@@ -23,7 +23,8 @@ async def create_template(request: web.Request) -> web.Response:
     template_id = await store.write(ops_templates.create_template, me["name"], me["is_admin"],
                                     data)
     row = await queries.get_template(store, template_id)
-    return respond(Template, queries.template_view(row), status=201)
+    answer = {**queries.template_view(row), "warnings": template_warnings(spec)}
+    return respond(CreatedTemplate, answer, status=201)
 
 
 async def _find(request: web.Request) -> dict:
