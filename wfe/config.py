@@ -86,6 +86,9 @@ class Settings:
     max_recoveries: int = 5
     max_body_bytes: int = 1024 * 1024
     log_tail_bytes: int = 4096
+    # The most one ${{ }} expression may render to (and about what it may build on the way);
+    # over it the step fails, or the template is refused when the expression is constant.
+    max_expression_bytes: int = 1024 * 1024
     synchronous: str = "NORMAL"
     # Outbound webhooks: the first retry's delay (later ones keep their ratio to it, about
     # a day in all), one attempt's timeout, attempts in flight at once, whether loopback

@@ -100,6 +100,19 @@ class Template(Response):
     published_at: str | None = None
 
 
+class TemplateWarning(Response):
+    path: str = Field(description="where in the template, e.g. steps[0].run")
+    step: str
+    expression: str = Field(description="the expression as written, e.g. ${{ input.x }}")
+    message: str
+
+
+class CreatedTemplate(Template):
+    warnings: list[TemplateWarning] = Field(
+        [], description="valid but risky: e.g. an expression inside sh -c '...', which a "
+        "second shell reads again, unprotected by wfe's quoting")
+
+
 # ---- runs -------------------------------------------------------------------------------
 
 class StartRun(Model):

@@ -127,3 +127,21 @@ async def test_drafts_are_their_authors_and_a_name_is_its_first_authors(settings
                        expect=200)
         _, seen = await api.get("/api/v1/templates/shared", token=bob["token"], expect=200)
         assert seen["version"] == 2 and shared["version"] == 1
+
+
+async def test_creation_warns_of_an_expression_inside_a_nested_shell(settings):
+    spec = {"name": "nest", "variables": {"x": {"type": "string"}}, "steps": [
+        {"name": "plain", "run": "echo ${{ input.x }}"},
+        {"name": "inner", "run": "sh -c \"echo ${{ input.x }}\""},
+        {"name": "argv", "run": ["echo", "${{ input.x }}"]}]}
+    async with api_client(settings) as api:
+        _, t = await api.post("/api/v1/templates", json=spec, expect=201)
+        [w] = t["warnings"]
+        assert (w["path"], w["step"], w["expression"]) == ("steps[1].run", "inner",
+                                                           "${{ input.x }}")
+        assert '"$WFE_INPUT_X"' in w["message"]
+        _, again = await api.get(f"/api/v1/templates/{t['id']}", expect=200)
+        assert "warnings" not in again
+        _, clean = await api.post("/api/v1/templates", json={**spec, "steps": spec["steps"][:1]},
+                                  expect=201)
+        assert clean["warnings"] == []

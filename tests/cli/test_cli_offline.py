@@ -83,6 +83,31 @@ def test_validate_bundled_demo(cli, offline_env):
     assert r.exit_code == 0, r.output
 
 
+NESTED = """\
+name: nested
+variables:
+  x: {type: string}
+steps:
+  - name: remote
+    run: ssh host "rm ${{ input.x }}"
+  - name: safe
+    run: echo ${{ input.x }}
+"""
+
+
+def test_validate_warns_of_an_expression_inside_a_nested_shell(cli, offline_env, tmp_path):
+    f = tmp_path / "nested.yaml"
+    f.write_text(NESTED)
+    r = cli(offline_env, "template", "validate", str(f))
+    assert r.exit_code == 0, r.output
+    [line] = r.stderr.splitlines()
+    assert line.startswith("warning: steps[0].run (step remote): '${{ input.x }}'")
+    assert '"$WFE_INPUT_X"' in line and "ssh" in line
+    r = cli(offline_env, "template", "validate", str(f), "--json")
+    [w] = json.loads(r.stdout)["warnings"]
+    assert (w["path"], w["step"], w["expression"]) == ("steps[0].run", "remote", "${{ input.x }}")
+
+
 def test_validate_bad_file_lists_each_problem(cli, offline_env, tmp_path):
     f = tmp_path / "bad.yaml"
     f.write_text(BAD)

@@ -24,6 +24,7 @@ def create(
     text = read_text(file)
     c = client()
     t = c.create_template(text, content_type_of(file, text))
+    render.template_warnings(t.get("warnings") or [])
     if publish:
         t = c.publish_template(t["id"])
     if as_json:
@@ -92,15 +93,20 @@ def show(
 @app.command()
 def validate(
     file: str = typer.Argument(..., help=FILE_HELP),
-    as_json: bool = typer.Option(False, "--json", help='Print {"file", "valid", "name"}.'),
+    as_json: bool = typer.Option(False, "--json",
+                                 help='Print {"file", "valid", "name", "warnings"}.'),
 ) -> None:
-    """Check a template file offline (no daemon needed); exit 2 and list the problems if bad."""
+    """Check a template file offline (no daemon needed); exit 2 and list the problems if bad.
+
+    Warnings (valid but risky, e.g. an expression inside sh -c '...') go to stderr."""
     text = read_text(file)
     # The engine (and its YAML and jinja2 imports) is paid for only by this command.
-    from wfe.engine.spec import load_template_text, parse_template
+    from wfe.engine.spec import load_template_text, parse_template, template_warnings
 
     spec = parse_template(load_template_text(text, content_type_of(file, text)))
+    warnings = template_warnings(spec)
+    render.template_warnings(warnings)
     if as_json:
-        render.json_out({"file": file, "valid": True, "name": spec.name})
+        render.json_out({"file": file, "valid": True, "name": spec.name, "warnings": warnings})
     else:
         render.valid(file, spec)

@@ -98,7 +98,8 @@ class Runner:
                              {"step": step.name, "status": row["status"]})
             return False
         try:
-            if step.if_ is not None and not evaluate_condition(step.if_, self.expr_context()):
+            ctx = self.expr_context()
+            if step.if_ is not None and not evaluate_condition(step.if_, ctx, self.expr_limit):
                 return await self._skip(idx, "condition is false")
         except WfeError as exc:
             return await self._fail_before_start(idx, str(exc))
@@ -159,7 +160,7 @@ class Runner:
         step = self.spec.steps[idx]
         spec = step.approval
         try:
-            message = render(spec.message or "", self.expr_context())
+            message = render(spec.message or "", self.expr_context(), self.expr_limit)
         except WfeError as exc:
             return await self._fail_before_start(idx, str(exc))
         timeout = self.spec.effective_timeout(step)
@@ -174,7 +175,7 @@ class Runner:
     async def _run_pure(self, idx: int) -> bool:
         step = self.spec.steps[idx]
         try:
-            value = render(step.set, self.expr_context())
+            value = render(step.set, self.expr_context(), self.expr_limit)
             outcome = {"status": "succeeded", "output": value if isinstance(value, dict) else {}}
         except WfeError as exc:
             outcome = {"status": "failed", "error": str(exc)}
@@ -195,6 +196,7 @@ class Runner:
             timeout=self.spec.effective_timeout(step), cancel_grace=self.sup.settings.cancel_grace,
             tail_bytes=self.sup.settings.log_tail_bytes, http=self.sup.http,
             env_passthrough=self.sup.settings.step_env_passthrough,
+            expr_limit=self.expr_limit,
             on_spawn=lambda pgid: self.write(ops.set_pgid, self.run_id, idx, attempt, pgid))
         self._step_task = asyncio.ensure_future(EXECUTORS[step.kind](ctx))
         try:
@@ -242,6 +244,10 @@ class Runner:
         if attempt is None:
             return False
         return await self._finish(idx, attempt, {"status": "failed", "error": error})
+
+    @property
+    def expr_limit(self) -> int:
+        return self.sup.settings.max_expression_bytes
 
     def expr_context(self) -> dict:
         steps = {s["name"]: {"output": s["output"], "status": s["status"],

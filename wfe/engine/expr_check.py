@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from wfe.engine.expr_limits import MAX_EXPRESSION_BYTES
+from wfe.engine.expr_render import evaluate
 from wfe.engine.expr_sandbox import compiled
 from wfe.engine.expr_syntax import (
     Expr,
     ExpressionError,
+    ExpressionTooLarge,
     condition_source,
     path_text,
     references,
@@ -68,9 +71,11 @@ def _check_step_reference(
 
 
 def check(
-    text: str, variables: set[str], steps_before: set[str], callback_steps: set[str]
+    text: str, variables: set[str], steps_before: set[str], callback_steps: set[str],
+    limit: int = MAX_EXPRESSION_BYTES,
 ) -> list[str]:
-    """Problems with the expressions in ``text``: syntax errors and names it may not use."""
+    """Problems with the expressions in ``text``: syntax errors, names it may not use, and
+    constant expressions over ``limit`` bytes."""
     try:
         pieces = split_text(text)
     except ExpressionError as e:
@@ -78,11 +83,12 @@ def check(
     errors: list[str] = []
     for piece in pieces:
         if isinstance(piece, Expr):
-            errors.extend(_check_expr(piece.source, variables, steps_before, callback_steps))
+            errors.extend(_check_expr(piece.source, (variables, steps_before, callback_steps),
+                                      limit))
     return list(dict.fromkeys(errors))
 
 
-def _check_expr(source: str, *names: set[str]) -> list[str]:
+def _check_expr(source: str, names: tuple[set[str], set[str], set[str]], limit: int) -> list[str]:
     try:
         tree, _ = compiled(source)
     except ExpressionError as e:
@@ -93,11 +99,25 @@ def _check_expr(source: str, *names: set[str]) -> list[str]:
         if problem and problem not in errors:
             whole = path_text(name, keys) == source
             errors.append(problem if whole else f"{problem} in {show(source)}")
+    if not errors and next(references(tree), None) is None:
+        errors.extend(_check_constant(source, limit))
     return errors
 
 
+def _check_constant(source: str, limit: int) -> list[str]:
+    """An expression that reads no data has one value: refuse it now if it is too large."""
+    try:
+        evaluate(source, {}, limit)
+    except ExpressionTooLarge as e:
+        return [e.message]
+    except ExpressionError:
+        pass  # other failures depend on nothing the template can fix by waiting; the run says
+    return []
+
+
 def check_condition(
-    text: str | bool, variables: set[str], steps_before: set[str], callback_steps: set[str]
+    text: str | bool, variables: set[str], steps_before: set[str], callback_steps: set[str],
+    limit: int = MAX_EXPRESSION_BYTES,
 ) -> list[str]:
     if isinstance(text, bool):
         return []
@@ -105,7 +125,7 @@ def check_condition(
         source = condition_source(text)
     except ExpressionError as e:
         return [e.message]
-    return _check_expr(source, variables, steps_before, callback_steps)
+    return _check_expr(source, (variables, steps_before, callback_steps), limit)
 
 
 def check_shell(command: str) -> list[str]:

@@ -1,33 +1,78 @@
-"""The sandboxed jinja2 environment expressions are compiled in, and the compile cache."""
+"""The sandboxed jinja2 environment expressions are compiled in, and the compile cache.
+
+Every operation that can build a value goes through a check in expr_limits or expr_filters
+first: the operators (``~`` through a code generator that calls the environment), method
+calls, slices and the whitelisted filters.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.parser import Parser
+from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from wfe.engine.expr_filters import allowed_method, bounded_filters, check_method
+from wfe.engine.expr_limits import check_binop, check_concat, check_format, settle
 from wfe.engine.expr_syntax import ExpressionError, show
 
 
+class _CodeGenerator(CodeGenerator):
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        # jinja joins a ~ b inline; route it through the environment so that it is checked.
+        self.write("environment.concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
 class _Env(ImmutableSandboxedEnvironment):
-    # The daemon evaluates expressions in its own process: refuse the two cheap memory bombs.
-    intercepted_binops = frozenset({"*", "**"})
+    code_generator_class = _CodeGenerator
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(left, int) and isinstance(right, int):
-            if abs(left) > 1 and right * left.bit_length() > 1 << 16:
-                raise SecurityError("exponent too large")
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int):
-                    if len(seq) * n > 1 << 20:
-                        raise SecurityError("result too large")
-        return super().call_binop(context, operator, left, right)
+        check_binop(operator, left, right)
+        return settle(super().call_binop(context, operator, left, right))
+
+    def concat(self, values: tuple[Any, ...]) -> str:
+        check_concat(values)
+        return "".join(map(str, values))
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        if isinstance(__obj, Undefined):
+            __obj._fail_with_undefined_error()  # the name it stands for is what went wrong
+        owner, name = getattr(__obj, "__self__", None), getattr(__obj, "__name__", "")
+        if getattr(__obj, "wfe_format", False):
+            pass  # a str.format checked by wrap_str_format
+        elif owner is None or not allowed_method(owner, name):
+            raise SecurityError(f"{name or type(__obj).__name__!r} cannot be called here")
+        else:
+            args = check_method(owner, name, args, kwargs)
+        return settle(super().call(__context, __obj, *args, **kwargs))
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        fmt = super().wrap_str_format(value)
+        if fmt is None or value.__name__ != "format":
+            return fmt  # format_map falls through to is_safe_attribute, which refuses it
+        text = value.__self__
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            check_format(text, args, kwargs)
+            return fmt(*args, **kwargs)
+
+        checked.wfe_format = True  # type: ignore[attr-defined]
+        return checked
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if callable(value) and not allowed_method(obj, attr):
+            return False
+        return super().is_safe_attribute(obj, attr, value)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         # Data first: output.items must be the step's "items" key, not dict.items.
@@ -35,16 +80,16 @@ class _Env(ImmutableSandboxedEnvironment):
             return obj[attribute]
         return super().getattr(obj, attribute)
 
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        got = super().getitem(obj, argument)
+        return settle(got) if isinstance(argument, slice) else got
 
-def _tojson(value: Any, indent: int | None = None) -> str:
-    # jinja's own tojson escapes <>&' for HTML; here the text goes to shells and HTTP bodies.
-    return json.dumps(value, indent=indent, ensure_ascii=False)
 
-
-_ENV = _Env(undefined=StrictUndefined, autoescape=False)
+# optimized=False: jinja's optimizer would run constant filters while compiling, unchecked.
+_ENV = _Env(undefined=StrictUndefined, autoescape=False, optimized=False)
 _ENV.globals.clear()  # range(), lipsum() and friends are names check() would refuse anyway
-_ENV.filters["tojson"] = _tojson
-_ENV.filters["fromjson"] = json.loads
+_ENV.filters.clear()
+_ENV.filters.update(bounded_filters())
 
 
 @lru_cache(maxsize=1024)

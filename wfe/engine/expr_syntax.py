@@ -26,6 +26,10 @@ class ExpressionError(ValidationFailed):
         super().__init__(message, details)
 
 
+class ExpressionTooLarge(ExpressionError):
+    """An expression would build a value over max_expression_bytes."""
+
+
 @dataclass(frozen=True)
 class Expr:
     source: str  # what is between the braces, stripped

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from wfe.engine.spec_check import parse_template, path_of
 from wfe.engine.spec_load import load_template_text
+from wfe.engine.spec_warn import template_warnings
 from wfe.engine.spec_models import (
     KINDS,
     RETRYABLE_KINDS,
@@ -46,4 +47,5 @@ __all__ = [
     "parse_template",
     "path_of",
     "step_kinds",
+    "template_warnings",
 ]

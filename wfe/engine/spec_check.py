@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from wfe.engine import expressions
+from wfe.engine.expr_limits import MAX_EXPRESSION_BYTES
 from wfe.engine.inputs import coerce_value
 from wfe.engine.spec_models import (
     KINDS,
@@ -33,8 +34,11 @@ from wfe.engine.spec_models import (
 from wfe.errors import ValidationFailed
 
 
-def parse_template(data: Any) -> TemplateSpec:
-    """The template in ``data``, or ValidationFailed("template is invalid") listing every error."""
+def parse_template(data: Any, max_expression_bytes: int = MAX_EXPRESSION_BYTES) -> TemplateSpec:
+    """The template in ``data``, or ValidationFailed("template is invalid") listing every error.
+
+    A constant expression (one that reads no data) over ``max_expression_bytes`` is an error.
+    """
     if not isinstance(data, dict):
         raise ValidationFailed(
             "template is invalid", [{"path": "", "message": "a template must be a mapping"}]
@@ -45,7 +49,7 @@ def parse_template(data: Any) -> TemplateSpec:
         spec = TemplateSpec.model_validate(data)
     except ValidationError as e:
         details.extend(_pydantic_details(e))
-    details.extend(_semantic_errors(data))
+    details.extend(_semantic_errors(data, max_expression_bytes))
     unique = sorted({(d["path"], d["message"]): d for d in details}.values(), key=_path_order)
     if unique or spec is None:
         raise ValidationFailed("template is invalid", unique)
@@ -110,7 +114,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return shapes.get(tuple(str(p) for p in loc if not isinstance(p, int)))
 
 
-def _semantic_errors(data: dict[str, Any]) -> list[dict[str, str]]:
+def _semantic_errors(data: dict[str, Any], limit: int) -> list[dict[str, str]]:
     """What the models cannot see on their own: names, kinds, cross-references, expressions."""
     errors: list[dict[str, str]] = []
 
@@ -125,7 +129,7 @@ def _semantic_errors(data: dict[str, Any]) -> list[dict[str, str]]:
     if steps is None or steps == []:
         add("steps", "at least one step is required")
     if isinstance(steps, list):
-        _check_steps(steps, {str(n) for n in variables}, add)
+        _check_steps(steps, {str(n) for n in variables}, add, limit)
     return errors
 
 
@@ -151,7 +155,7 @@ def _check_variable(name: str, raw: Any, add: Any) -> None:
             add(f"{path}.required", "a variable with a default cannot be required")
 
 
-def _check_steps(steps: list[Any], variables: set[str], add: Any) -> None:
+def _check_steps(steps: list[Any], variables: set[str], add: Any, limit: int) -> None:
     callbacks = {
         s["name"] for s in steps if isinstance(s, dict) and isinstance(s.get("name"), str)
         and step_kinds(s) == ["callback"]
@@ -167,7 +171,7 @@ def _check_steps(steps: list[Any], variables: set[str], add: Any) -> None:
         kind = _check_kind(raw, path, add)
         if kind:
             _check_applicable(raw, kind, path, add)
-        _check_expressions(raw, path, (variables, set(before), callbacks), add)
+        _check_expressions(raw, path, (variables, set(before), callbacks), add, limit)
         if isinstance(name, str):
             first_index.setdefault(name, i)
             before.add(name)
@@ -201,7 +205,8 @@ def _check_applicable(raw: dict[str, Any], kind: str, path: str, add: Any) -> No
 
 
 def _check_expressions(
-    raw: dict[str, Any], path: str, names: tuple[set[str], set[str], set[str]], add: Any
+    raw: dict[str, Any], path: str, names: tuple[set[str], set[str], set[str]], add: Any,
+    limit: int,
 ) -> None:
     fields: list[tuple[str, Any]] = [(k, raw.get(k)) for k in ("run", "env", "cwd", "set")]
     for parent in ("http", "approval"):
@@ -213,13 +218,13 @@ def _check_expressions(
             if is_key:
                 add(where, "expressions are not allowed in keys")
                 continue
-            for message in expressions.check(text, *names):
+            for message in expressions.check(text, *names, limit=limit):
                 add(where, message)
     if isinstance(raw.get("run"), str):
         for message in expressions.check_shell(raw["run"]):
             add(f"{path}.run", message)
     if isinstance(raw.get("if"), (str, bool)):
-        for message in expressions.check_condition(raw["if"], *names):
+        for message in expressions.check_condition(raw["if"], *names, limit=limit):
             add(f"{path}.if", message)
 
 

@@ -62,6 +62,7 @@ from wfe.cli.render.templates import (
     secret,
     template,
     template_action,
+    template_warnings,
     templates,
     user_created,
     users,

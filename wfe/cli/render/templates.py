@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from wfe.cli.render.base import ago, compact, footer, kv, note, out, span, table, template_ref
+from wfe.cli.render.base import (
+    ago,
+    compact,
+    footer,
+    kv,
+    note,
+    out,
+    span,
+    table,
+    template_ref,
+    warn,
+)
 
 
 def templates(payload: dict) -> None:
@@ -63,6 +74,12 @@ def _step_summary(step: dict) -> str:
 
 def template_action(t: dict, verb: str) -> None:
     out(f"{verb} template {template_ref(t)} ({t.get('status')}) {t.get('id')}")
+
+
+def template_warnings(warnings: list[dict]) -> None:
+    """On stderr, so that --json output stays one JSON document."""
+    for w in warnings:
+        warn(f"{w.get('path')} (step {w.get('step')}): {w.get('message')}")
 
 
 def valid(path: str, spec: Any) -> None:

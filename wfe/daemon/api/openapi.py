@@ -108,8 +108,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                tag="tokens"),
     ("POST", f"{V}/tokens/{{id}}/revoke"): Op("Revoke a token; it is refused at once", m.Token,
                                               path={"id": UUID}, tag="tokens"),
-    ("POST", f"{V}/templates"): Op("Create a draft template (JSON or YAML)", m.Template, 201,
-                                   TemplateSpec, media=JSON + YAML, errors=(409,),
+    ("POST", f"{V}/templates"): Op("Create a draft template (JSON or YAML)", m.CreatedTemplate,
+                                   201, TemplateSpec, media=JSON + YAML, errors=(409,),
                                    tag="templates"),
     ("GET", f"{V}/templates"): Op(
         "Templates, by name and version", m.Page[m.Template], tag="templates",

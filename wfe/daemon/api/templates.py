@@ -10,9 +10,9 @@ from wfe.daemon.api.common import (
 )
 from wfe.daemon.store import ops_templates, queries
 from wfe.engine.roles import Permission
-from wfe.engine.spec import load_template_text, parse_template
+from wfe.engine.spec import load_template_text, parse_template, template_warnings
 from wfe.errors import Forbidden, NotFound
-from wfe.models import Template
+from wfe.models import CreatedTemplate, Template
 
 CONTENT_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml")
 
@@ -20,13 +20,15 @@ CONTENT_TYPES = ("application/json", "application/yaml", "application/x-yaml", "
 @requires(Permission.WRITE_TEMPLATES)
 async def create_template(request: web.Request) -> web.Response:
     raw = await body_bytes(request, CONTENT_TYPES)
-    spec = parse_template(load_template_text(raw, request.content_type))
+    limit = request.app[keys.SETTINGS].max_expression_bytes
+    spec = parse_template(load_template_text(raw, request.content_type), limit)
     data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     store, me = request.app[keys.STORE], user(request)
     template_id = await store.write(ops_templates.create_template, me["name"],
                                     may(request, Permission.ANY_TEMPLATE), data)
     row = await queries.get_template(store, template_id)
-    return respond(Template, queries.template_view(row), status=201)
+    answer = {**queries.template_view(row), "warnings": template_warnings(spec)}
+    return respond(CreatedTemplate, answer, status=201)
 
 
 async def _find(request: web.Request) -> dict:

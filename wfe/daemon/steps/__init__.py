@@ -28,6 +28,7 @@ class StepContext:
     http: Any = None  # the daemon's aiohttp ClientSession
     extra_env: dict[str, str] = field(default_factory=dict)
     env_passthrough: tuple[str, ...] = ()  # the daemon's variables steps also get
+    expr_limit: int = 1024 * 1024  # Settings.max_expression_bytes
 
     @property
     def idempotency_key(self) -> str:

@@ -15,7 +15,8 @@ MAX_RESPONSE_BYTES = 1024 * 1024
 
 
 async def execute(ctx: StepContext) -> dict:
-    spec = render(ctx.step.http.model_dump(by_alias=True, exclude_none=True), ctx.expr)
+    spec = render(ctx.step.http.model_dump(by_alias=True, exclude_none=True), ctx.expr,
+                  ctx.expr_limit)
     method = str(spec.get("method") or "GET").upper()
     url = str(spec["url"])
     headers = {str(k): str(v) for k, v in (spec.get("headers") or {}).items()}

@@ -27,8 +27,8 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"  # os.defpath would put the cwd fi
 def build_argv(ctx: StepContext) -> list[str]:
     spec = ctx.step.run
     if isinstance(spec, str):
-        return ["/bin/sh", "-c", render_shell(spec, ctx.expr)]
-    return [_as_arg(render(arg, ctx.expr)) for arg in spec]
+        return ["/bin/sh", "-c", render_shell(spec, ctx.expr, ctx.expr_limit)]
+    return [_as_arg(render(arg, ctx.expr, ctx.expr_limit)) for arg in spec]
 
 
 def _as_arg(value) -> str:
@@ -52,7 +52,7 @@ def build_env(ctx: StepContext, output_file: str) -> dict[str, str]:
     for name, value in ctx.inputs.items():
         env[f"WFE_INPUT_{name.upper()}"] = _as_arg(value)
     for name, value in (ctx.step.env or {}).items():
-        env[name] = _as_arg(render(value, ctx.expr))
+        env[name] = _as_arg(render(value, ctx.expr, ctx.expr_limit))
     env.update(ctx.extra_env)
     env.update({
         "WFE_RUN_ID": ctx.run_id, "WFE_STEP": ctx.step.name, "WFE_ATTEMPT": str(ctx.attempt),
