@@ -8,14 +8,17 @@ fail with ENOSPC; removing it frees the disk, all while one daemon keeps running
 
 from __future__ import annotations
 
+import errno
 import http.client
 import json
+import os
+import subprocess
 from collections import Counter
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import Daemon, daemon_env, wait_until
 from wfe.errors import StorageFull
 
 pytestmark = pytest.mark.slow
@@ -96,3 +99,60 @@ def test_runs_in_flight_resume_once_space_is_back(daemon_factory, tmp_path):
     assert set(ran) == expected
     twice = {k: v for k, v in ran.items() if v > 1}
     assert not twice, f"steps ran more than once: {twice}"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 2 MiB filesystem for WFE_HOME (the daemon's own log stays outside it)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(home)],
+                   check=True, capture_output=True)
+    yield home
+    subprocess.run(["umount", "-l", str(home)], check=True)
+
+
+def fill(path) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (65536, 4096, 512):  # big pieces, then the last few blocks too
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+    finally:
+        os.close(fd)
+
+
+def test_a_real_full_filesystem(small_disk, tmp_path):
+    ledger = tmp_path / "ledger"  # outside the small disk; steps print nothing to their logs
+    step = f'echo "$WFE_RUN_ID $WFE_STEP" >> {ledger}'
+    spec = {"name": "real", "steps": [{"name": f"s{i}", "run": step} for i in range(3)]}
+    d = Daemon(small_disk, daemon_env(small_disk, WFE_STORAGE_RETRY_INTERVAL="0.1")).start()
+    try:
+        c = d.client()
+        publish(c, spec)
+        ids = [c.start_run("real")["id"] for _ in range(5)]
+        filler = small_disk / "filler"
+        fill(filler)
+        refused = None
+        for _ in range(500):  # the WAL may still have room for a few
+            status, headers, body = call(d, "POST", "/api/v1/workflows", {"template": "real"})
+            if status == 507:
+                refused = body
+                break
+            assert status == 201, body
+            ids.append(body["id"])
+        assert refused is not None and refused["error"]["code"] == "storage_full"
+        assert int(headers["Retry-After"]) >= 1
+        status, _, listing = call(d, "GET", "/api/v1/workflows?limit=500")
+        assert status == 200 and listing["total"] == len(ids)
+        filler.unlink()
+        wait_until(lambda: all(c.get_run(i)["status"] == "completed" for i in ids), timeout=90,
+                   interval=0.2, message="every acknowledged run completed")
+        ran = Counter(tuple(line.split()) for line in ledger.read_text().splitlines())
+        assert set(ran) == {(i, f"s{n}") for i in ids for n in range(3)}
+        assert max(ran.values()) == 1
+    finally:
+        d.stop()
