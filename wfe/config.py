@@ -83,6 +83,9 @@ class Settings:
     # The timer loop never sleeps longer than this, so a clock jump is noticed.
     timer_max_sleep: float = 1.0
     cancel_grace: float = 5.0
+    # While the disk is full, Runners try their writes again this often (seconds), and
+    # refused requests are told to retry after as long (at least a second).
+    storage_retry_interval: float = 1.0
     max_recoveries: int = 5
     max_body_bytes: int = 1024 * 1024
     log_tail_bytes: int = 4096

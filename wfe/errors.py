@@ -123,6 +123,14 @@ class TooManyRequests(WfeError):
     exit_code = EXIT_FAILED
 
 
+class StorageFull(WfeError):
+    """The disk holding wfe's data is full; nothing was changed. Try again once it has space."""
+
+    code = "storage_full"
+    http_status = 507
+    exit_code = EXIT_FAILED
+
+
 class InternalError(WfeError):
     """The daemon hit an unexpected error; its log has the details."""
 

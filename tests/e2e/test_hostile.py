@@ -112,14 +112,19 @@ async def test_hostile_values_arrive_byte_for_byte_and_never_run(settings, tmp_p
 async def test_a_nul_byte_fails_the_step_and_runs_nothing(settings, tmp_path):
     canary = tmp_path / "canary"
     canary.mkdir()
+    # In an input it is refused at start; in a template's own command, the step fails.
     spec = {"name": "nul", "variables": {"v": {"type": "string"}}, "steps": [
         {"name": "shell", "run": f"touch {canary}/ran ${{{{ input.v }}}}"}]}
-    spec_argv = {"name": "nul2", "variables": {"v": {"type": "string"}}, "steps": [
-        {"name": "argv", "run": ["touch", f"{canary}/ran2", "${{ input.v }}"]}]}
+    spec_argv = {"name": "nul2", "steps": [
+        {"name": "argv", "run": ["touch", f"{canary}/ran2", f"a\x00; touch {canary}/nul"]}]}
     async with api_client(settings) as api:
-        for s in (spec, spec_argv):
-            await api.template(s)
-            run = await api.start(s["name"], v=f"a\x00; touch {canary}/nul")
-            done = await api.wait_status(run["id"], "completed", "failed")
-            assert done["status"] == "failed"
+        await api.template(spec)
+        status, body = await api.post("/api/v1/workflows", json={
+            "template": "nul", "input": {"v": f"a\x00; touch {canary}/nul"}})
+        assert status == 422 and body["error"]["details"][0]["path"] == "input.v", body
+        await api.template(spec_argv)
+        run = await api.start("nul2")
+        done = await api.wait_status(run["id"], "completed", "failed")
+        assert done["status"] == "failed"
+        assert "argument 2 contains a NUL byte" in done["steps"][0]["error"]
     assert list(canary.iterdir()) == []

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hmac
 import logging
+import math
 
 import aiohttp
 from aiohttp import web
 
 from wfe.config import Paths, Settings, ensure_private_dir, write_private
 from wfe.daemon import keys
+from wfe.daemon.faults import disk_full
 from wfe.daemon.api import routes, stream
 from wfe.daemon.hardening import (
     check_host_and_origin, check_media_type, check_private_files, check_query, secret_key_file,
@@ -23,7 +26,7 @@ from wfe.daemon.supervisor import Supervisor
 from wfe.daemon.throttle import Throttle
 from wfe.daemon.webhooks import Deliverer
 from wfe.errors import (
-    BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge,
+    BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge, StorageFull,
     TooManyRequests, Unauthorized, WfeError,
 )
 
@@ -34,7 +37,7 @@ THROTTLE = web.AppKey("auth_throttle", Throttle)
 
 def error_response(err: WfeError) -> web.Response:
     resp = web.json_response(err.to_dict(), status=err.http_status)
-    if isinstance(err, TooManyRequests) and isinstance(err.details, dict):
+    if isinstance(err, TooManyRequests | StorageFull) and isinstance(err.details, dict):
         resp.headers["Retry-After"] = str(err.details.get("retry_after", 1))
     return resp
 
@@ -140,7 +143,9 @@ async def _lifecycle(app: web.Application):
     for d in p.all_dirs():
         ensure_private_dir(d)
     check_private_files(p)
-    store = Store(p.db, settings.synchronous)
+    store = Store(p.db, settings.synchronous,
+                  retry_after=max(1, math.ceil(settings.storage_retry_interval)),
+                  before_commit=functools.partial(disk_full, "db"))
     await store.open()
     app[keys.STORE] = store
     await _ensure_token(store, p)

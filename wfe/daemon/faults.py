@@ -3,12 +3,18 @@
 At the Nth time (default 1st) the daemon passes POINT, it either kills itself with
 SIGKILL (``kill``) or raises an I/O error there (``ioerror``). Unset, it does nothing.
 Points: step_started, before_step_commit, after_step_commit, recovery, webhook_send.
+
+``WFE_FAULT=disk_full:MARKER`` makes the disk "full" for as long as the file MARKER exists:
+the writer's commits fail with SQLite's "database or disk is full" and step log files with
+ENOSPC, so a test can fill the disk and free it again while the daemon keeps running.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import sqlite3
 
 _spec = os.environ.get("WFE_FAULT", "")
 _point, _, _rest = _spec.partition(":")
@@ -27,3 +33,12 @@ def fault(point: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     elif _action == "ioerror":
         raise OSError(f"injected I/O error at {point}")
+
+
+def disk_full(what: str) -> None:
+    """Fail as a full disk would while the ``disk_full`` marker exists (``what``: db or log)."""
+    if _point != "disk_full" or not os.path.exists(_rest):
+        return
+    if what == "db":
+        raise sqlite3.OperationalError("database or disk is full")
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -18,6 +18,7 @@ from wfe.daemon.secrets import SecretUnavailable, mask_outcome, open_inputs
 from wfe.daemon.steps import StepContext
 from wfe.daemon.steps import http as http_step
 from wfe.daemon.steps import shell as shell_step
+from wfe.daemon.storage import until_stored
 from wfe.daemon.store import ops_approvals, ops_callbacks
 from wfe.daemon.store import ops_steps as ops
 from wfe.daemon.store.util import loads
@@ -38,9 +39,17 @@ class Runner:
     def __init__(self, sup: Supervisor, run_id: str) -> None:
         self.sup = sup
         self.run_id = run_id
-        self.write = sup.store.write
         self._step_task: asyncio.Task | None = None
         self.killed = False
+
+    async def write(self, op, *args):
+        """Commit ``op``; while the disk is full, wait and try again: the run goes on
+        once there is space, with nothing lost (a failed commit changed nothing)."""
+        return await self._stored(lambda: self.sup.store.write(op, *args))
+
+    async def _stored(self, fn):
+        return await until_stored(fn, self.sup.settings.storage_retry_interval,
+                                  f"run {self.run_id}")
 
     def kill(self) -> None:
         """The run was cancelled: stop the executing step (its process group is killed)."""
@@ -60,7 +69,8 @@ class Runner:
                 " daemon's secret.key (was the key replaced?)"})
             return
         if self.masker:  # an attempt a crash cut short left its log unmasked
-            await asyncio.to_thread(self.masker.directory, self.sup.log_dir(self.run_id))
+            await self._stored(lambda: asyncio.to_thread(
+                self.masker.directory, self.sup.log_dir(self.run_id)))
         while await self._advance():
             pass
 
@@ -192,13 +202,21 @@ class Runner:
         step = self.spec.steps[idx]
         ctx = StepContext(
             run_id=self.run_id, index=idx, step=step, attempt=attempt,
-            expr=self.expr_context(), inputs=self.inputs, log_dir=self.sup.log_dir(self.run_id),
+            expr=self.expr_context(), inputs=self.inputs, log_dir=self.sup.logs_dir / self.run_id,
             timeout=self.spec.effective_timeout(step), cancel_grace=self.sup.settings.cancel_grace,
             tail_bytes=self.sup.settings.log_tail_bytes, http=self.sup.http,
             env_passthrough=self.sup.settings.step_env_passthrough,
             expr_limit=self.expr_limit,
             on_spawn=lambda pgid: self.write(ops.set_pgid, self.run_id, idx, attempt, pgid))
-        self._step_task = asyncio.ensure_future(EXECUTORS[step.kind](ctx))
+        execute = EXECUTORS[step.kind]
+
+        async def once() -> dict:
+            self.sup.log_dir(self.run_id)  # created here: a full disk is waited out too
+            return await execute(ctx)
+
+        # A log that cannot be created on a full disk: no process started, so the same
+        # attempt is tried again once there is space (it is the cancel's target meanwhile).
+        self._step_task = asyncio.ensure_future(self._stored(once))
         try:
             return await self._step_task
         except asyncio.CancelledError:
@@ -215,7 +233,8 @@ class Runner:
 
     async def _finish(self, idx: int, attempt: int, outcome: dict) -> bool:
         step = self.spec.steps[idx]
-        outcome = await mask_outcome(self.masker, outcome)  # before it is recorded anywhere
+        # Masked before it is recorded anywhere.
+        outcome = await self._stored(lambda: mask_outcome(self.masker, outcome))
         retry_at = None
         if outcome["status"] in ("failed", "timed_out"):
             policy = RetryPolicy.from_spec(self.spec.effective_retry(step))

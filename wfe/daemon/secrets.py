@@ -128,9 +128,13 @@ class Masker:
             return False
         tmp = Path(f"{path}.masking")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(masked)
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(masked)
+            os.replace(tmp, path)
+        except BaseException:  # a full disk: no half-written copy left behind
+            tmp.unlink(missing_ok=True)
+            raise
         return True
 
     def directory(self, path: str | Path) -> None:

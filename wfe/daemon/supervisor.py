@@ -19,6 +19,7 @@ from wfe.daemon.procs import kill_leftovers
 from wfe.daemon.runner import Runner
 from wfe.daemon.store import Store
 from wfe.daemon.store import ops_callbacks, ops_recovery, ops_steps
+from wfe.daemon.store.util import is_full
 from wfe.engine.spec import TemplateSpec
 
 log = logging.getLogger("wfe.supervisor")
@@ -70,7 +71,7 @@ class Supervisor:
         self._stopping = True
         for task in self._loops:
             task.cancel()
-        tasks = list(self.live.values())
+        tasks = [*self.live.values(), *self._crash_tasks]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*self._loops, *tasks, return_exceptions=True)
@@ -82,9 +83,12 @@ class Supervisor:
                 await loop_fn()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("%s crashed; restarting it", loop_fn.__name__)
-                await asyncio.sleep(0.5)
+            except Exception as exc:
+                if not is_full(exc):
+                    log.exception("%s crashed; restarting it", loop_fn.__name__)
+                    await asyncio.sleep(0.5)
+                else:  # the writer has said so already; try again when there may be space
+                    await asyncio.sleep(self.settings.storage_retry_interval)
 
     # ---- waking runs ---------------------------------------------------------------------
 
@@ -127,11 +131,19 @@ class Supervisor:
                 self._after_exit(run_id)
 
     async def _after_crash(self, run_id: str) -> None:
+        """Record the crash so the timer tries the run again; until that record is
+        written (a full disk), keep trying: a run left `running` with no Runner is wedged."""
         try:
-            await self.store.write(ops_recovery.interrupt_run, run_id, RUNNER_CRASH_BACKOFF,
-                                   self.settings.max_recoveries)
-        except Exception:  # the store itself is failing: recovery at the next start helps
-            log.exception("could not record the crash of %s's Runner", run_id)
+            while True:
+                try:
+                    await self.store.write(ops_recovery.interrupt_run, run_id,
+                                           RUNNER_CRASH_BACKOFF, self.settings.max_recoveries)
+                    break
+                except Exception as exc:
+                    if not is_full(exc):
+                        log.exception("could not record the crash of %s's Runner", run_id)
+                    await asyncio.sleep(max(RUNNER_CRASH_BACKOFF,
+                                            self.settings.storage_retry_interval))
         finally:
             self._crash_tasks.discard(asyncio.current_task())
         self.timer_poke()

@@ -30,6 +30,7 @@ from aiohttp.resolver import DefaultResolver
 import wfe
 from wfe.config import Settings
 from wfe.daemon.faults import fault
+from wfe.daemon.storage import until_stored
 from wfe.daemon.store import Store, ops_webhooks
 from wfe.daemon.store.util import now_iso
 from wfe.engine.webhooks import ip_literal, refused_address, refused_url, signed_headers
@@ -168,7 +169,9 @@ class Deliverer:
     async def _deliver(self, row: dict) -> None:
         try:
             outcome = await self.attempt(row["url"], row["secret"], row["id"], row["payload"])
-            await self._record(row["id"], outcome)
+            # Sent: the outcome waits out a full disk rather than the message going twice.
+            await until_stored(lambda: self._record(row["id"], outcome),
+                               self.settings.storage_retry_interval, f"delivery {row['id']}")
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -31,6 +31,8 @@ def coerce_value(
     if type_ == "string":
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {_kind(value)}")
+        if "\0" in value:  # it could not reach a step: no environment holds a NUL byte
+            raise ValueError("must not contain a NUL byte")
         return value
     if type_ == "integer":
         return _integer(value, text)

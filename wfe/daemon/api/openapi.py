@@ -202,6 +202,8 @@ ERRORS = {
     422: "Invalid fields or query parameters; `details` lists each with its path.",
     429: "Too many failed authentications from this client; wait `Retry-After` seconds.",
     500: "A bug; the daemon's log has the details. Never a traceback.",
+    507: "The disk holding wfe's data is full; nothing was changed. Retry after `Retry-After`"
+         " seconds.",
 }
 
 
@@ -213,7 +215,7 @@ def error_statuses(method: str, path: str, op: Op) -> set[int]:
     if "{" in path:
         out.add(404)
     if method in MUTATING:
-        out |= {413, 415}  # a body is refused when too big or of another media type
+        out |= {413, 415, 507}  # a body too big or of another type; a write on a full disk
     if op.body is not None:
         out |= {400, 422}
     if op.params:
@@ -276,8 +278,8 @@ def _responses(method: str, path: str, op: Op, schemas: _Schemas) -> dict:
     error = {"application/json": {"schema": schemas.ref(m.ErrorBody, "serialization")}}
     for status in sorted(error_statuses(method, path, op)):
         out[str(status)] = {"description": ERRORS[status], "content": error}
-        if status == 429:
-            out["429"]["headers"] = {"Retry-After": {
+        if status in (429, 507):
+            out[str(status)]["headers"] = {"Retry-After": {
                 "description": "seconds to wait", "schema": {"type": "integer", "minimum": 1}}}
     return out
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import aiohttp
 
+from wfe.daemon.faults import disk_full
 from wfe.daemon.steps import StepContext, result
 from wfe.engine.expressions import render
 
+log = logging.getLogger("wfe.steps")
 DEFAULT_TIMEOUT = 30.0
 MAX_RESPONSE_BYTES = 1024 * 1024
 
@@ -53,10 +56,17 @@ def _output(status: int, ctype: str, text: str) -> dict:
 
 
 def _done(log_path, lines: list[str], outcome: dict) -> dict:
-    with open(log_path, "a", encoding="utf-8", opener=_private) as f:
-        f.write("\n".join(lines) + "\n")
-    outcome["log_path"] = str(log_path)
     outcome["log_tail"] = "\n".join(lines)[-4096:]
+    # The request was sent: a log that cannot be written (a full disk) must not lose its
+    # outcome, or the request would be sent again. The tail still holds what the log would.
+    try:
+        disk_full("log")
+        with open(log_path, "a", encoding="utf-8", opener=_private) as f:
+            f.write("\n".join(lines) + "\n")
+    except OSError as exc:
+        log.warning("could not write the log of an http step: %s", exc)
+        return outcome
+    outcome["log_path"] = str(log_path)
     return outcome
 
 

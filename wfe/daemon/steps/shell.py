@@ -13,8 +13,11 @@ import os
 import signal
 import subprocess
 
+from wfe.daemon.faults import disk_full
 from wfe.daemon.steps import StepContext, result
+from wfe.daemon.storage import is_full
 from wfe.engine.expressions import render, render_shell
+from wfe.errors import StorageFull
 
 MAX_OUTPUT_BYTES = 1024 * 1024
 # All a step gets of the daemon's environment, plus the names the daemon's operator passes
@@ -66,20 +69,22 @@ async def execute(ctx: StepContext) -> dict:
     out_path = log_path.with_suffix(".out")
     argv = build_argv(ctx)
     env = build_env(ctx, str(out_path))
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = open_log(log_path)
+    if isinstance(fd, dict):
+        return fd
     # $WFE_OUTPUT is created by the step if it writes one (private: the daemon's umask is
     # 077 and the directory 0700); creating a file here costs more than the spawn's share
     # of most steps. Only a leftover from an attempt a crash cut short must go.
-    out_path.unlink(missing_ok=True)
     try:
+        out_path.unlink(missing_ok=True)
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
             cwd=ctx.step.cwd or None, env=env, start_new_session=True)
-    except OSError as exc:
-        os.close(fd)
-        return result("failed", error=f"could not start the command: {exc}",
+    except Exception as exc:  # nothing started: the attempt fails, the daemon keeps no fd
+        return result("failed", error=f"could not start the command: {_why(exc, argv, env)}",
                       log_path=str(log_path))
-    os.close(fd)
+    finally:
+        os.close(fd)
     outcome = await _wait(proc, ctx)
     outcome["log_path"] = str(log_path)
     outcome["log_tail"] = read_tail(log_path, ctx.tail_bytes)
@@ -87,6 +92,31 @@ async def execute(ctx: StepContext) -> dict:
         _read_output(out_path, outcome)
     out_path.unlink(missing_ok=True)
     return outcome
+
+
+def open_log(log_path) -> int | dict:
+    """The step's log file descriptor, or the failed result when it cannot be opened.
+
+    A full disk is not the step's fault: StorageFull tells the Runner to try this attempt
+    again once there is space (no process has started, so nothing runs twice).
+    """
+    try:
+        disk_full("log")
+        return os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as exc:
+        if is_full(exc):
+            raise StorageFull(f"could not create the step's log: {exc}") from exc
+        return result("failed", error=f"could not open the step's log: {exc}")
+
+
+def _why(exc: Exception, argv: list[str], env: dict[str, str]) -> str:
+    if isinstance(exc, ValueError) and "null" in str(exc):
+        where = next((f"the environment variable {k}" for k, v in env.items()
+                      if "\0" in k or "\0" in v), None)
+        where = where or next((f"argument {i}" for i, a in enumerate(argv) if "\0" in a),
+                              "an argument, an environment value or the cwd")
+        return f"{where} contains a NUL byte"
+    return str(exc) or type(exc).__name__
 
 
 async def _wait(proc: asyncio.subprocess.Process, ctx: StepContext) -> dict:
@@ -101,7 +131,7 @@ async def _wait(proc: asyncio.subprocess.Process, ctx: StepContext) -> dict:
         await kill_group(proc, ctx.cancel_grace)
         return result("timed_out", error=f"timed out after {ctx.timeout:g}s",
                       exit_code=proc.returncode)
-    except asyncio.CancelledError:
+    except BaseException:  # cancelled, or recording the pgid failed: the group must not outlive us
         await asyncio.shield(kill_group(proc, ctx.cancel_grace))
         raise
     if code == 0:

@@ -28,9 +28,11 @@ class Store:
     (``all_bg``), so they never stall the loop.
     """
 
-    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: Path, synchronous: str = "NORMAL", retry_after: int = 1,
+                 before_commit: Callable[[], None] | None = None) -> None:
         self.path = path
         self.synchronous = synchronous
+        self._writer_args = (retry_after, before_commit)
         self.write: Writer
         self.reader: aiosqlite.Connection
         self._conn: sqlite3.Connection
@@ -44,7 +46,7 @@ class Store:
         migrate(conn)
         checkpointer = Checkpointer(str(self.path))
         checkpointer.start()
-        self.write = Writer(conn, checkpointer)
+        self.write = Writer(conn, checkpointer, *self._writer_args)
         self.write.start()
         self._conn = sqlite3.connect(str(self.path), isolation_level=None)
         self._conn.row_factory = sqlite3.Row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import json
 import os
@@ -12,8 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wfe.engine.audit import event_hash  # one definition: the verifier recomputes it
+from wfe.errors import StorageFull
 
 SYSTEM = "system"
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 def now_iso(ts: float | None = None) -> str:
@@ -120,3 +123,13 @@ def enqueue_deliveries(conn: sqlite3.Connection, hooks, event_id: int, type_: st
             " next_attempt_at, created_at) VALUES (?,?,?,?,?,'pending',?,?)",
             (delivery_id, hook_id, event_id, type_, dumps({"id": delivery_id, **body}),
              time.time(), at))
+
+
+def is_full(exc: BaseException) -> bool:
+    """A full disk: SQLite's SQLITE_FULL, or ENOSPC / EDQUOT from a file."""
+    if isinstance(exc, StorageFull):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from wfe.daemon.store.checkpoint import Checkpointer
+from wfe.daemon.store.util import is_full
+from wfe.errors import StorageFull
 
 log = logging.getLogger("wfe.store")
 
@@ -39,8 +41,13 @@ def connect(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
 
 
 class Writer:
-    def __init__(self, conn: sqlite3.Connection, checkpointer: Checkpointer | None = None) -> None:
+    def __init__(self, conn: sqlite3.Connection, checkpointer: Checkpointer | None = None,
+                 retry_after: int = 1, before_commit: Callable[[], None] | None = None) -> None:
         self._conn = conn
+        # While the disk is full: set by the writer thread, read anywhere (a plain bool).
+        self.full = False
+        self.retry_after = retry_after
+        self._before_commit = before_commit  # fault injection (a "full disk") in tests
         self._checkpointer = checkpointer
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="wfe-writer", daemon=True)
@@ -108,17 +115,39 @@ class Writer:
             conn.execute("BEGIN IMMEDIATE")
             for op, args, fut in batch:
                 outcomes.append((fut, *self._run_op(op, args)))
+            if self._before_commit is not None:
+                self._before_commit()
             conn.execute("COMMIT")
         except BaseException as exc:  # the commit itself failed: nobody's op is durable
-            log.exception("commit failed")
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            outcomes = [(fut, None, exc) for _, _, fut in batch]
+            self._rollback()
+            outcomes = [(fut, None, self._failed(exc)) for _, _, fut in batch]
+        else:
+            if self.full:
+                self.full = False
+                log.warning("the disk has space again; commits go on")
         self.batches += 1
         self.ops += len(batch)
         if self._checkpointer is not None:
             self._checkpointer.dirty()
         self._loop_ref.call_soon_threadsafe(self._resolve, outcomes)
+
+    def _rollback(self) -> None:
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:  # SQLite may have rolled back already (SQLITE_FULL can)
+            log.warning("rollback after a failed commit failed", exc_info=True)
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        """What each caller of a failed batch gets: a full disk is StorageFull, said once."""
+        if not is_full(exc):
+            log.error("commit failed", exc_info=exc)
+            return exc
+        if not self.full:
+            self.full = True
+            log.warning("the disk is full; writes answer storage_full until it has space: %s",
+                        exc)
+        return StorageFull(details={"retry_after": self.retry_after})
 
     def _run_op(self, op, args) -> tuple[Any, BaseException | None]:
         conn = self._conn
@@ -126,6 +155,8 @@ class Writer:
         try:
             result = op(conn, *args)
         except BaseException as exc:
+            if is_full(exc):  # the whole transaction may be gone: fail the batch
+                raise
             conn.execute("ROLLBACK TO op")
             conn.execute("RELEASE op")
             if not isinstance(exc, Exception):
