@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from aiohttp import web
 
@@ -342,7 +343,7 @@ class _LogReader:
         self.path = path
         self.skip = skip
         self.lines = 0
-        self._file = None
+        self._file: BinaryIO | None = None
         self._buf = b""
 
     def read(self, final: bool) -> list[tuple[int, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
+from typing import Any
 
 from wfe.errors import Conflict, NotFound
 from wfe.daemon.store.util import new_id, now_iso
@@ -23,7 +24,7 @@ def hash_token(token: str) -> str:
 def create_user(conn: sqlite3.Connection, name: str, is_admin: bool) -> tuple[dict, str]:
     if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
         raise Conflict(f"user {name!r} already exists")
-    user = {"id": new_id(), "name": name, "is_admin": bool(is_admin), "created_at": now_iso()}
+    user: dict[str, Any] = {"id": new_id(), "name": name, "is_admin": bool(is_admin), "created_at": now_iso()}
     conn.execute(
         "INSERT INTO users (id, name, is_admin, created_at) VALUES (?,?,?,?)",
         (user["id"], name, int(is_admin), user["created_at"]),
