@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -55,7 +56,7 @@ class Paths:
         return [self.data_dir, self.config_dir, self.state_dir, self.logs_dir]
 
 
-def paths(env: dict[str, str] | None = None) -> Paths:
+def paths(env: Mapping[str, str] | None = None) -> Paths:
     env = os.environ if env is None else env
     home = env.get("WFE_HOME")
     if home:
@@ -101,7 +102,7 @@ class Settings:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def load(cls, p: Paths, env: dict[str, str] | None = None, **overrides) -> Settings:
+    def load(cls, p: Paths, env: Mapping[str, str] | None = None, **overrides) -> Settings:
         env = os.environ if env is None else env
         values: dict = {}
         if p.config_file.exists():
