@@ -146,7 +146,9 @@ class Client:
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         https = self._parts.scheme == "https"
         conn_cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
-        return conn_cls(self._parts.hostname, self._parts.port, timeout=timeout)
+        host = self._parts.hostname
+        assert host is not None  # __init__ checked it; daemon.json always names one
+        return conn_cls(host, self._parts.port, timeout=timeout)
 
     def _exchange(self, method: str, target: str, data: bytes | None, headers: dict):
         conn = self._connection(self.timeout)
@@ -275,7 +277,8 @@ class Client:
             return [r for r in page["items"] if r["id"].startswith(prefix)]
         except errors.ValidationFailed:
             pass  # a daemon without id_prefix: look through every run, a page at a time
-        found, offset = [], 0
+        found: list[Json] = []
+        offset = 0
         while len(found) < limit:
             page = self.list_runs(limit=500, offset=offset)
             found += [r for r in page["items"] if r["id"].startswith(prefix)]

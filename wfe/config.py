@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -56,7 +57,7 @@ class Paths:
         return [self.data_dir, self.config_dir, self.state_dir, self.logs_dir]
 
 
-def paths(env: dict[str, str] | None = None) -> Paths:
+def paths(env: Mapping[str, str] | None = None) -> Paths:
     env = os.environ if env is None else env
     home = env.get("WFE_HOME")
     if home:
@@ -111,7 +112,7 @@ class Settings:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def load(cls, p: Paths, env: dict[str, str] | None = None, **overrides) -> Settings:
+    def load(cls, p: Paths, env: Mapping[str, str] | None = None, **overrides) -> Settings:
         env = os.environ if env is None else env
         values: dict = {}
         if p.config_file.exists():

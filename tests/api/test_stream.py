@@ -241,3 +241,14 @@ async def test_shutdown_closes_open_streams(settings):
         kinds = [e["event"] for e in rest]
         assert kinds[-1] == "closing" and "run.completed" not in kinds  # come back later
         await api.post(f"/api/v1/workflows/{run['id']}/cancel", expect=200)
+
+
+async def test_the_callers_stream_ends_with_a_response_at_shutdown(settings, caplog):
+    # An ended stream handler must return its response: aiohttp logs a handler that
+    # returns None as an error ("Missing return statement") and answers it with a 500.
+    async with api_client(settings) as api:
+        resp = await open_stream(api, "/api/v1/events/stream")
+        await api.app.shutdown()
+        rest = await asyncio.wait_for(read_events(resp), 5)
+        assert [e["event"] for e in rest][-1:] == ["closing"]
+    assert "Missing return statement" not in caplog.text

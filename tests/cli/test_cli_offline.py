@@ -311,6 +311,20 @@ def test_ls_json_imports_nothing_heavy(offline_env):
     assert out.stdout.split(" ", 1) == ["3", "\n"], out.stdout + out.stderr
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--limit", "abc"], "'abc' is not a valid integer."),
+    (["--limit", "2.5"], "'2.5' is not a valid integer."),
+    (["--limit", "0"], "0 is not in the range x>=1."),
+    (["--offset", "-1"], "-1 is not in the range x>=0."),
+])
+def test_a_bad_number_is_a_usage_error_in_clicks_words(cli, offline_env, args, message):
+    # wfe coerces plain parameters itself (keeping pydantic out, see wfe/cli/main.py): what
+    # a user sees must stay click's wording and exit code, whatever typer would say.
+    r = cli(offline_env, "ls", *args)
+    assert r.exit_code == errors.EXIT_USAGE
+    assert message in " ".join(r.output.split())
+
+
 def _clean_env(env):
     import os
 

@@ -5,6 +5,7 @@ the commands hand what it yields to render.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -59,15 +60,17 @@ def events(c: Client, run_id: str | None, follow: bool,
     """A run's events (all of the caller's runs when ``run_id`` is None), as dicts; with
     ``follow``, on until the run ends (or forever, for all runs)."""
     if not follow:
+        assert run_id is not None, "all runs' events come only as a stream"
         run = c.get_run(run_id)
         for e in run.get("events") or []:
             yield {"run_id": run_id, **e}
         return
+    opener: Callable[[str | None], sse.Stream]
     if run_id is None:
         opener = c.events_stream
         start = None
     else:
-        opener = lambda last: c.run_events_stream(run_id, last)
+        opener = functools.partial(c.run_events_stream, run_id)
         start = "0"
     for ev in sse.follow(opener, start, deadline):
         yield ev.json()

@@ -67,16 +67,20 @@ def _coerce_plain_params_without_pydantic() -> None:
     """Recent typer coerces every non-bool parameter through a pydantic TypeAdapter, which
     costs ~40 ms of imports on every ``wfe`` call (a third of ``wfe ls --json``). Our
     parameters are plain str / int / float / list[str]: coerce those here, exactly as click
-    would, and leave every other annotation to typer. A typer without this hook (older, or
-    reorganised) keeps its own behaviour; tests/cli checks that pydantic stays out."""
+    would, and leave every other annotation to typer.
+
+    typer offers no public hook for this (0.29 dropped ``click_type``; a ``parser`` goes
+    through pydantic too), so this patches private names that came in 0.29: pyproject.toml
+    pins typer to 0.29.x for that reason. A typer without them keeps its own behaviour;
+    tests/cli checks that pydantic stays out and that bad numbers read as click's errors."""
     try:
         from typer._coercion import RuntimeParam
         from typer.core import _TyperParameter
     except ImportError:
         return
-    if getattr(_TyperParameter, "_wfe_plain", False):
-        return
     original = _TyperParameter.get_runtime_param
+    if original.__module__ == __name__:  # patched already (this module was reloaded)
+        return
 
     @dataclass(frozen=True)
     class Plain(RuntimeParam):
@@ -91,8 +95,8 @@ def _coerce_plain_params_without_pydantic() -> None:
             self._runtime_param = Plain(parameter_info=d.parameter_info, annotation=d.annotation)
         return original(self)
 
-    _TyperParameter.get_runtime_param = get_runtime_param
-    _TyperParameter._wfe_plain = True
+    # The patch itself, so mypy's rule against assigning to a method does not apply.
+    _TyperParameter.get_runtime_param = get_runtime_param  # type: ignore[method-assign]
 
 
 def _is_plain(d) -> bool:

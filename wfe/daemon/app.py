@@ -150,7 +150,7 @@ async def _lifecycle(app: web.Application):
     app[keys.STORE] = store
     await _ensure_token(store, p)
     sup = Supervisor(store, settings, p.logs_dir)
-    sup.http = aiohttp.ClientSession()
+    sup.http = http = aiohttp.ClientSession()
     sup.sealer = Sealer.load_or_create(secret_key_file(p))
     app[keys.SUPERVISOR] = sup
     await sup.recover()
@@ -160,7 +160,7 @@ async def _lifecycle(app: web.Application):
     yield
     await deliverer.stop()
     await sup.stop()
-    await sup.http.close()
+    await http.close()
     await store.close()
 
 

@@ -12,6 +12,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -149,4 +150,10 @@ def check_private_files(p: Paths) -> None:
 # Explicit request limits (aiohttp's defaults, written down): a request line or one header
 # of at most 8 KiB, at most 64 headers. Bodies: Settings.max_body_bytes (1 MiB), and 64 KiB
 # for callbacks.
-HEADER_LIMITS = {"max_line_size": 8190, "max_field_size": 8190, "max_headers": 64}
+class _HeaderLimits(TypedDict):  # typed keyword arguments of web.AppRunner
+    max_line_size: int
+    max_field_size: int
+    max_headers: int
+
+
+HEADER_LIMITS: _HeaderLimits = {"max_line_size": 8190, "max_field_size": 8190, "max_headers": 64}

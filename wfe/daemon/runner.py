@@ -145,6 +145,7 @@ class Runner:
     async def _execute(self, idx: int) -> bool:
         step = self.spec.steps[idx]
         if step.kind == "sleep":
+            assert step.sleep is not None  # the field that makes it a sleep step
             wake = time.time() + parse_duration(step.sleep)
             attempt = await self.write(ops.start_step, self.run_id, idx, step.name,
                                        self.sup.epoch, wake)
@@ -169,6 +170,7 @@ class Runner:
         """Stop at an approval gate: the run hibernates until someone (or the timeout) decides."""
         step = self.spec.steps[idx]
         spec = step.approval
+        assert spec is not None  # StepSpec fills in a bare `approval:`
         try:
             message = render(spec.message or "", self.expr_context(), self.expr_limit)
         except WfeError as exc:

@@ -12,6 +12,7 @@ import os
 import time
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wfe.config import Settings
 from wfe.daemon.faults import fault
@@ -21,6 +22,11 @@ from wfe.daemon.store import Store
 from wfe.daemon.store import ops_callbacks, ops_recovery, ops_steps
 from wfe.daemon.store.util import is_full
 from wfe.engine.spec import TemplateSpec
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from wfe.daemon.secrets import Sealer
 
 log = logging.getLogger("wfe.supervisor")
 RUNNER_CRASH_BACKOFF = 1.0
@@ -32,8 +38,8 @@ class Supervisor:
         self.settings = settings
         self.logs_dir = logs_dir
         self.epoch = 0
-        self.http = None  # an aiohttp ClientSession, set by the app
-        self.sealer = None  # seals secret inputs (wfe.daemon.secrets.Sealer), set by the app
+        self.http: aiohttp.ClientSession | None = None  # set by the app
+        self.sealer: Sealer | None = None  # seals secret inputs, set by the app
         self.base_url = ""  # where the daemon listens, set once it does (for callback URLs)
         self.callback_key = b""
         self.live: dict[str, asyncio.Task] = {}

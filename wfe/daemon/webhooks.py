@@ -200,6 +200,7 @@ class Deliverer:
         except ValueError as exc:  # a corrupt secret: no retry mends it
             return Outcome(error=f"cannot sign: {exc}", permanent=True)
         fault("webhook_send")
+        assert self.session is not None, "start() first"
         try:
             async with self.session.post(url, data=body, headers=headers,
                                          allow_redirects=False) as resp:

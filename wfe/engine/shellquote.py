@@ -8,6 +8,7 @@ not mid-run.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _BOUNDARY = frozenset(" \t\n;&|()<>")
@@ -76,9 +77,9 @@ class ShellScanner:
 
     def _step(self, t: str, i: int) -> int:
         frame = self.frames[-1]
-        if frame.kind in ("top", "cmd"):
-            return getattr(self, "_" + frame.state)(t, i, frame)
-        return getattr(self, "_in_" + frame.kind)(t, i, frame)
+        name = "_" + frame.state if frame.kind in ("top", "cmd") else "_in_" + frame.kind
+        handler: Callable[[str, int, _Frame], int] = getattr(self, name)
+        return handler(t, i, frame)
 
     def _push(self, kind: str) -> None:
         self.frames.append(_Frame(kind))

@@ -199,7 +199,8 @@ def _check_applicable(raw: dict[str, Any], kind: str, path: str, add: Any) -> No
     if raw.get("retry") is not None and kind not in RETRYABLE_KINDS:
         add(f"{path}.retry", "retry is only for run, http and callback steps")
     if kind == "callback":
-        gate = raw.get("callback") if isinstance(raw.get("callback"), dict) else {}
+        given = raw.get("callback")
+        gate = given if isinstance(given, dict) else {}
         if gate.get("timeout") is None and raw.get("timeout") is None:
             add(f"{path}.callback.timeout", "a callback step needs a timeout")
 

@@ -83,7 +83,7 @@ def _http_method(value: Any) -> str:
 
 
 def _jitter(value: Any) -> str | float:
-    if value in ("none", "full"):
+    if isinstance(value, str) and value in ("none", "full"):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
         return float(value)

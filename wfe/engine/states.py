@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from wfe.errors import InvalidTransition
@@ -85,7 +86,7 @@ TRANSITIONS: dict[tuple[RunStatus, Action], RunStatus] = {
 del S, A
 
 
-def allowed_actions(status: RunStatus | str, actions=USER_ACTIONS) -> list[str]:
+def allowed_actions(status: RunStatus | str, actions: Iterable[Action] = USER_ACTIONS) -> list[str]:
     status = RunStatus(status)
     return [a.value for a in actions if (status, a) in TRANSITIONS]
 

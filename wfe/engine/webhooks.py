@@ -35,6 +35,7 @@ METADATA_IPS = frozenset(ipaddress.ip_address(a) for a in (
 ))
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT; not in is_private
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def retry_delay(failed: int, base: float = 5.0, rand: float = 0.5) -> float | None:
@@ -88,8 +89,7 @@ def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dic
 
 # ---- destinations -----------------------------------------------------------------------
 
-def refused_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
-                    allow_private: bool = True) -> str | None:
+def refused_address(ip: IPAddress, allow_private: bool = True) -> str | None:
     """Why the daemon will not connect to ``ip``, or None when it may."""
     ip = _embedded_v4(ip)
     if ip in METADATA_IPS:
@@ -104,7 +104,7 @@ def refused_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
     return None
 
 
-def _embedded_v4(ip):
+def _embedded_v4(ip: IPAddress) -> IPAddress:
     """The IPv4 address inside an IPv4-mapped or NAT64 IPv6 address: it is where we'd go."""
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
@@ -133,7 +133,7 @@ def refused_url(url: str, allow_private: bool = True) -> str | None:
     return refused_address(ip, allow_private) if ip is not None else None
 
 
-def ip_literal(host: str):
+def ip_literal(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:

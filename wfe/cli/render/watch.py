@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from typing import TYPE_CHECKING
 
 from wfe.cli.render.base import (
     STATUS_STYLES,
@@ -22,6 +23,11 @@ from wfe.cli.render.base import (
     status_word,
     template_ref,
 )
+
+if TYPE_CHECKING:  # rich is imported only when the live screen is drawn
+    from rich.console import RenderableType
+    from rich.live import Live
+    from rich.spinner import Spinner
 
 ICONS = {"succeeded": "✓", "completed": "✓", "failed": "✗", "skipped": "-", "cancelled": "⊘",
          "pending": "·", "waiting": "⏸", "paused": "⏸"}  # fmt: skip
@@ -42,9 +48,9 @@ class WatchView:
         self._logs: deque[str] = deque(maxlen=log_lines)
         self._log_of: tuple[str, int] | None = None
         self._lock = threading.Lock()
-        self._live = None
-        self._spinner = None
-        self._said: dict[str, str] = {}  # plain mode: what was last said of each thing
+        self._live: Live | None = None
+        self._spinner: Spinner | None = None
+        self._said: dict[str, str | None] = {}  # plain mode: what was last said of each thing
 
     def __enter__(self) -> WatchView:
         if self._fancy:
@@ -110,7 +116,7 @@ class WatchView:
         from rich.text import Text
 
         run = self.run
-        parts = [Text.from_markup(
+        parts: list[RenderableType] = [Text.from_markup(
             f"[bold]run[/] {escape(run.get('id', ''))}  {escape(template_ref(run.get('template')))}"
             f"  {status_word(run.get('status', ''))}  "
             f"{elapsed(run.get('started_at'), run.get('finished_at'))}")]

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from wfe import API_VERSION, __version__
 from wfe import models as m
@@ -233,9 +233,10 @@ class _Schemas:
     """Collects the models the operations use; one components/schemas for all of them."""
 
     def __init__(self) -> None:
-        self.wanted: list[tuple[type[BaseModel], str]] = [(m.ErrorBody, "serialization")]
+        self.wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+            (m.ErrorBody, "serialization")]
 
-    def ref(self, model: Any, mode: str) -> Any:
+    def ref(self, model: Any, mode: JsonSchemaMode) -> Any:
         if model is Any:
             return {"description": "any JSON value"}
         if model is str:

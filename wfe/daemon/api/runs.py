@@ -39,6 +39,7 @@ async def start_run(request: web.Request) -> web.Response:
                                 body.trigger_type, hook, sup.callback_key, run_id)
     # Read back before waking, so the 201 shows the run as created (pending), not racing it.
     run = await queries.get_run(app[keys.STORE], run_id, me["name"], detail=False)
+    assert run is not None  # committed above by the single writer
     app[keys.SUPERVISOR].wake(run_id)
     if hook is not None:  # shown this once, like a webhook's secret
         run["callback_secret"] = hook["secret"]
@@ -50,7 +51,7 @@ async def _resolve_template(request: web.Request, body: StartRun) -> dict:
     if (body.template_id is None) == (body.template is None):
         raise ValidationFailed("invalid request", [
             {"path": "template_id", "message": "give exactly one of template_id and template"}])
-    ref = body.template_id or body.template
+    ref = body.template_id or body.template or ""
     if body.template_id is not None and not queries.is_uuid(ref):
         raise NotFound(f"template {ref} not found")
     row = await queries.get_template(app[keys.STORE], ref, published_only=True)

@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from aiohttp import web
 
@@ -227,6 +228,7 @@ async def all_events(request: web.Request) -> web.StreamResponse:
                 if len(rows) == BATCH:
                     continue
             committed = await sse.pause(waiter)
+    return sse.resp
 
 
 # ---- a step's log ----------------------------------------------------------------------------
@@ -334,7 +336,7 @@ class _LogReader:
         self.path = path
         self.skip = skip
         self.lines = 0
-        self._file = None
+        self._file: BinaryIO | None = None
         self._buf = b""
 
     def read(self, final: bool) -> list[tuple[int, str]]:

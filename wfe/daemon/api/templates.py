@@ -27,6 +27,7 @@ async def create_template(request: web.Request) -> web.Response:
     template_id = await store.write(ops_templates.create_template, me["name"],
                                     may(request, Permission.ANY_TEMPLATE), data)
     row = await queries.get_template(store, template_id)
+    assert row is not None  # committed above by the single writer
     answer = {**queries.template_view(row), "warnings": template_warnings(spec)}
     return respond(CreatedTemplate, answer, status=201)
 
@@ -45,7 +46,9 @@ async def publish_template(request: web.Request) -> web.Response:
     row = await _find(request)
     store = request.app[keys.STORE]
     await store.write(ops_templates.publish_template, row["id"])
-    return respond(Template, queries.template_view(await queries.get_template(store, row["id"])))
+    published = await queries.get_template(store, row["id"])
+    assert published is not None  # a template is never deleted
+    return respond(Template, queries.template_view(published))
 
 
 @requires(Permission.WRITE_TEMPLATES)

@@ -63,6 +63,7 @@ async def create_webhook(request: web.Request) -> web.Response:
     secret = body.secret or new_secret()
     hook_id = await store.write(ops_webhooks.create_webhook, me, body.url, body.events, secret)
     hook = await ops_webhooks.get_webhook(store, me, hook_id)
+    assert hook is not None  # committed above by the single writer
     return respond(Webhook, {**hook, "secret": secret}, status=201)  # the secret, this once
 
 

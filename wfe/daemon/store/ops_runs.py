@@ -47,6 +47,7 @@ def create_run(conn: sqlite3.Connection, owner: str, template: dict, steps: list
     if callbacks:
         from wfe.daemon.store.ops_callbacks import register
 
+        assert callback_key is not None, "a run with callback steps needs the callback key"
         register(conn, callback_key, run_id, callbacks)
     if hook is not None:
         conn.execute(

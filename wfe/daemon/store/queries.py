@@ -68,8 +68,8 @@ async def get_template(store: Store, ref: str, published_only: bool = False,
 
 async def list_templates(store: Store, name: str | None, status: str | None, limit: int,
                          offset: int, viewer: dict | None = None) -> tuple[list[dict], int]:
-    cond, params = _visible(viewer)
-    where, params = ["1 = 1" + cond], list(params)
+    cond, visible = _visible(viewer)
+    where, params = ["1 = 1" + cond], list(visible)
     if name:
         where.append("name = ?")
         params.append(name)

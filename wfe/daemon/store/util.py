@@ -75,6 +75,7 @@ def add_event(conn: sqlite3.Connection, run_id: str, type_: str, actor: str, dat
     if hooks:
         body = {"type": type_, "timestamp": at, "data": {
             "run_id": run_id, "seq": seq, "actor": actor, **(data or {})}}
+        assert cur.lastrowid is not None  # the INSERT above just made a row
         enqueue_deliveries(conn, hooks, cur.lastrowid, type_, body, at)
     return seq
 

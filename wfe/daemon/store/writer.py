@@ -54,7 +54,7 @@ class Writer:
         self._loop_ref: asyncio.AbstractEventLoop | None = None
         self.batches = 0
         self.ops = 0
-        self._tick: asyncio.Event | None = None
+        self._tick = asyncio.Event()  # binds to a loop only when awaited
 
     def start(self) -> None:
         self._loop_ref = asyncio.get_running_loop()
@@ -77,6 +77,7 @@ class Writer:
         tick.set()
 
     async def __call__(self, op: Callable[..., Any], *args: Any) -> Any:
+        assert self._loop_ref is not None, "start() first"
         fut = self._loop_ref.create_future()
         self._queue.put((op, args, fut))
         return await fut
@@ -129,6 +130,7 @@ class Writer:
         self.ops += len(batch)
         if self._checkpointer is not None:
             self._checkpointer.dirty()
+        assert self._loop_ref is not None  # set by start(), before the thread runs
         self._loop_ref.call_soon_threadsafe(self._resolve, outcomes)
 
     def _rollback(self) -> None:
