@@ -216,8 +216,9 @@ class Runner:
         retry_at = None
         if outcome["status"] in ("failed", "timed_out"):
             policy = RetryPolicy.from_spec(self.spec.effective_retry(step))
-            if policy.should_retry(attempt, outcome["status"], outcome.get("exit_code")):
-                retry_at = time.time() + policy.delay(attempt, random.random())
+            since = self.steps[idx].get("budget_from") or 0
+            if policy.should_retry(attempt, outcome["status"], outcome.get("exit_code"), since):
+                retry_at = time.time() + policy.delay(attempt - since, random.random())
         if outcome["status"] == "succeeded":
             self.steps[idx].update(status="succeeded", output=outcome.get("output") or {})
         fault("before_step_commit")

@@ -218,6 +218,12 @@ MIGRATIONS: list[str] = [
         UPDATE run_counts SET n = n - 1 WHERE owner = OLD.owner AND status = OLD.status;
     END;
     """,
+    # 9: a manual retry gives a step a fresh retry budget (attempts counted since
+    # budget_from); the processes a step left in the background, tracked while it runs.
+    """
+    ALTER TABLE steps ADD COLUMN budget_from INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE step_attempts ADD COLUMN procs TEXT;
+    """,
 ]
 
 
