@@ -219,4 +219,5 @@ def _last_log_line(log: Path) -> str:
         lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
     except OSError:
         lines = []
-    return (lines[-1] if lines else "no output") + f" (log: {log})"
+    last = lines[-1].removeprefix("wfe: ") if lines else "no output"
+    return f"{last} (log: {log})"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 
 from aiohttp import web
@@ -21,6 +23,7 @@ from wfe.daemon.store.util import now_iso
 
 LOCKED = 17  # exit status when another daemon holds this home's lock
 INSECURE = 78  # EX_CONFIG: files others can read; the daemon refuses to start
+UNAVAILABLE = 69  # EX_UNAVAILABLE: the port is taken (or not ours to listen on)
 log = logging.getLogger("wfe.daemon")
 
 
@@ -48,7 +51,13 @@ def serve(port: int | None = None) -> int:
         return LOCKED
     settings = Settings.load(p, port=port)
     try:
-        asyncio.run(_serve(p, settings))
+        # Bound before the store opens or recovery kills anything: a daemon that cannot
+        # listen must exit at once, not hang half-started.
+        sock = listen(settings.host, settings.port)
+        asyncio.run(_serve(p, settings, sock))
+    except CannotListen as exc:
+        print(f"wfe: {exc}", file=sys.stderr)
+        return UNAVAILABLE
     except InsecureFiles as exc:
         print(f"wfe: {exc}", file=sys.stderr)
         return INSECURE
@@ -56,6 +65,21 @@ def serve(port: int | None = None) -> int:
         p.daemon_json.unlink(missing_ok=True)
         os.close(lock)
     return 0
+
+
+class CannotListen(Exception):
+    pass
+
+
+def listen(host: str, port: int) -> socket.socket:
+    try:
+        return socket.create_server((host, port), backlog=128)
+    except OSError as exc:
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            raise CannotListen(f"port {port} is in use (something else listens on {host}:"
+                               f"{port}; choose another with --port or WFE_PORT)") from None
+        raise CannotListen(f"cannot listen on {host}:{port} ({why})") from None
 
 
 def _use_pidfd_watcher() -> None:
@@ -79,12 +103,12 @@ def _running(p: Paths) -> dict | None:
         return None
 
 
-async def _serve(p: Paths, settings: Settings) -> None:
+async def _serve(p: Paths, settings: Settings, sock: socket.socket) -> None:
     _use_pidfd_watcher()
     app = make_app(p, settings)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, **HEADER_LIMITS)
     await runner.setup()  # opens the store and recovers runs before anything is served
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.SockSite(runner, sock)
     await site.start()
     port = runner.addresses[0][1]
     url = f"http://{settings.host}:{port}"
