@@ -82,6 +82,9 @@ class Settings:
     # The timer loop never sleeps longer than this, so a clock jump is noticed.
     timer_max_sleep: float = 1.0
     cancel_grace: float = 5.0
+    # A graceful stop (SIGTERM, `wfe daemon stop`) starts no new step and gives running
+    # ones this long to finish and be committed; then the rest are interrupted.
+    stop_grace: float = 30.0
     max_recoveries: int = 5
     max_body_bytes: int = 1024 * 1024
     log_tail_bytes: int = 4096

@@ -82,6 +82,8 @@ class Runner:
 
     async def _advance(self) -> bool:
         """Execute or resume the next step; False when the Runner should exit."""
+        if self.sup.draining:  # the daemon is stopping: the next start picks the run up
+            return False
         idx = self._next_index()
         if idx is None:
             await self.write(ops.complete_run, self.run_id)

@@ -117,12 +117,26 @@ async def _serve(p: Paths, settings: Settings, sock: socket.socket) -> None:
         "pid": os.getpid(), "url": url, "port": port, "version": __version__,
         "started_at": now_iso()}))
     log.info("wfe %s listening on %s", __version__, url)
-    stop = asyncio.Event()
+    stop, now = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, _on_term, stop, now)
+    loop.add_signal_handler(signal.SIGINT, _on_int, stop, now)
     try:
         await stop.wait()
-    finally:
         log.info("stopping")
+        await app[keys.SUPERVISOR].drain(settings.stop_grace, now)
+    finally:
         await runner.cleanup()
+
+
+def _on_term(stop: asyncio.Event, now: asyncio.Event) -> None:
+    """The first SIGTERM drains (running steps may finish); a second one hurries."""
+    if stop.is_set():
+        now.set()
+    stop.set()
+
+
+def _on_int(stop: asyncio.Event, now: asyncio.Event) -> None:
+    """SIGINT (`wfe daemon stop --now`, Ctrl-C): interrupt running steps at once."""
+    now.set()
+    stop.set()

@@ -44,6 +44,7 @@ class Supervisor:
         self._poke = asyncio.Event()
         self._loops: list[asyncio.Task] = []
         self._stopping = False
+        self.draining = False
         self._crash_tasks: set[asyncio.Task] = set()
 
     # ---- start-up and shut-down ----------------------------------------------------------
@@ -65,6 +66,27 @@ class Supervisor:
             asyncio.create_task(self._watch(self._timer_loop), name="wfe-timer"),
             asyncio.create_task(self._watch(self._heartbeat_loop), name="wfe-heartbeat"),
         ]
+
+    async def drain(self, grace: float, now: asyncio.Event) -> None:
+        """Start no new step; let running ones finish and commit, for up to ``grace``
+        seconds or until ``now`` is set. What still runs then is interrupted by stop()."""
+        self.draining = True
+        self._queue.clear()
+        self._queued.clear()
+        self._rewake.clear()
+        tasks = list(self.live.values())
+        if not tasks or grace <= 0 or now.is_set():
+            return
+        log.info("stopping: waiting up to %gs for %d running steps", grace, len(tasks))
+        # Waiting on the tasks, never through gather: cancelling that would cancel them.
+        finished = asyncio.ensure_future(asyncio.wait(tasks))
+        hurry = asyncio.ensure_future(now.wait())
+        try:
+            await asyncio.wait([finished, hurry], timeout=grace,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            finished.cancel()
+            hurry.cancel()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -89,7 +111,7 @@ class Supervisor:
     # ---- waking runs ---------------------------------------------------------------------
 
     def wake(self, run_id: str) -> None:
-        if self._stopping:
+        if self._stopping or self.draining:
             return
         if run_id in self.live:
             self._rewake.add(run_id)
@@ -123,7 +145,7 @@ class Supervisor:
         finally:
             del self.live[run_id]
             del self.runners[run_id]
-            if not self._stopping:
+            if not (self._stopping or self.draining):
                 self._after_exit(run_id)
 
     async def _after_crash(self, run_id: str) -> None:
@@ -210,4 +232,4 @@ class Supervisor:
 
     def stats(self) -> dict:
         return {"live_runners": len(self.live), "queued_runs": len(self._queue),
-                "pid": os.getpid(), "epoch": self.epoch}
+                "pid": os.getpid(), "epoch": self.epoch, "stopping": self.draining}

@@ -16,7 +16,8 @@ async def health(request: web.Request) -> web.Response:
     stats = request.app[keys.SUPERVISOR].stats()
     return respond(Health, {
         "version": __version__, "api_version": API_VERSION, "live_runners": stats["live_runners"],
-        "pid": stats["pid"], "started_at": request.app[keys.STARTED_AT]})
+        "pid": stats["pid"], "started_at": request.app[keys.STARTED_AT],
+        "stopping": stats["stopping"]})
 
 
 async def me(request: web.Request) -> web.Response:
