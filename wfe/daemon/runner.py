@@ -196,6 +196,7 @@ class Runner:
             expr=self.expr_context(), inputs=self.inputs, log_dir=self.sup.log_dir(self.run_id),
             timeout=self.spec.effective_timeout(step), cancel_grace=self.sup.settings.cancel_grace,
             tail_bytes=self.sup.settings.log_tail_bytes, http=self.sup.http,
+            procs=self.sup.reaper, keep_background=self._keeps_background(step),
             on_spawn=lambda pgid: self.write(ops.set_pgid, self.run_id, idx, attempt, pgid))
         self._step_task = asyncio.ensure_future(EXECUTORS[step.kind](ctx))
         try:
@@ -211,6 +212,10 @@ class Runner:
             return {"status": "failed", "error": f"internal error: {exc}"}
         finally:
             self._step_task = None
+
+    def _keeps_background(self, step) -> bool:
+        keep = getattr(step, "keep_background", None)
+        return self.sup.settings.step_keep_background if keep is None else keep
 
     async def _finish(self, idx: int, attempt: int, outcome: dict) -> bool:
         step = self.spec.steps[idx]

@@ -19,6 +19,7 @@ from wfe.config import Paths, Settings, ensure_private_dir, paths, write_private
 from wfe.daemon import keys
 from wfe.daemon.app import make_app
 from wfe.daemon.hardening import HEADER_LIMITS, InsecureFiles
+from wfe.daemon.reaper import become_subreaper
 from wfe.daemon.store.util import now_iso
 
 LOCKED = 17  # exit status when another daemon holds this home's lock
@@ -54,6 +55,9 @@ def serve(port: int | None = None) -> int:
         # Bound before the store opens or recovery kills anything: a daemon that cannot
         # listen must exit at once, not hang half-started.
         sock = listen(settings.host, settings.port)
+        # Orphans of step processes come back to us, not to init: see wfe.daemon.reaper.
+        if not become_subreaper():
+            log.warning("not a child subreaper: processes a step detaches may outlive it")
         asyncio.run(_serve(p, settings, sock))
     except CannotListen as exc:
         print(f"wfe: {exc}", file=sys.stderr)

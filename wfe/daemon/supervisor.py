@@ -16,6 +16,7 @@ from pathlib import Path
 from wfe.config import Settings
 from wfe.daemon.faults import fault
 from wfe.daemon.procs import kill_leftovers
+from wfe.daemon.reaper import Reaper
 from wfe.daemon.runner import Runner
 from wfe.daemon.store import Store
 from wfe.daemon.store import ops_callbacks, ops_recovery, ops_steps
@@ -46,6 +47,7 @@ class Supervisor:
         self._stopping = False
         self.draining = False
         self._crash_tasks: set[asyncio.Task] = set()
+        self.reaper = Reaper()
 
     # ---- start-up and shut-down ----------------------------------------------------------
 
@@ -65,6 +67,7 @@ class Supervisor:
         self._loops = [
             asyncio.create_task(self._watch(self._timer_loop), name="wfe-timer"),
             asyncio.create_task(self._watch(self._heartbeat_loop), name="wfe-heartbeat"),
+            asyncio.create_task(self._watch(self._procs_loop), name="wfe-procs"),
         ]
 
     async def drain(self, grace: float, now: asyncio.Event) -> None:
@@ -229,6 +232,20 @@ class Supervisor:
             await asyncio.sleep(self.settings.heartbeat_interval)
             if self.live:
                 await self.store.write(ops_steps.heartbeat, list(self.live))
+
+    async def _procs_loop(self) -> None:
+        """Follow running steps' process trees, and record what each started, so that
+        recovery after a crash finds even a process that left the step's session."""
+        while True:
+            await asyncio.sleep(self.settings.proc_scan_interval)
+            if not (self.reaper.trees or self.reaper.kept):
+                continue
+            await self.reaper.refresh()
+            for tree in list(self.reaper.trees.values()):
+                if tree.changed:
+                    tree.changed = False
+                    procs = tree.members | {(tree.leader, tree.started)}
+                    await self.store.write(ops_steps.set_procs, *tree.key, sorted(procs))
 
     def stats(self) -> dict:
         return {"live_runners": len(self.live), "queued_runs": len(self._queue),

@@ -27,6 +27,8 @@ class StepContext:
     on_spawn: Callable[[int], Awaitable[None]] | None = None
     http: Any = None  # the daemon's aiohttp ClientSession
     extra_env: dict[str, str] = field(default_factory=dict)
+    procs: Any = None  # the daemon's Reaper (wfe.daemon.reaper): every process the step starts
+    keep_background: bool = False  # leave background processes running when the step ends
 
     @property
     def idempotency_key(self) -> str:
