@@ -54,11 +54,11 @@ class Proc:
 def read_proc(pid: int) -> Proc | None:
     try:
         raw = (PROC / str(pid) / "stat").read_text()
-    except OSError:
+        # The command name is in parentheses and may itself hold spaces and parentheses.
+        rest = raw.rsplit(")", 1)[1].split()
+        return Proc(pid, int(rest[1]), int(rest[2]), int(rest[3]), rest[0], int(rest[19]))
+    except (OSError, IndexError, ValueError):
         return None
-    # The command name is in parentheses and may itself hold spaces and parentheses.
-    rest = raw.rsplit(")", 1)[1].split()
-    return Proc(pid, int(rest[1]), int(rest[2]), int(rest[3]), rest[0], int(rest[19]))
 
 
 def proc_table() -> dict[int, Proc]:
@@ -116,6 +116,7 @@ class Reaper:
         self.trees: dict[int, Tree] = {}  # by leader pid
         self.kept: set[Pid] = set()  # background processes a step kept on purpose
         self.spawning = 0  # leaders being spawned, whose pid is not known yet
+        self._next: asyncio.Future | None = None
 
     def track(self, leader: int, key: tuple[str, str, str], keep: bool) -> Tree:
         p = read_proc(leader)
@@ -124,7 +125,15 @@ class Reaper:
         return tree
 
     async def refresh(self) -> None:
-        """One /proc pass (off the loop) for every step at once."""
+        """One /proc pass (off the loop) for every step at once: the callers that come
+        before it starts share it, so many steps ending together cost one scan."""
+        if self._next is None:
+            self._next = asyncio.ensure_future(self._scan())
+        await asyncio.shield(self._next)
+
+    async def _scan(self) -> None:
+        await asyncio.sleep(0)
+        self._next = None  # a caller from now on needs a scan that starts after it came
         table = await asyncio.to_thread(proc_table)
         self.assign(table)
 
