@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
@@ -54,11 +55,18 @@ def test_stop_lets_the_running_step_finish_and_starts_no_new_one(daemon_factory,
     assert "step.interrupted" not in [e["type"] for e in c.get_run(run_id)["events"]]
 
 
-def test_stop_now_interrupts_the_running_step(daemon_factory, tmp_path):
+@pytest.mark.parametrize("how", ["--now", "a second SIGTERM"])
+def test_stop_now_interrupts_the_running_step(daemon_factory, tmp_path, how):
     ledger, marker = tmp_path / "ledger", tmp_path / "go"
     d = daemon_factory(WFE_STOP_GRACE="60").start()
     run_id = _two_steps(d.client(), ledger, marker)
-    _finish_stop(d, _stop(d, "--now"))
+    if how == "--now":
+        _finish_stop(d, _stop(d, "--now"))
+    else:
+        d.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: d.client().health().get("stopping"), message="the daemon drains")
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(30) == 0, d.log()
     marker.touch()
     d.start()
     c = d.client()
