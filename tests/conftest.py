@@ -149,7 +149,8 @@ def daemon_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("WFE_") and k not in ("COVERAGE_PROCESS_START",)}
     env.update({"WFE_HOME": str(home), "WFE_NO_AUTOSTART": "1", "WFE_HEARTBEAT_INTERVAL": "0.2",
-                "WFE_TIMER_MAX_SLEEP": "0.1", "WFE_CANCEL_GRACE": "1", "WFE_LOG_LEVEL": "WARNING"})
+                "WFE_TIMER_MAX_SLEEP": "0.1", "WFE_CANCEL_GRACE": "1", "WFE_STOP_GRACE": "5",
+                "WFE_LOG_LEVEL": "WARNING"})
     env.update(extra)
     return env
 

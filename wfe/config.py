@@ -87,6 +87,13 @@ class Settings:
     # While the disk is full, Runners try their writes again this often (seconds), and
     # refused requests are told to retry after as long (at least a second).
     storage_retry_interval: float = 1.0
+    # A graceful stop (SIGTERM, `wfe daemon stop`) starts no new step and gives running
+    # ones this long to finish and be committed; then the rest are interrupted.
+    stop_grace: float = 30.0
+    # Whether a run step's background processes (setsid, double forks, daemons) outlive
+    # it; per step: `keep_background` in the template. How often the daemon looks for them.
+    step_keep_background: bool = False
+    proc_scan_interval: float = 0.5
     max_recoveries: int = 5
     max_body_bytes: int = 1024 * 1024
     log_tail_bytes: int = 4096

@@ -54,6 +54,7 @@ class Health(Response):
     live_runners: int
     pid: int
     started_at: str
+    stopping: bool = False  # draining: no new step starts, running ones may finish
 
 
 RoleName = Literal["admin", "author", "operator"]

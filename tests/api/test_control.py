@@ -123,6 +123,24 @@ async def test_retry_resumes_from_failed_step(settings, tmp_path):
         assert status == 409 and err["error"]["details"]["status"] == "completed"
 
 
+async def test_a_manual_retry_gives_the_step_a_fresh_retry_budget(settings, tmp_path):
+    ledger = tmp_path / "ledger"
+    spec = {"name": "f3", "steps": [{
+        "name": "flaky", "retry": {"max_attempts": 3, "initial_delay": "10ms"},
+        "run": f'echo "$WFE_ATTEMPT" >> {ledger}; exit 1'}]}
+    async with api_client(settings) as api:
+        await api.template(spec)
+        run = await api.start("f3")
+        failed = await api.wait_status(run["id"], "failed")
+        assert [a["attempt"] for a in failed["steps"][0]["attempts"]] == [1, 2, 3]
+        await api.post(f"/api/v1/workflows/{run['id']}/retry", expect=200)
+        await async_wait_until(lambda: _lines(ledger, 6), message="three more attempts")
+        again = await api.wait_status(run["id"], "failed")
+        assert [a["attempt"] for a in again["steps"][0]["attempts"]] == [1, 2, 3, 4, 5, 6]
+        assert all(a["status"] == "failed" for a in again["steps"][0]["attempts"])
+        assert ledger.read_text().split() == ["1", "2", "3", "4", "5", "6"]
+
+
 async def test_paused_and_sleeping_runs_hold_no_runner(settings):
     async with api_client(settings) as api:
         await api.template({"name": "idle", "steps": [{"name": "nap", "sleep": "1h"}]})

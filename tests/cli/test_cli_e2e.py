@@ -336,6 +336,36 @@ def test_daemon_start_status_stop(cli, tmp_path):
     assert "not running" in ok(cli(env, "daemon", "stop")).stderr
 
 
+def _daemons_on(port: int) -> list[int]:
+    """Live (not zombie) daemon processes started for ``port``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if b"wfe.daemon" in argv and str(port).encode() in argv and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("how", ["start", "run"])
+def test_a_taken_port_fails_at_once_and_leaves_no_daemon(cli_process, tmp_path, how):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = cli_process({"WFE_HOME": str(tmp_path / "h")}, "daemon", how, "--port", str(port),
+                        timeout=30)
+        assert r.returncode != 0, r.stderr
+        assert f"port {port} is in use (" in r.stderr
+        assert "Traceback" not in r.stderr
+        wait_until(lambda: not _daemons_on(port))  # no daemon left behind
+
+
 def test_daemon_run_in_the_foreground(cli, cli_process, tmp_path):
     import signal
     import subprocess

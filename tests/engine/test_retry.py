@@ -43,6 +43,16 @@ def test_should_retry(policy, attempt, status, code, want):
     assert policy.should_retry(attempt, status, code) is want
 
 
+@pytest.mark.parametrize("attempt,budget_from,want", [
+    (3, 0, False),   # the first budget is spent
+    (4, 3, True),    # a manual retry after attempt 3: a fresh budget
+    (5, 3, True),
+    (6, 3, False),   # three attempts since the retry
+])
+def test_a_manual_retry_starts_a_fresh_budget(attempt, budget_from, want):
+    assert RetryPolicy(max_attempts=3).should_retry(attempt, "failed", 1, budget_from) is want
+
+
 def test_from_spec_parses_durations():
     p = RetryPolicy.from_spec({"max_attempts": 4, "initial_delay": "250ms", "max_delay": "2m",
                                "backoff": "fixed", "jitter": "full"})

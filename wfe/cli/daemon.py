@@ -54,10 +54,15 @@ def start(
 
 @app.command()
 def stop(
-    timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for it to exit."),
+    timeout: float = typer.Option(90.0, "--timeout", help="Seconds to wait for it to exit."),
+    now: bool = typer.Option(False, "--now", help="Interrupt running steps at once (SIGINT);"
+                             " they run again at the next start."),
     as_json: bool = typer.Option(False, "--json", help='Print {"stopped": bool, "pid": N}.'),
 ):
-    """Stop the daemon (SIGTERM) and wait until it has exited."""
+    """Stop the daemon and wait until it has exited.
+
+    It starts no new step and gives running ones up to `stop_grace` (30 s) to finish
+    (SIGTERM); `--now` (SIGINT) or a second stop interrupts them at once."""
     p = config.paths()
     pid = _local_daemon_pid(p)
     if pid is None:
@@ -65,7 +70,7 @@ def stop(
         if as_json:
             render.json_out({"stopped": False, "pid": None})
         return
-    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, signal.SIGINT if now else signal.SIGTERM)
     if not _wait(lambda: not _alive(pid), timeout):
         raise errors.WaitTimeout(f"the daemon (pid {pid}) did not exit within {timeout:g}s")
     render.note(f"wfe daemon stopped (pid {pid})")
@@ -219,4 +224,5 @@ def _last_log_line(log: Path) -> str:
         lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
     except OSError:
         lines = []
-    return (lines[-1] if lines else "no output") + f" (log: {log})"
+    last = lines[-1].removeprefix("wfe: ") if lines else "no output"
+    return f"{last} (log: {log})"

@@ -1,70 +1,58 @@
 """Finding and killing step processes that a dead daemon left behind.
 
-A step's processes carry ``WFE_RUN_ID`` and ``WFE_STEP`` in their environment and run in
-the process group the step was spawned in. On Linux, /proc tells which processes are
-still alive with those markers, so a recycled pgid is never killed by mistake.
+An attempt records its leader's pid (its session and process group) when it spawns, and
+the daemon records the processes it saw the step start while it ran (pid and start time,
+so a reused pid is never mistaken for one). At recovery a process is the interrupted
+attempt's when it is in that session or group, is one of those recorded processes, still
+carries the step's ``WFE_RUN_ID`` and ``WFE_STEP``, or descends from any of these.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
-from pathlib import Path
 
-PROC = Path("/proc")
-
-
-def _environ(pid: int) -> dict[str, str]:
-    try:
-        raw = (PROC / str(pid) / "environ").read_bytes()
-    except OSError:
-        return {}
-    out = {}
-    for item in raw.split(b"\0"):
-        key, sep, value = item.partition(b"=")
-        if sep and key.startswith(b"WFE_"):
-            out[key.decode(errors="replace")] = value.decode(errors="replace")
-    return out
+from wfe.daemon.reaper import Proc, in_tree, marker, proc_table
 
 
-def _pgid(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except OSError:
-        return None
-
-
-def step_groups() -> dict[tuple[str, str], set[int]]:
-    """Process groups of live step processes, by (run id, step name): one pass over /proc."""
-    groups: dict[tuple[str, str], set[int]] = {}
-    if not PROC.is_dir():
-        return groups
-    own = os.getpgid(0)
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        env = _environ(int(entry.name))
-        if "WFE_RUN_ID" in env and "WFE_STEP" in env:
-            pgid = _pgid(int(entry.name))
-            if pgid is not None and pgid != own:
-                groups.setdefault((env["WFE_RUN_ID"], env["WFE_STEP"]), set()).add(pgid)
-    return groups
+def leftovers(attempts: list[dict], table: dict[int, Proc]) -> list[int]:
+    """The pids of live processes that belong to the interrupted attempts."""
+    steps = {(a["run_id"], a["name"]) for a in attempts}
+    roots = {a["pgid"] for a in attempts if a.get("pgid")}
+    members: set[tuple[int, int]] = set()
+    for a in attempts:
+        members |= {(pid, start) for pid, start in json.loads(a.get("procs") or "[]")}
+    for p in table.values():
+        found = marker(p.pid)
+        if found is not None and found[:2] in steps:
+            members.add((p.pid, p.start))
+    # A recorded group counts only while a process known to be the step's is in it: a
+    # group id alone may have been recycled since.
+    known = [p for p in table.values() if (p.pid, p.start) in members]
+    roots = {r for r in roots if any(r in (p.sid, p.pgid) for p in known)}
+    me, own_sid = os.getpid(), os.getsid(0)
+    return [p.pid for p in table.values()
+            if p.pid != me and p.sid != own_sid and p.state != "Z"
+            and in_tree(table, p, roots, members)]
 
 
 def kill_leftovers(attempts: list[dict]) -> list[int]:
-    """SIGKILL the groups of interrupted attempts; returns the groups killed."""
+    """SIGKILL every process of interrupted attempts; returns the pids killed."""
     if not attempts:
         return []
-    live = step_groups()
     killed = []
-    for a in attempts:
-        groups = set(live.get((a["run_id"], a["name"]), ()))
-        if not PROC.is_dir() and a.get("pgid"):
-            groups.add(a["pgid"])  # no /proc to check: trust the recorded group
-        for pgid in groups:
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-                killed.append(pgid)
-            except OSError:
-                pass
+    for pid in leftovers(attempts, proc_table()):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except OSError:
+            pass
+    if not killed and not os.path.isdir("/proc"):  # no /proc to look in: trust the groups
+        for a in attempts:
+            if a.get("pgid"):
+                try:
+                    os.killpg(a["pgid"], signal.SIGKILL)
+                except OSError:
+                    pass
     return killed

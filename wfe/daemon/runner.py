@@ -92,6 +92,8 @@ class Runner:
 
     async def _advance(self) -> bool:
         """Execute or resume the next step; False when the Runner should exit."""
+        if self.sup.draining:  # the daemon is stopping: the next start picks the run up
+            return False
         idx = self._next_index()
         if idx is None:
             await self.write(ops.complete_run, self.run_id)
@@ -209,6 +211,7 @@ class Runner:
             tail_bytes=self.sup.settings.log_tail_bytes, http=self.sup.http,
             env_passthrough=self.sup.settings.step_env_passthrough,
             expr_limit=self.expr_limit,
+            procs=self.sup.reaper, keep_background=self._keeps_background(step),
             on_spawn=lambda pgid: self.write(ops.set_pgid, self.run_id, idx, attempt, pgid))
         execute = EXECUTORS[step.kind]
 
@@ -233,6 +236,10 @@ class Runner:
         finally:
             self._step_task = None
 
+    def _keeps_background(self, step) -> bool:
+        keep = getattr(step, "keep_background", None)
+        return self.sup.settings.step_keep_background if keep is None else keep
+
     async def _finish(self, idx: int, attempt: int, outcome: dict) -> bool:
         step = self.spec.steps[idx]
         # Masked before it is recorded anywhere.
@@ -240,8 +247,9 @@ class Runner:
         retry_at = None
         if outcome["status"] in ("failed", "timed_out"):
             policy = RetryPolicy.from_spec(self.spec.effective_retry(step))
-            if policy.should_retry(attempt, outcome["status"], outcome.get("exit_code")):
-                retry_at = time.time() + policy.delay(attempt, random.random())
+            since = self.steps[idx].get("budget_from") or 0
+            if policy.should_retry(attempt, outcome["status"], outcome.get("exit_code"), since):
+                retry_at = time.time() + policy.delay(attempt - since, random.random())
         if outcome["status"] == "succeeded":
             self.steps[idx].update(status="succeeded", output=outcome.get("output") or {})
         fault("before_step_commit")

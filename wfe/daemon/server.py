@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 
 from aiohttp import web
@@ -17,10 +19,12 @@ from wfe.config import Paths, Settings, ensure_private_dir, paths, write_private
 from wfe.daemon import keys
 from wfe.daemon.app import make_app
 from wfe.daemon.hardening import HEADER_LIMITS, InsecureFiles
+from wfe.daemon.reaper import become_subreaper
 from wfe.daemon.store.util import now_iso
 
 LOCKED = 17  # exit status when another daemon holds this home's lock
 INSECURE = 78  # EX_CONFIG: files others can read; the daemon refuses to start
+UNAVAILABLE = 69  # EX_UNAVAILABLE: the port is taken (or not ours to listen on)
 log = logging.getLogger("wfe.daemon")
 
 
@@ -48,7 +52,16 @@ def serve(port: int | None = None) -> int:
         return LOCKED
     settings = Settings.load(p, port=port)
     try:
-        asyncio.run(_serve(p, settings))
+        # Bound before the store opens or recovery kills anything: a daemon that cannot
+        # listen must exit at once, not hang half-started.
+        sock = listen(settings.host, settings.port)
+        # Orphans of step processes come back to us, not to init: see wfe.daemon.reaper.
+        if not become_subreaper():
+            log.warning("not a child subreaper: processes a step detaches may outlive it")
+        asyncio.run(_serve(p, settings, sock))
+    except CannotListen as exc:
+        print(f"wfe: {exc}", file=sys.stderr)
+        return UNAVAILABLE
     except InsecureFiles as exc:
         print(f"wfe: {exc}", file=sys.stderr)
         return INSECURE
@@ -56,6 +69,21 @@ def serve(port: int | None = None) -> int:
         p.daemon_json.unlink(missing_ok=True)
         os.close(lock)
     return 0
+
+
+class CannotListen(Exception):
+    pass
+
+
+def listen(host: str, port: int) -> socket.socket:
+    try:
+        return socket.create_server((host, port), backlog=128)
+    except OSError as exc:
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            raise CannotListen(f"port {port} is in use (something else listens on {host}:"
+                               f"{port}; choose another with --port or WFE_PORT)") from None
+        raise CannotListen(f"cannot listen on {host}:{port} ({why})") from None
 
 
 def _use_pidfd_watcher() -> None:
@@ -79,12 +107,12 @@ def _running(p: Paths) -> dict | None:
         return None
 
 
-async def _serve(p: Paths, settings: Settings) -> None:
+async def _serve(p: Paths, settings: Settings, sock: socket.socket) -> None:
     _use_pidfd_watcher()
     app = make_app(p, settings)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, **HEADER_LIMITS)
     await runner.setup()  # opens the store and recovers runs before anything is served
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.SockSite(runner, sock)
     await site.start()
     port = runner.addresses[0][1]
     url = f"http://{settings.host}:{port}"
@@ -93,12 +121,26 @@ async def _serve(p: Paths, settings: Settings) -> None:
         "pid": os.getpid(), "url": url, "port": port, "version": __version__,
         "started_at": now_iso()}))
     log.info("wfe %s listening on %s", __version__, url)
-    stop = asyncio.Event()
+    stop, now = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, _on_term, stop, now)
+    loop.add_signal_handler(signal.SIGINT, _on_int, stop, now)
     try:
         await stop.wait()
-    finally:
         log.info("stopping")
+        await app[keys.SUPERVISOR].drain(settings.stop_grace, now)
+    finally:
         await runner.cleanup()
+
+
+def _on_term(stop: asyncio.Event, now: asyncio.Event) -> None:
+    """The first SIGTERM drains (running steps may finish); a second one hurries."""
+    if stop.is_set():
+        now.set()
+    stop.set()
+
+
+def _on_int(stop: asyncio.Event, now: asyncio.Event) -> None:
+    """SIGINT (`wfe daemon stop --now`, Ctrl-C): interrupt running steps at once."""
+    now.set()
+    stop.set()

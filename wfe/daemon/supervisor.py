@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from wfe.config import Settings
 from wfe.daemon.faults import fault
 from wfe.daemon.procs import kill_leftovers
+from wfe.daemon.reaper import Reaper
 from wfe.daemon.runner import Runner
 from wfe.daemon.store import Store
 from wfe.daemon.store import ops_callbacks, ops_recovery, ops_steps
@@ -51,7 +52,9 @@ class Supervisor:
         self._poke = asyncio.Event()
         self._loops: list[asyncio.Task] = []
         self._stopping = False
+        self.draining = False
         self._crash_tasks: set[asyncio.Task] = set()
+        self.reaper = Reaper()
 
     # ---- start-up and shut-down ----------------------------------------------------------
 
@@ -71,7 +74,29 @@ class Supervisor:
         self._loops = [
             asyncio.create_task(self._watch(self._timer_loop), name="wfe-timer"),
             asyncio.create_task(self._watch(self._heartbeat_loop), name="wfe-heartbeat"),
+            asyncio.create_task(self._watch(self._procs_loop), name="wfe-procs"),
         ]
+
+    async def drain(self, grace: float, now: asyncio.Event) -> None:
+        """Start no new step; let running ones finish and commit, for up to ``grace``
+        seconds or until ``now`` is set. What still runs then is interrupted by stop()."""
+        self.draining = True
+        self._queue.clear()
+        self._queued.clear()
+        self._rewake.clear()
+        tasks = list(self.live.values())
+        if not tasks or grace <= 0 or now.is_set():
+            return
+        log.info("stopping: waiting up to %gs for %d running steps", grace, len(tasks))
+        # Waiting on the tasks, never through gather: cancelling that would cancel them.
+        finished = asyncio.ensure_future(asyncio.wait(tasks))
+        hurry = asyncio.ensure_future(now.wait())
+        try:
+            await asyncio.wait([finished, hurry], timeout=grace,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            finished.cancel()
+            hurry.cancel()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -99,7 +124,7 @@ class Supervisor:
     # ---- waking runs ---------------------------------------------------------------------
 
     def wake(self, run_id: str) -> None:
-        if self._stopping:
+        if self._stopping or self.draining:
             return
         if run_id in self.live:
             self._rewake.add(run_id)
@@ -133,7 +158,7 @@ class Supervisor:
         finally:
             del self.live[run_id]
             del self.runners[run_id]
-            if not self._stopping:
+            if not (self._stopping or self.draining):
                 self._after_exit(run_id)
 
     async def _after_crash(self, run_id: str) -> None:
@@ -226,6 +251,20 @@ class Supervisor:
             if self.live:
                 await self.store.write(ops_steps.heartbeat, list(self.live))
 
+    async def _procs_loop(self) -> None:
+        """Follow running steps' process trees, and record what each started, so that
+        recovery after a crash finds even a process that left the step's session."""
+        while True:
+            await asyncio.sleep(self.settings.proc_scan_interval)
+            if not (self.reaper.trees or self.reaper.kept):
+                continue
+            await self.reaper.refresh()
+            for tree in list(self.reaper.trees.values()):
+                if tree.changed:
+                    tree.changed = False
+                    procs = tree.members | {(tree.leader, tree.started)}
+                    await self.store.write(ops_steps.set_procs, *tree.key, sorted(procs))
+
     def stats(self) -> dict:
         return {"live_runners": len(self.live), "queued_runs": len(self._queue),
-                "pid": os.getpid(), "epoch": self.epoch}
+                "pid": os.getpid(), "epoch": self.epoch, "stopping": self.draining}

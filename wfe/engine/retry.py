@@ -58,8 +58,11 @@ class RetryPolicy:
             return base
         return base * (1 - float(self.jitter) * rand)
 
-    def should_retry(self, attempt: int, status: str, exit_code: int | None) -> bool:
-        if attempt >= self.max_attempts or status == "cancelled":
+    def should_retry(self, attempt: int, status: str, exit_code: int | None,
+                     budget_from: int = 0) -> bool:
+        """``budget_from``: the attempt number before the current budget began (a manual
+        retry starts a fresh one, while attempt numbers keep counting up)."""
+        if attempt - budget_from >= self.max_attempts or status == "cancelled":
             return False
         if exit_code is not None and status == "failed":
             if self.retry_on_exit_codes is not None:

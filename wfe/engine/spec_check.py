@@ -193,7 +193,7 @@ def _check_kind(raw: dict[str, Any], path: str, add: Any) -> str | None:
 
 
 def _check_applicable(raw: dict[str, Any], kind: str, path: str, add: Any) -> None:
-    for key in ("env", "cwd"):
+    for key in ("env", "cwd", "keep_background"):
         if raw.get(key) is not None and kind != "run":
             add(f"{path}.{key}", f"{key} is only for run steps")
     if raw.get("retry") is not None and kind not in RETRYABLE_KINDS:

@@ -201,6 +201,9 @@ class StepSpec(_Model):
     run: Annotated[str | list[str], PlainValidator(_command)] | None = None
     env: dict[Annotated[str, _named("env")], Text] | None = None
     cwd: str | None = None
+    # Leave the processes the step started in the background running when it ends
+    # (default: the setting step_keep_background, false: they are killed).
+    keep_background: bool | None = None
     http: HttpSpec | None = None
     sleep: Duration | None = None
     set: dict[str, Any] | None = None

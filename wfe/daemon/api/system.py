@@ -14,4 +14,5 @@ async def health(request: web.Request) -> web.Response:
     stats = request.app[keys.SUPERVISOR].stats()
     return respond(Health, {
         "version": __version__, "api_version": API_VERSION, "live_runners": stats["live_runners"],
-        "pid": stats["pid"], "started_at": request.app[keys.STARTED_AT]})
+        "pid": stats["pid"], "started_at": request.app[keys.STARTED_AT],
+        "stopping": stats["stopping"]})

@@ -29,6 +29,8 @@ class StepContext:
     extra_env: dict[str, str] = field(default_factory=dict)
     env_passthrough: tuple[str, ...] = ()  # the daemon's variables steps also get
     expr_limit: int = 1024 * 1024  # Settings.max_expression_bytes
+    procs: Any = None  # the daemon's Reaper (wfe.daemon.reaper): every process the step starts
+    keep_background: bool = False  # leave background processes running when the step ends
 
     @property
     def idempotency_key(self) -> str:

@@ -72,10 +72,13 @@ async def execute(ctx: StepContext) -> dict:
     fd = open_log(log_path)
     if isinstance(fd, dict):
         return fd
-    # $WFE_OUTPUT is created by the step if it writes one (private: the daemon's umask is
-    # 077 and the directory 0700); creating a file here costs more than the spawn's share
-    # of most steps. Only a leftover from an attempt a crash cut short must go.
+    procs = ctx.procs
+    if procs is not None:
+        procs.spawning += 1  # until its pid is known, its leader is nobody's orphan
     try:
+        # $WFE_OUTPUT is created by the step if it writes one (private: the daemon's umask
+        # is 077 and the directory 0700); creating a file here costs more than the spawn's
+        # share of most steps. Only a leftover from an attempt a crash cut short must go.
         out_path.unlink(missing_ok=True)
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
@@ -83,9 +86,19 @@ async def execute(ctx: StepContext) -> dict:
     except Exception as exc:  # nothing started: the attempt fails, the daemon keeps no fd
         return result("failed", error=f"could not start the command: {_why(exc, argv, env)}",
                       log_path=str(log_path))
+    else:
+        if procs is not None:
+            procs.track(proc.pid, (ctx.run_id, ctx.step.name, str(ctx.attempt)),
+                        ctx.keep_background)
     finally:
         os.close(fd)
-    outcome = await _wait(proc, ctx)
+        if procs is not None:
+            procs.spawning -= 1
+    try:
+        outcome = await _wait(proc, ctx)
+    finally:
+        if procs is not None:  # whatever the step left behind goes with it
+            await asyncio.shield(procs.end(proc.pid, ctx.cancel_grace))
     outcome["log_path"] = str(log_path)
     outcome["log_tail"] = read_tail(log_path, ctx.tail_bytes)
     if outcome["status"] == "succeeded":

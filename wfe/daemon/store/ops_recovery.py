@@ -19,7 +19,7 @@ def next_epoch(conn: sqlite3.Connection) -> int:
 
 def interrupted_attempts(conn: sqlite3.Connection, run_id: str | None = None) -> list[dict]:
     """Attempts a dead daemon (or a crashed Runner) left running."""
-    sql = ("SELECT a.run_id, a.idx, a.attempt, a.pgid, s.name FROM step_attempts a"
+    sql = ("SELECT a.run_id, a.idx, a.attempt, a.pgid, a.procs, s.name FROM step_attempts a"
            " JOIN steps s ON s.run_id = a.run_id AND s.idx = a.idx WHERE a.status = 'running'")
     rows = conn.execute(sql + (" AND a.run_id = ?" if run_id else ""),
                         (run_id,) if run_id else ()).fetchall()

@@ -121,8 +121,8 @@ def retry_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) -> 
     ).fetchone()
     idx = first["idx"] if first else run["current_step"]
     conn.execute(
-        "UPDATE steps SET status = 'pending', error = NULL, wake_at = NULL"
-        " WHERE run_id = ? AND idx >= ?", (run_id, idx),
+        "UPDATE steps SET status = 'pending', error = NULL, wake_at = NULL,"
+        " budget_from = attempt WHERE run_id = ? AND idx >= ?", (run_id, idx),
     )
     spec = conn.execute("SELECT spec FROM templates WHERE id = ?", (run["template_id"],)).fetchone()
     conn.execute(

@@ -84,6 +84,15 @@ def set_pgid(conn: sqlite3.Connection, run_id: str, idx: int, attempt: int, pgid
                  (pgid, run_id, idx, attempt))
 
 
+def set_procs(conn: sqlite3.Connection, run_id: str, step: str, attempt: str,
+              procs: list[tuple[int, int]]) -> None:
+    """The processes a running attempt started, as (pid, start time) pairs, for recovery."""
+    conn.execute(
+        "UPDATE step_attempts SET procs = ? WHERE run_id = ? AND attempt = ? AND idx ="
+        " (SELECT idx FROM steps WHERE run_id = ? AND name = ?)",
+        (dumps(procs), run_id, int(attempt), run_id, step))
+
+
 def finish_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, attempt: int,
                 result: dict, state: dict, retry_at: float | None = None) -> str:
     """Record a step's outcome and decide, with the run's current status, what comes next.

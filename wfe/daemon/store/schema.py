@@ -228,6 +228,12 @@ MIGRATIONS: list[str] = [
     UPDATE users SET role = CASE WHEN is_admin = 1 THEN 'admin' ELSE 'author' END;
     ALTER TABLE users DROP COLUMN is_admin;
     """,
+    # A manual retry gives a step a fresh retry budget (attempts counted since
+    # budget_from); the processes a step left in the background, tracked while it runs.
+    """
+    ALTER TABLE steps ADD COLUMN budget_from INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE step_attempts ADD COLUMN procs TEXT;
+    """,
 ]
 
 
