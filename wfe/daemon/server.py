@@ -18,9 +18,10 @@ from wfe.daemon import keys
 from wfe.daemon.app import make_app
 from wfe.daemon.hardening import HEADER_LIMITS, InsecureFiles
 from wfe.daemon.store.util import now_iso
+from wfe.errors import InvalidSettings
 
 LOCKED = 17  # exit status when another daemon holds this home's lock
-INSECURE = 78  # EX_CONFIG: files others can read; the daemon refuses to start
+INSECURE = 78  # EX_CONFIG: files others can read, or a bad setting; the daemon refuses to start
 log = logging.getLogger("wfe.daemon")
 
 
@@ -46,9 +47,12 @@ def serve(port: int | None = None) -> int:
         where = f" at {running['url']} (pid {running['pid']})" if running else ""
         print(f"wfe: a daemon is already running for this home{where}", file=sys.stderr)
         return LOCKED
-    settings = Settings.load(p, port=port)
     try:
+        settings = Settings.load(p, port=port)
         asyncio.run(_serve(p, settings))
+    except InvalidSettings as exc:  # a typo in config.toml stops the daemon, loudly
+        print(f"wfe: {exc}", file=sys.stderr)
+        return INSECURE
     except InsecureFiles as exc:
         print(f"wfe: {exc}", file=sys.stderr)
         return INSECURE
