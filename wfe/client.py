@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -162,12 +163,18 @@ class Client:
             conn.close()
 
     def _unreachable(self, e: Exception) -> errors.DaemonUnreachable:
-        if isinstance(e, (ConnectionRefusedError, FileNotFoundError)):
-            return errors.DaemonUnreachable(NOT_RUNNING)
         if isinstance(e, TimeoutError):
             return errors.DaemonUnreachable(
                 f"the wfe daemon at {self.url} did not answer within {self.timeout:g}s")
-        return errors.DaemonUnreachable(f"cannot talk to the wfe daemon at {self.url}: {e}")
+        if not isinstance(e, (ConnectionRefusedError, FileNotFoundError, socket.gaierror)):
+            return errors.DaemonUnreachable(f"cannot talk to the wfe daemon at {self.url}: {e}")
+        why = "connection refused" if isinstance(e, ConnectionRefusedError) else (
+            str(e.strerror or e).lower())
+        # The URL named is the one tried: a WFE_URL left over from another shell is the
+        # usual surprise, and its fix is not starting the local daemon.
+        hint = ("start one with 'wfe daemon start' or check WFE_URL" if self._env is None
+                else "start it with: wfe daemon start")
+        return errors.DaemonUnreachable(f"no daemon answered at {self.url}/ ({why}); {hint}")
 
     def _error(self, status: int, parsed: Any) -> errors.WfeError:
         err = errors.from_wire(status, parsed)
@@ -248,8 +255,10 @@ class Client:
         return self.request("POST", "/api/v1/workflows", body)
 
     def list_runs(self, status: str | None = None, limit: int | None = None,
-                  offset: int | None = None, before: str | None = None) -> Json:
-        query = {"status": status, "limit": limit, "offset": offset, "before": before}
+                  offset: int | None = None, before: str | None = None,
+                  template: str | None = None, since: str | None = None) -> Json:
+        query = {"status": status, "limit": limit, "offset": offset, "before": before,
+                 "template": template, "since": since}
         return self.request("GET", "/api/v1/workflows", query=query)
 
     def get_run(self, run_id: str) -> Json:
@@ -362,8 +371,10 @@ class Client:
         return self.request("DELETE", f"/api/v1/webhooks/{_seg(webhook_id)}")
 
     def list_deliveries(self, webhook_id: str, status: str | None = None,
-                        limit: int | None = None, offset: int | None = None) -> Json:
-        query = {"status": status, "limit": limit, "offset": offset}
+                        limit: int | None = None, offset: int | None = None,
+                        failing: bool = False) -> Json:
+        query = {"status": status, "limit": limit, "offset": offset,
+                 "failing": "true" if failing else None}
         return self.request("GET", f"/api/v1/webhooks/{_seg(webhook_id)}/deliveries",
                             query=query)
 

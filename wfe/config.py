@@ -7,13 +7,18 @@ precedence: command-line flags, ``WFE_*`` environment variables, ``config.toml``
 
 from __future__ import annotations
 
+import difflib
 import json
+import math
 import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
+
+from wfe.engine.inputs import parse_boolean
+from wfe.errors import InvalidSettings
 
 DEFAULT_PORT = 7390
 APP = "wfe"
@@ -116,45 +121,57 @@ class Settings:
     # Names of the daemon's environment variables that steps get besides the small base
     # (see README, Trust model); from WFE_STEP_ENV_PASSTHROUGH as "A,B", in config.toml a list.
     step_env_passthrough: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, p: Paths, env: Mapping[str, str] | None = None, **overrides) -> Settings:
+        """Defaults, then config.toml, then ``WFE_<NAME>`` variables, then ``overrides``.
+        A key that is not a setting, or a value that is not of its type, raises
+        InvalidSettings naming where it came from: a typo must not be silently ignored."""
         env = os.environ if env is None else env
+        kinds = {f.name: type(f.default) for f in fields(cls)}
         values: dict = {}
-        if p.config_file.exists():
-            with open(p.config_file, "rb") as f:
-                values.update(tomllib.load(f))
-        names = {f.name: f.type for f in fields(cls) if f.name != "extra"}
-        for name in names:
+        for key, value in _read_toml(p.config_file).items():
+            if key not in kinds:
+                close = difflib.get_close_matches(key, kinds, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise InvalidSettings(f"{p.config_file}: unknown setting {key!r}{hint}")
+            values[key] = _checked(kinds, key, value, f"{p.config_file}: {key}")
+        for name in kinds:
             raw = env.get(f"WFE_{name.upper()}")
             if raw is not None:
-                values[name] = raw
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        known = {k: v for k, v in values.items() if k in names}
-        s = cls(**known, extra={k: v for k, v in values.items() if k not in names})
-        return s._coerced()
+                values[name] = _checked(kinds, name, raw, f"WFE_{name.upper()}")
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = _checked(kinds, name, value, name)
+        return cls(**values)._validated()
 
-    def _coerced(self) -> Settings:
-        changes = {}
-        for f in fields(self):
-            default = f.default
-            value = getattr(self, f.name)
-            if f.name == "extra" or value is None:
-                continue
-            for kind in (bool, int, float):
-                if isinstance(default, kind) and not isinstance(value, kind):
-                    changes[f.name] = _coerce(kind, value)
-                    break
-        changes["step_env_passthrough"] = _env_names(self.step_env_passthrough)
-        s = replace(self, **changes)
-        if s.synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
-            raise ValueError("synchronous must be NORMAL, FULL or EXTRA")
-        if s.auth_failure_limit < 1 or s.auth_failure_window <= 0:
-            raise ValueError("auth_failure_limit and auth_failure_window must be positive")
-        if s.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep
-            raise ValueError("webhook_retention must be a positive number of seconds")
-        return s
+    def _validated(self) -> Settings:
+        if self.synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
+            raise InvalidSettings("synchronous must be NORMAL, FULL or EXTRA")
+        if self.auth_failure_limit < 1 or self.auth_failure_window <= 0:
+            raise InvalidSettings("auth_failure_limit and auth_failure_window must be positive")
+        if self.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep
+            raise InvalidSettings("webhook_retention must be a positive number of seconds")
+        return self
+
+
+def _read_toml(file: Path) -> dict:
+    try:
+        with open(file, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as e:
+        raise InvalidSettings(f"{file}: not valid TOML: {e}") from None
+    except OSError as e:
+        raise InvalidSettings(f"cannot read {file}: {e.strerror or e}") from None
+
+
+def _checked(kinds: dict[str, type], name: str, value, where: str):
+    try:
+        return _coerce(kinds[name], value)
+    except ValueError as e:
+        raise InvalidSettings(f"{where}: {e}") from None
 
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -172,10 +189,27 @@ def _env_names(value) -> tuple[str, ...]:
 
 
 def _coerce(kind: type, value):
-    # bool("0") is True: a flag from the environment is read as a word instead.
-    if kind is bool and isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return kind(value)
+    """``value`` (from TOML, the environment or a flag) as the setting's type."""
+    if kind is tuple:
+        return _env_names(value)
+    if kind is bool:
+        return parse_boolean(value)
+    if isinstance(value, bool) or (kind is str and not isinstance(value, str)):
+        raise ValueError(f"expected {_NAMES[kind]}, got {value!r}")  # TOML's true is not 1
+    if kind is int and isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"expected {_NAMES[kind]}, got {value!r}")
+    if isinstance(value, str) and kind is not str:
+        value = value.strip()
+    try:
+        coerced = kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected {_NAMES[kind]}, got {value!r}") from None
+    if kind is float and not math.isfinite(coerced):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return coerced
+
+
+_NAMES = {int: "an integer", float: "a number", str: "a string"}
 
 
 def read_daemon_json(p: Paths) -> dict | None:

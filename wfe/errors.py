@@ -155,6 +155,12 @@ class UsageError(WfeError):
     exit_code = EXIT_USAGE
 
 
+class InvalidSettings(UsageError, ValueError):
+    """A setting in config.toml or a WFE_* variable is not one wfe knows, or not valid."""
+
+    code = "invalid_settings"
+
+
 class WaitTimeout(WfeError):
     """Timed out waiting."""
 

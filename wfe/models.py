@@ -200,6 +200,8 @@ class Run(Response):
     owner: str
     reason: str | None = None
     current_step: int
+    current_step_name: str | None = Field(None, description="the name of the step at"
+                                                            " current_step")
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None

@@ -403,3 +403,67 @@ async def test_fused_set_steps_keep_the_audit_chain(settings):
     assert report["ok"] is True, report
     assert [e["seq"] for e in run["events"]] == list(range(1, len(run["events"]) + 1))
     assert [s["attempts"][0]["status"] for s in run["steps"]] == ["succeeded"] * 5
+
+
+async def test_list_by_template_and_since(settings):
+    async with api_client(settings) as api:
+        await api.template({"name": "alpha", "steps": [{"name": "first", "approval": {}}]})
+        await api.template({"name": "beta", "steps": [{"name": "s", "set": {"a": 1}}]})
+        old = await api.start("alpha")
+        betas = [(await api.start("beta"))["id"] for _ in range(2)]
+        _, page = await api.get("/api/v1/workflows?template=beta&limit=1", expect=200)
+        assert page["total"] == 2 and [r["id"] for r in page["items"]] == betas[-1:]
+        _, page = await api.get("/api/v1/workflows?template=alpha", expect=200)
+        assert [r["id"] for r in page["items"]] == [old["id"]] and page["total"] == 1
+        # Published again, version 2's runs count too: a name means every version.
+        await api.template({"name": "alpha", "steps": [{"name": "x", "set": {"a": 1}}]})
+        new = await api.start("alpha")
+        _, page = await api.get("/api/v1/workflows?template=alpha", expect=200)
+        assert [r["id"] for r in page["items"]] == [new["id"], old["id"]]
+        # since: the boundary run's own created_at is included, earlier ones are not
+        since = (await api.run(betas[0]))["created_at"]
+        _, page = await api.get("/api/v1/workflows", params={"since": since}, expect=200)
+        assert [r["id"] for r in page["items"]] == [new["id"], betas[1], betas[0]]
+        assert page["total"] == 3
+        _, page = await api.get("/api/v1/workflows", expect=200, params={
+            "since": since.replace("Z", "+02:00"), "template": "alpha"})  # 2 h earlier
+        assert page["total"] == 2
+        _, page = await api.get("/api/v1/workflows?since=2999-01-01T00:00:00", expect=200)
+        assert page == {"items": [], "total": 0, "limit": 50, "offset": 0}
+        _, page = await api.get("/api/v1/workflows?template=nobody", expect=200)
+        assert page["total"] == 0
+        for bad in ("since=yesterday", "since=2025-13-01", "template=Bad%20Name", "template="):
+            status, err = await api.get(f"/api/v1/workflows?{bad}")
+            assert status == 422 and err["error"]["details"][0]["path"] == bad.split("=")[0]
+
+
+async def test_a_list_item_names_its_current_step(settings):
+    async with api_client(settings) as api:
+        await api.template({"name": "gate", "steps": [{"name": "build", "set": {"a": 1}},
+                                                      {"name": "ship-it", "approval": {}}]})
+        run = await api.start("gate")
+        await api.wait_status(run["id"], "waiting_approval")
+        _, page = await api.get("/api/v1/workflows", expect=200)
+        [item] = page["items"]
+        assert (item["current_step"], item["current_step_name"]) == (1, "ship-it")
+        assert (await api.run(run["id"]))["current_step_name"] == "ship-it"
+
+
+async def test_a_run_string_runs_under_the_shell_named(settings):
+    hostile = "it's $(echo pwned) `id` \"q\" \\ ${HOME}"
+    spec = {"name": "shells", "defaults": {"shell": "bash"},
+            "variables": {"x": {"type": "string"}},
+            "steps": [
+                # $0 is the shell's argv[0]; [[ ]] is bash's (dash, a common sh, fails it).
+                {"name": "by-default", "run": 'if [[ "$0" == */bash ]]; then'
+                                              ' echo "x=${{ input.x }}" >> "$WFE_OUTPUT"; fi'},
+                {"name": "posix", "shell": "sh", "run": 'echo "shell=$0" >> "$WFE_OUTPUT"'},
+                {"name": "by-path", "shell": "/bin/sh", "run": "echo y=${{ input.x }}"
+                                                                 ' >> "$WFE_OUTPUT"'}]}
+    async with api_client(settings) as api:
+        await api.template(spec)
+        run = await api.start("shells", x=hostile)
+        done = await api.wait_status(run["id"], "completed", "failed")
+    assert done["status"] == "completed", done["steps"]
+    outputs = [s["output"] for s in done["steps"]]
+    assert outputs == [{"x": hostile}, {"shell": "/bin/sh"}, {"y": hostile}]  # byte for byte

@@ -252,3 +252,29 @@ async def test_the_callers_stream_ends_with_a_response_at_shutdown(settings, cap
         rest = await asyncio.wait_for(read_events(resp), 5)
         assert [e["event"] for e in rest][-1:] == ["closing"]
     assert "Missing return statement" not in caplog.text
+
+
+def test_a_client_leaving_the_event_stream_logs_no_error(daemon):
+    """The real daemon, its real log: a client that goes is routine, not a traceback."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from tests.conftest import wait_until
+
+    url = urlsplit(daemon.url)
+    for _ in range(2):
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+        conn.request("GET", "/api/v1/events/stream",
+                     headers={"Authorization": f"Bearer {daemon.token}"})
+        assert conn.getresponse().status == 200
+        conn.close()
+    # A stream notices its client left within a second (stream.LIVENESS); a run started
+    # meanwhile shows that the daemon is serving on. Then stopping waits for every handler.
+    c = daemon.client()
+    c.publish_template(c.create_template({"name": "t", "steps": [
+        {"name": "s", "sleep": f"{stream.LIVENESS * 2}s"}]})["id"])
+    run = c.start_run("t")
+    wait_until(lambda: c.get_run(run["id"])["status"] == "completed", message="the run")
+    assert daemon.stop() == 0
+    log = daemon.log()
+    assert "Traceback" not in log and "ERROR" not in log, log

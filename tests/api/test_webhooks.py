@@ -407,3 +407,27 @@ async def test_an_unreachable_receiver_is_a_transient_failure(fast):
         assert "cannot connect" in out.error
     finally:
         await deliverer.session.close()
+
+
+async def test_failing_lists_deliveries_waiting_to_be_retried(settings, receiver):
+    # A long first delay: after one failed attempt the delivery stays pending, retrying.
+    slow = dataclasses.replace(settings, webhook_retry_base=600.0, webhook_timeout=2.0)
+    async with api_client(slow) as api:
+        down = await subscribe(api, receiver, "/down")
+        up = await subscribe(api, receiver, "/ok")
+        await api.post(f"/api/v1/webhooks/{up['id']}/test", expect=202)
+        await settled(api, up["id"])
+        _, msg = await api.post(f"/api/v1/webhooks/{down['id']}/test", expect=202)
+
+        async def tried():
+            [d] = await deliveries(api, down["id"])
+            return d if d["attempts"] >= 1 else None
+        retrying = await async_wait_until(tried, message="a first failed attempt")
+        assert retrying["status"] == "pending" and retrying["last_error"].startswith("HTTP 503")
+        assert retrying["next_attempt_at"] is not None
+        [failing] = await deliveries(api, down["id"], failing="true")
+        assert failing["id"] == msg["id"] and failing["next_attempt_at"]
+        assert await deliveries(api, up["id"], failing="TRUE") == []
+        assert len(await deliveries(api, up["id"], failing="no")) == 1
+        status, err = await api.get(f"/api/v1/webhooks/{down['id']}/deliveries?failing=maybe")
+        assert status == 422 and err["error"]["details"][0]["path"] == "failing"

@@ -77,7 +77,8 @@ def test_json_of_the_small_commands(cli, offline_env, tmp_path):
     f.write_text("name: tiny\nsteps:\n  - name: a\n    run: 'true'\n")
     r = cli(offline_env, "template", "validate", str(f), "--json")
     assert r.exit_code == 0 and json.loads(r.stdout) == {"file": str(f), "valid": True,
-                                                         "name": "tiny", "warnings": []}
+                                                         "name": "tiny", "warnings": [],
+                                                         "errors": []}
     r = cli(offline_env | {"WFE_TOKEN": "wfe_x"}, "auth", "token", "--json")
     assert json.loads(r.stdout) == {"token": "wfe_x"}
     r = cli(offline_env, "daemon", "stop", "--json")

@@ -133,6 +133,26 @@ def test_validate_malformed_yaml_is_one_line(cli, offline_env, tmp_path):
     assert r.stderr.startswith("error: ") and "Traceback" not in r.output
 
 
+def test_validate_json_is_a_document_good_or_bad(cli, offline_env, tmp_path):
+    bad, broken, good = tmp_path / "bad.yaml", tmp_path / "broken.yaml", tmp_path / "ok.yaml"
+    bad.write_text(BAD)
+    broken.write_text("name: [unclosed\n")
+    good.write_text(GOOD)
+    r = cli(offline_env, "template", "validate", str(bad), "--json")
+    assert r.exit_code == errors.EXIT_USAGE and r.stderr.startswith("error: ")
+    doc = json.loads(r.stdout)
+    assert (doc["file"], doc["valid"], doc["name"]) == (str(bad), False, None)
+    assert "name" in {e["path"] for e in doc["errors"]}
+    assert all(e["message"] for e in doc["errors"])
+    r = cli(offline_env, "template", "validate", str(broken), "--json")
+    doc = json.loads(r.stdout)
+    assert r.exit_code == errors.EXIT_USAGE and doc["valid"] is False
+    assert doc["errors"][0]["path"] == "" and "malformed YAML" in doc["errors"][0]["message"]
+    r = cli(offline_env, "template", "validate", str(good), "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["valid"] is True
+    assert json.loads(r.stdout)["errors"] == []
+
+
 def test_validate_missing_file(cli, offline_env, tmp_path):
     r = cli(offline_env, "template", "validate", str(tmp_path / "nope.yaml"))
     assert r.exit_code == errors.EXIT_USAGE
@@ -158,7 +178,7 @@ NEEDS_DAEMON = [
 def test_no_daemon_is_one_line_and_exit_3(cli, offline_env, command):
     r = cli(offline_env, *command)
     assert r.exit_code == errors.EXIT_UNREACHABLE, r.output
-    assert r.stderr == f"error: {NOT_RUNNING}\n"
+    assert r.stderr == unanswered(offline_env)
     assert r.stdout == ""
 
 
@@ -186,7 +206,13 @@ def test_debug_reraises(cli, offline_env):
 def test_no_daemon_as_a_real_process_has_no_traceback(offline_env, cli_process):
     p = cli_process(offline_env, "show", "some-run")
     assert p.returncode == errors.EXIT_UNREACHABLE
-    assert p.stderr == f"error: {NOT_RUNNING}\n"
+    assert p.stderr == unanswered(offline_env)
+
+
+def unanswered(env) -> str:
+    """The one line for a WFE_URL nobody answers at: it names the URL tried."""
+    return (f"error: no daemon answered at {env['WFE_URL']}/ (connection refused); "
+            "start one with 'wfe daemon start' or check WFE_URL\n")
 
 
 def test_daemon_status_not_running(cli, offline_env):

@@ -36,6 +36,10 @@ def var(**fields) -> Variable:
     ("boolean", "false", False),
     ("boolean", "no", False),
     ("boolean", "0", False),
+    ("boolean", " On ", True),     # the one table of boolean words: also on/off
+    ("boolean", "OFF", False),
+    ("boolean", 1, True),          # JSON 1 and 0, as the words "1" and "0" are
+    ("boolean", 0, False),
     ("object", {"a": 1}, {"a": 1}),
     ("object", '{"a": [1, 2]}', {"a": [1, 2]}),
     ("array", [1, "x"], [1, "x"]),
@@ -59,7 +63,8 @@ def test_coerces(type_, given, expected):
     ("number", "1,5", "expected a number"),
     ("number", "nan", "expected a number"),
     ("number", float("inf"), "finite"),
-    ("boolean", 1, "expected a boolean"),
+    ("boolean", 2, "expected a boolean"),
+    ("boolean", "t", "expected a boolean"),
     ("boolean", "maybe", "expected a boolean"),
     ("object", "[1]", "expected an object, got an array"),
     ("object", "{nope", "expected an object as JSON text"),

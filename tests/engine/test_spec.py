@@ -74,7 +74,7 @@ def test_the_documented_example_parses():
     greet, argv, fetch = spec.steps[:3]
     assert greet.if_ == "${{ input.who != 'nobody' }}"
     assert greet.env == {"GREETING": "${{ input.who }}", "PORT": "8080", "DEBUG": "true"}
-    assert greet.shell and not argv.shell
+    assert greet.uses_shell and not argv.uses_shell
     assert argv.run == ["echo", "${{ steps.greet.output.text }}", "3"]
     assert fetch.http.method == "POST" and fetch.http.json_ == {"a": 1}
     assert fetch.http.headers == {"X-N": "1"}
@@ -481,3 +481,34 @@ def test_merged_retry():
     merged = step.merged(base)
     assert merged.to_dict() == {"max_attempts": 5, "initial_delay": "2s", "jitter": "full"}
     assert step.merged(None) is step
+
+
+@pytest.mark.parametrize("shell, ok", [
+    ("sh", True), ("bash", True), ("/bin/bash", True), ("/usr/local/bin/sh", True),
+    ("zsh", False), ("/usr/bin/fish", False), ("bash -e", False), ("bin/bash", False),
+    ("", False), (["bash"], False), ("/bin/bash\x00", False),
+])
+def test_a_step_shell_is_sh_or_bash(shell, ok):
+    data = {"name": "t", "steps": [{"name": "s", "run": "true", "shell": shell}]}
+    if ok:
+        step = parse_template(data).steps[0]
+        assert step.interpreter == {"sh": "/bin/sh", "bash": "bash"}.get(shell, shell)
+    else:
+        with pytest.raises(ValidationFailed) as e:
+            parse_template(data)
+        assert [d["path"] for d in e.value.details] == ["steps[0].shell"]
+
+
+def test_shell_defaults_and_where_it_applies():
+    spec = parse_template({"name": "t", "defaults": {"shell": "bash"}, "steps": [
+        {"name": "a", "run": "true"}, {"name": "b", "run": "true", "shell": "sh"},
+        {"name": "c", "run": ["true"]}, {"name": "d", "sleep": "1s"}]})
+    a, b, c, d = (spec.effective_step(s) for s in spec.steps)
+    assert (a.interpreter, b.interpreter) == ("bash", "/bin/sh")
+    assert c.shell is None and d.shell is None
+    assert parse_template(spec.to_dict()) == spec
+    assert parse_template({"name": "t", "steps": [{"name": "a", "run": "true"}]}).steps[
+        0].interpreter == "/bin/sh"
+    with pytest.raises(ValidationFailed) as e:
+        parse_template({"name": "t", "steps": [{"name": "a", "run": ["x"], "shell": "bash"}]})
+    assert "argument list runs without a shell" in e.value.details[0]["message"]

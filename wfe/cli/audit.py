@@ -5,19 +5,24 @@ from __future__ import annotations
 import typer
 
 from wfe import errors
-from wfe.cli import client, render
+from wfe.cli import client, render, resolve_run
+from wfe.cli.completion import complete_run
 
 app = typer.Typer(help="The audit log: append-only, hash-chained events.", no_args_is_help=True)
 
 
 @app.command()
 def verify(
-    run_id: str | None = typer.Argument(None, metavar="[RUN]",
-                                        help="One run (default: every run of yours)."),
+    run_ref: str | None = typer.Argument(
+        None, metavar="[RUN]", autocompletion=complete_run,
+        help="One run: its id, a unique prefix of 4+ characters, or @last"
+             " (default: every run of yours)."),
     as_json: bool = typer.Option(False, "--json", help="Print the API's JSON."),
 ) -> None:
     """Recompute every event's hash; report the first bad event. Exit 1 when one is bad."""
-    payload = client().verify_audit(run_id)
+    c = client()
+    run_id = resolve_run(c, run_ref) if run_ref else None
+    payload = c.verify_audit(run_id)
     if as_json:
         render.json_out(payload)
     else:

@@ -132,6 +132,7 @@ def ensure_running(port: int | None = None, timeout: float = 20.0) -> tuple[dict
     info = running_info(resolve_url())
     if info is not None:
         return info, False
+    config.Settings.load(p, port=port)  # a bad setting is said here, not lost in the log
     pid = _spawn(p, port)
     return _wait_ready(p, pid, timeout), True
 

@@ -93,7 +93,7 @@ def events(
             render.json_line(e)
     elif follow_:
         for e in stream:
-            render.event_line(e)
+            render.event_line(e, all_runs=run_id is None)
             render.flush()
     else:
         render.events(list(stream))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 import typer
@@ -25,6 +26,7 @@ from wfe.cli import (
     tokens,
     webhooks,
 )
+from wfe.engine.inputs import parse_boolean
 
 
 def _debug(ctx: typer.Context) -> bool:
@@ -41,7 +43,12 @@ class _ErrorBoundary(TyperGroup):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # a reader that left shows here, not at interpreter exit
+        except BrokenPipeError:
+            _reader_left()
         except errors.WfeError as e:
             if _debug(ctx):
                 raise
@@ -56,6 +63,24 @@ class _ErrorBoundary(TyperGroup):
             hint = f"unexpected {type(e).__name__}: {e} (rerun with --debug)"
             render.error(errors.InternalError(hint))
             raise typer.Exit(errors.EXIT_FAILED) from None
+
+
+# ``wfe ls | head -1``: the reader has what it wanted and closed the pipe. Like git or ls,
+# which die of SIGPIPE there, say nothing and end with the status a shell reports for that,
+# 128 + SIGPIPE, so `set -o pipefail` scripts see the same as for any other tool.
+EXIT_BROKEN_PIPE = 141
+
+
+def _reader_left():
+    """Stop quietly: stdout goes to /dev/null so the interpreter's last flush cannot fail
+    again (and print "Exception ignored") on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test's captured output): nothing left to flush into a pipe
+    raise typer.Exit(EXIT_BROKEN_PIPE)
 
 
 def _is_click_error(e: Exception) -> bool:
@@ -106,20 +131,16 @@ def _is_plain(d) -> bool:
     return d.annotation in (str, int, float, bool) or d.annotation == list[str]
 
 
-_BOOL_WORDS = {"1": True, "true": True, "t": True, "yes": True, "y": True, "on": True,
-               "0": False, "false": False, "f": False, "no": False, "n": False, "off": False,
-               "": False}  # fmt: skip
-
-
 def _plain_value(value, kind, info):
     if kind is str:
         return value if isinstance(value, str) else str(value)
     if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if str(value).strip().lower() not in _BOOL_WORDS:
-            raise typer.BadParameter(f"{value!r} is not a valid boolean.")
-        return _BOOL_WORDS[str(value).strip().lower()]
+        if isinstance(value, str) and not value.strip():
+            return False  # WFE_DEBUG= (set but empty) is off
+        try:
+            return parse_boolean(value)
+        except ValueError:
+            raise typer.BadParameter(f"{value!r} is not a valid boolean.") from None
     try:
         number = kind(value)
     except (TypeError, ValueError):
@@ -188,4 +209,10 @@ app.command("completion")(completion.completion)
 
 def main() -> None:
     completion.enable_if_asked()
-    app(prog_name="wfe")
+    try:
+        app(prog_name="wfe")
+    except BrokenPipeError:  # outside any command (help text, completion): the same quiet end
+        try:
+            _reader_left()
+        except typer.Exit as e:
+            sys.exit(e.exit_code)

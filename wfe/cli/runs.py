@@ -11,6 +11,7 @@ import typer
 from wfe import errors
 from wfe.cli import client, read_text, render, resolve_run
 from wfe.cli.completion import complete_run, complete_template
+from wfe.engine.inputs import parse_boolean
 
 JSON_HELP = "Print the API's JSON."
 RUN_HELP = "The run: its id, a unique prefix of 4+ characters, or @last."
@@ -77,6 +78,12 @@ def _wait_for_outcome(c, run: dict, as_json: bool, quiet: bool) -> None:
 
 def ls(
     status: str | None = typer.Option(None, "--status", help="Only runs in this status."),
+    template: str | None = typer.Option(
+        None, "--template", metavar="NAME", autocompletion=complete_template,
+        help="Only runs of this template (any version)."),
+    since: str | None = typer.Option(
+        None, "--since", metavar="WHEN",
+        help="Only runs created since: a time ago (30m, 1h, 2d) or an ISO-8601 time."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many (max 500)."),
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     before: str | None = typer.Option(
@@ -86,10 +93,24 @@ def ls(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the runs' ids."),
 ) -> None:
     """List your runs, newest first."""
+    after = _since(since) if since is not None else None
     c = client()
     cursor = resolve_run(c, before) if before else None
-    payload = c.list_runs(status=status, limit=limit, offset=offset, before=cursor)
+    payload = c.list_runs(status=status, limit=limit, offset=offset, before=cursor,
+                          template=template, since=after)
     render.listing(payload, as_json, quiet, render.runs)
+
+
+def _since(text: str) -> str:
+    """The API takes a time; people also write how long ago."""
+    from datetime import UTC, datetime
+
+    from wfe.engine.durations import parse_since
+
+    try:
+        return parse_since(text, datetime.now(UTC)).isoformat().replace("+00:00", "Z")
+    except ValueError as e:
+        raise errors.UsageError(f"--since: {e}") from None
 
 
 def show(run_ref: str = _run_arg(), as_json: bool = _json_opt()) -> None:
@@ -197,10 +218,6 @@ def coerce(pairs: dict[str, str], variables: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_BOOLS = {"true": True, "yes": True, "on": True, "1": True,
-          "false": False, "no": False, "off": False, "0": False}  # fmt: skip
-
-
 def _convert(raw: str, kind: str) -> Any:
     try:
         if kind == "integer":
@@ -208,9 +225,9 @@ def _convert(raw: str, kind: str) -> Any:
         if kind == "number":
             return float(raw) if any(ch in raw for ch in ".eE") else int(raw)
         if kind == "boolean":
-            return _BOOLS[raw.strip().lower()]
+            return parse_boolean(raw)
         if kind in ("object", "array"):
             return json.loads(raw)
-    except (ValueError, KeyError):
+    except ValueError:
         return raw
     return raw

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from wfe import errors
 from wfe.cli import client, content_type_of, read_text, render
 from wfe.client import is_uuid
 
@@ -93,20 +94,44 @@ def show(
 @app.command()
 def validate(
     file: str = typer.Argument(..., help=FILE_HELP),
-    as_json: bool = typer.Option(False, "--json",
-                                 help='Print {"file", "valid", "name", "warnings"}.'),
+    as_json: bool = typer.Option(
+        False, "--json",
+        help='Print {"file", "valid", "name", "warnings", "errors"}, also when invalid.'),
 ) -> None:
     """Check a template file offline (no daemon needed); exit 2 and list the problems if bad.
 
     Warnings (valid but risky, e.g. an expression inside sh -c '...') go to stderr."""
-    text = read_text(file)
-    # The engine (and its YAML and jinja2 imports) is paid for only by this command.
-    from wfe.engine.spec import load_template_text, parse_template, template_warnings
+    try:
+        spec = _checked_file(file)
+    except errors.WfeError as e:
+        if not as_json:
+            raise
+        # A script asked for JSON: it gets a document either way, and the exit code.
+        render.json_out({"file": file, "valid": False, "name": None, "warnings": [],
+                         "errors": _problems(e)})
+        render.error(e)
+        raise typer.Exit(e.exit_code) from None
+    from wfe.engine.spec import template_warnings
 
-    spec = parse_template(load_template_text(text, content_type_of(file, text)))
     warnings = template_warnings(spec)
     render.template_warnings(warnings)
     if as_json:
-        render.json_out({"file": file, "valid": True, "name": spec.name, "warnings": warnings})
+        render.json_out({"file": file, "valid": True, "name": spec.name, "warnings": warnings,
+                         "errors": []})
     else:
         render.valid(file, spec)
+
+
+def _checked_file(file: str):
+    text = read_text(file)
+    # The engine (and its YAML and jinja2 imports) is paid for only by this command.
+    from wfe.engine.spec import load_template_text, parse_template
+
+    return parse_template(load_template_text(text, content_type_of(file, text)))
+
+
+def _problems(e: errors.WfeError) -> list[dict]:
+    """Each problem as {path, message}: a field's (validation), or the file's as a whole."""
+    if isinstance(e.details, list) and all(isinstance(d, dict) for d in e.details):
+        return [{"path": d.get("path") or "", "message": d.get("message")} for d in e.details]
+    return [{"path": "", "message": e.message}]

@@ -63,14 +63,15 @@ def rm(
 @app.command()
 def deliveries(
     webhook_id: str = typer.Argument(..., metavar="ID", help=ID_HELP),
-    failed: bool = typer.Option(False, "--failed", help="Only those that gave up."),
+    failed: bool = typer.Option(
+        False, "--failed", help="Only failing ones: given up on, or waiting to be retried."),
     status: str | None = typer.Option(None, "--status", help="pending, delivered or failed."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """A webhook's deliveries, newest first: status, attempts, last answer, next attempt."""
-    payload = client().list_deliveries(webhook_id, "failed" if failed else status, limit, offset)
+    payload = client().list_deliveries(webhook_id, status, limit, offset, failing=failed)
     if as_json:
         render.json_out(payload)
     elif not payload["items"]:

@@ -205,7 +205,7 @@ class Runner:
     async def _run_executor(self, idx: int, attempt: int) -> dict:
         step = self.spec.steps[idx]
         ctx = StepContext(
-            run_id=self.run_id, index=idx, step=step, attempt=attempt,
+            run_id=self.run_id, index=idx, step=self.spec.effective_step(step), attempt=attempt,
             expr=self.expr_context(), inputs=self.inputs, log_dir=self.sup.logs_dir / self.run_id,
             timeout=self.spec.effective_timeout(step), cancel_grace=self.sup.settings.cancel_grace,
             tail_bytes=self.sup.settings.log_tail_bytes, http=self.sup.http,

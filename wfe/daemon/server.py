@@ -21,9 +21,10 @@ from wfe.daemon.app import make_app
 from wfe.daemon.hardening import HEADER_LIMITS, InsecureFiles
 from wfe.daemon.reaper import become_subreaper
 from wfe.daemon.store.util import now_iso
+from wfe.errors import InvalidSettings
 
 LOCKED = 17  # exit status when another daemon holds this home's lock
-INSECURE = 78  # EX_CONFIG: files others can read; the daemon refuses to start
+INSECURE = 78  # EX_CONFIG: files others can read, or a bad setting; the daemon refuses to start
 UNAVAILABLE = 69  # EX_UNAVAILABLE: the port is taken (or not ours to listen on)
 log = logging.getLogger("wfe.daemon")
 
@@ -50,8 +51,8 @@ def serve(port: int | None = None) -> int:
         where = f" at {running['url']} (pid {running['pid']})" if running else ""
         print(f"wfe: a daemon is already running for this home{where}", file=sys.stderr)
         return LOCKED
-    settings = Settings.load(p, port=port)
     try:
+        settings = Settings.load(p, port=port)
         # Bound before the store opens or recovery kills anything: a daemon that cannot
         # listen must exit at once, not hang half-started.
         sock = listen(settings.host, settings.port)
@@ -59,6 +60,9 @@ def serve(port: int | None = None) -> int:
         if not become_subreaper():
             log.warning("not a child subreaper: processes a step detaches may outlive it")
         asyncio.run(_serve(p, settings, sock))
+    except InvalidSettings as exc:  # a typo in config.toml stops the daemon, loudly
+        print(f"wfe: {exc}", file=sys.stderr)
+        return INSECURE
     except CannotListen as exc:
         print(f"wfe: {exc}", file=sys.stderr)
         return UNAVAILABLE

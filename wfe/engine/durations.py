@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime, timedelta
 
 # Largest unit first; "ms" before "m" so the alternation does not stop at the "m" of "ms".
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -75,3 +76,32 @@ def format_duration(seconds: float) -> str:
             minor = rest // small_size
             return f"{major}{big} {minor}{small}" if minor else f"{major}{big}"
     return f"{whole}s"  # unreachable: whole >= 60 here
+
+
+_LEAP_SECOND = re.compile(r"(T\d\d:\d\d):60")
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO-8601 time as an aware UTC datetime (UTC when it names no offset).
+
+    RFC 3339 also allows a lowercase ``t``/``z`` and a leap second (``:60``); both are taken.
+    ValueError for anything else (OverflowError included: a time beyond datetime's years)."""
+    normal = _LEAP_SECOND.sub(r"\1:59", text.strip().upper())
+    try:
+        at = datetime.fromisoformat(normal)
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError) as e:
+        raise ValueError(f"invalid time {text!r}: use ISO 8601, e.g. 2025-01-31T12:00:00Z"
+                         f" ({e})") from None
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``--since``: a time ago (``1h``, ``2d``, as ``parse_duration`` reads) or an ISO-8601 time."""
+    try:
+        ago = parse_duration(text)
+    except ValueError:
+        return parse_instant(text)
+    try:
+        return now - timedelta(seconds=ago)
+    except OverflowError:
+        raise ValueError(f"--since {text!r} reaches back before year 1") from None

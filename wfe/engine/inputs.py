@@ -15,8 +15,23 @@ if TYPE_CHECKING:  # spec imports this module; the models are only needed for ty
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_TRUE = frozenset({"true", "yes", "1"})
-_FALSE = frozenset({"false", "no", "0"})
+# The one table of words read as booleans, any case: run inputs (from the CLI's -i and from
+# API clients), settings (config.toml, WFE_*) and the CLI's boolean options all read it.
+BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "1": True,
+                 "false": False, "no": False, "off": False, "0": False}  # fmt: skip
+BOOLEAN_HINT = "true/false, yes/no, on/off or 1/0"
+
+
+def parse_boolean(value: Any) -> bool:
+    """A JSON (or TOML) boolean, the numbers 1 and 0, or a word of ``BOOLEAN_WORDS``;
+    ValueError naming what was given for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS:
+        return BOOLEAN_WORDS[value.strip().lower()]
+    raise ValueError(f"expected a boolean ({BOOLEAN_HINT}), got {_shown(value)}")
 
 
 def coerce_value(
@@ -39,7 +54,7 @@ def coerce_value(
     if type_ == "number":
         return _number(value, text)
     if type_ == "boolean":
-        return _boolean(value, text)
+        return _boolean(value, from_text)
     if type_ in ("object", "array"):
         return _json(type_, value, text)
     if type_ == "enum":
@@ -76,12 +91,10 @@ def _number(value: Any, text: str | None) -> int | float:
     raise ValueError(f"expected a number, got {_shown(value)}")
 
 
-def _boolean(value: Any, text: str | None) -> bool:
-    if isinstance(value, bool):
-        return value
-    if text is not None and text.lower() in _TRUE | _FALSE:
-        return text.lower() in _TRUE
-    raise ValueError(f"expected a boolean (true/false, yes/no, 1/0), got {_shown(value)}")
+def _boolean(value: Any, from_text: bool) -> bool:
+    if not from_text and not isinstance(value, bool):  # a default: YAML has typed it already
+        raise ValueError(f"expected a boolean, got {_shown(value)}")
+    return parse_boolean(value)
 
 
 def _json(type_: str, value: Any, text: str | None) -> Any:

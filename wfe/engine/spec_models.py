@@ -69,6 +69,23 @@ def _command(value: Any) -> str | list[str]:
     raise ValueError("expected a shell string or a non-empty list of arguments")
 
 
+# A run string's interpreter, as a step or `defaults:` names it. Only POSIX shells whose
+# single-quoting shellquote writes: an absolute path must still name sh or bash. The value
+# becomes argv[0], never part of a command line.
+SHELLS = {"sh": "/bin/sh", "bash": "bash"}
+
+
+def _shell(value: Any) -> str:
+    if isinstance(value, str):
+        if value in SHELLS:
+            return value
+        base = value.rsplit("/", 1)[-1]
+        if value.startswith("/") and base in SHELLS and "\x00" not in value:
+            return value
+    raise ValueError(f"expected a shell: {' or '.join(SHELLS)}, or an absolute path to one"
+                     f" (/usr/local/bin/bash), got {value!r}")
+
+
 def _condition(value: Any) -> str | bool:
     if isinstance(value, (str, bool)):
         return value
@@ -187,9 +204,13 @@ class CallbackSpec(_Model):
     description: str | None = None
 
 
+Shell = Annotated[str, PlainValidator(_shell)]
+
+
 class DefaultsSpec(_Model):
     retry: RetrySpec | None = None
     timeout: Duration | None = None
+    shell: Shell | None = None  # for every run step given as a string
 
 
 class StepSpec(_Model):
@@ -199,6 +220,7 @@ class StepSpec(_Model):
     )
     description: str | None = None
     run: Annotated[str | list[str], PlainValidator(_command)] | None = None
+    shell: Shell | None = None
     env: dict[Annotated[str, _named("env")], Text] | None = None
     cwd: str | None = None
     # Leave the processes the step started in the background running when it ends
@@ -219,6 +241,9 @@ class StepSpec(_Model):
         empty = {"set": dict, "approval": ApprovalSpec, "callback": CallbackSpec}
         if self.kind in empty and getattr(self, self.kind) is None:
             setattr(self, self.kind, empty[self.kind]())
+        if self.shell is not None and not self.uses_shell:
+            raise ValueError("shell is for a run step whose command is a string"
+                             " (an argument list runs without a shell)")
         return self
 
     @property
@@ -236,9 +261,14 @@ class StepSpec(_Model):
         return None if self.sleep is None else parse_duration(self.sleep)
 
     @property
-    def shell(self) -> bool:
-        """A run step whose command goes through /bin/sh -c (render it with render_shell)."""
+    def uses_shell(self) -> bool:
+        """A run step whose command goes through a shell's -c (render it with render_shell)."""
         return isinstance(self.run, str)
+
+    @property
+    def interpreter(self) -> str:
+        """argv[0] for a run string: /bin/sh unless the step (or its defaults) names one."""
+        return SHELLS.get(self.shell or "sh", self.shell or "/bin/sh")
 
 
 class TemplateSpec(_Model):
@@ -279,6 +309,14 @@ class TemplateSpec(_Model):
             if s.name == name:
                 return s
         raise KeyError(name)
+
+    def effective_step(self, step: StepSpec) -> StepSpec:
+        """The step with what ``defaults`` gives it that executors read from the step itself
+        (the shell); retry and timeout have their own methods below."""
+        shell = self.defaults.shell if self.defaults else None
+        if shell is None or step.shell is not None or not step.uses_shell:
+            return step
+        return step.model_copy(update={"shell": shell})
 
     def effective_retry(self, step: StepSpec) -> RetrySpec:
         """The step's retry over ``defaults.retry``, field by field; unset fields stay None

@@ -35,7 +35,8 @@ def runs(payload: dict) -> None:
 def _run_row(r: dict) -> list[str]:
     # Where a run is (or stopped); a completed run is past its last step.
     current = r.get("current_step")
-    step = "-" if current is None or r.get("status") == "completed" else str(current)
+    name = r.get("current_step_name")  # a daemon older than the field sends only the index
+    step = "-" if current is None or r.get("status") == "completed" else (name or str(current))
     took = elapsed(r.get("started_at"), r.get("finished_at"))
     return [r.get("id", ""), template_ref(r.get("template")), r.get("status", ""), step,
             ago(r.get("created_at")), took]  # fmt: skip
@@ -47,13 +48,22 @@ def step_rows(run: dict) -> list[list[str]]:
 
 def _step_row(s: dict) -> list[str]:
     detail = s.get("error") or compact(s.get("output"))
-    if s.get("exit_code") not in (None, 0):
-        detail = f"exit {s['exit_code']}: {detail}" if detail else f"exit {s['exit_code']}"
+    code = _code(s)
+    if code and not str(detail).startswith(code):  # an HTTP step's error names it already
+        detail = f"{code}: {detail}" if detail else code
     took = elapsed(s.get("started_at"), s.get("finished_at"))
     # rich wraps the last column on a terminal; plain output keeps one line per step.
     detail = compact(detail, 200 if fancy() else DETAIL_WIDTH)
     return [str(s.get("index", "")), s.get("name", ""), s.get("kind", ""), s.get("status", ""),
             str(s.get("attempt") or "-"), took, detail]  # fmt: skip
+
+
+def _code(s: dict) -> str:
+    """What a step's exit_code means: a process's exit status, or an HTTP step's answer."""
+    code = s.get("exit_code")
+    if s.get("kind") == "http":
+        return "" if code is None else f"HTTP {code}"
+    return "" if code in (None, 0) else f"exit {code}"
 
 
 STEP_HEADERS = ["#", "STEP", "KIND", "STATUS", "ATTEMPT", "TIME", "OUTPUT / ERROR"]
@@ -127,11 +137,15 @@ def events(items: list[dict]) -> None:
     table(["SEQ", "AT", "EVENT", "ACTOR", "DATA"], rows)
 
 
-def event_line(e: dict) -> None:
-    """One event as it arrives (wfe events -f): time, seq, type, actor, data."""
+SHORT_ID = 8  # a run id's first characters: unique enough to tell interleaved runs apart
+
+
+def event_line(e: dict, all_runs: bool = False) -> None:
+    """One event as it arrives (wfe events -f): time, [run,] seq, type, actor, data."""
     at = (e.get("at") or "")[11:23]
-    out(f"{at}  {e.get('seq', ''):>4}  {e.get('type', ''):<22} {e.get('actor') or '-':<10} "
-        f"{compact(e.get('data'), 100)}".rstrip())
+    run = f"{(e.get('run_id') or '-')[:SHORT_ID]:<{SHORT_ID}}  " if all_runs else ""
+    out(f"{at:<12}  {run}{e.get('seq', ''):>4}  {e.get('type', ''):<22} "
+        f"{e.get('actor') or '-':<10} {compact(e.get('data'), 100)}".rstrip())
 
 
 def log_line(line: str, prefix: str = "") -> None:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from wfe.daemon import keys
 from wfe.daemon.secrets import Masker, open_inputs
 from wfe.daemon.store import queries
+from wfe.engine.inputs import parse_boolean
 from wfe.engine.roles import Permission, allows, require
 from wfe.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
 
@@ -114,6 +115,18 @@ def choice_param(request: web.Request, name: str, allowed) -> str | None:
         raise ValidationFailed("invalid query parameters",
                                [{"path": name, "message": f"must be one of: {', '.join(allowed)}"}])
     return raw
+
+
+def bool_param(request: web.Request, name: str) -> bool:
+    """A boolean query parameter (absent is false), read with the one table of words."""
+    raw = request.query.get(name)
+    if raw is None:
+        return False
+    try:
+        return parse_boolean(raw)
+    except ValueError as e:
+        raise ValidationFailed("invalid query parameters",
+                               [{"path": name, "message": str(e)}]) from None
 
 
 def respond(model: type[BaseModel], data: Any, status: int = 200) -> web.Response:

@@ -23,6 +23,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from wfe import API_VERSION, __version__
 from wfe import models as m
 from wfe.engine.spec import TemplateSpec
+from wfe.engine.spec_models import NAME_RULES
 from wfe.engine.states import RunStatus
 
 JSON = ("application/json",)
@@ -83,6 +84,10 @@ ID_PREFIX = query("id_prefix", {"type": "string", "pattern": "^[0-9a-fA-F-]{1,36
                   "only runs whose id starts with this (what `wfe show 1a2b` looks up)")
 BEFORE = query("before", {"type": "string", "format": "uuid"},
                "a run id of yours: the page starts after it (a cursor: pass the last item's id)")
+TEMPLATE_NAME = query("template", {"type": "string", "pattern": f"^{NAME_RULES['template'][0]}$"},
+                      "only runs of this template (a name: every version of it)")
+SINCE = query("since", {"type": "string", "format": "date-time"},
+              "only runs created at or after this ISO-8601 time (UTC when it names no offset)")
 V = "/api/v1"
 
 OPERATIONS: dict[tuple[str, str], Op] = {
@@ -125,7 +130,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", f"{V}/workflows"): Op("Start a run", m.Run, 201, m.StartRun, errors=(404, 409),
                                    tag="runs"),
     ("GET", f"{V}/workflows"): Op("The caller's runs, newest first", m.Page[m.Run],
-                                  params=(RUN_STATUS, ID_PREFIX, BEFORE, *PAGING),
+                                  params=(RUN_STATUS, TEMPLATE_NAME, SINCE, ID_PREFIX, BEFORE,
+                                          *PAGING),
                                   errors=(404,), tag="runs"),
     ("GET", f"{V}/workflows/{{id}}"): Op("A run with its steps, events and approvals", m.Run,
                                          path=RUN, tag="runs"),
@@ -181,7 +187,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                            tag="webhooks"),
     ("GET", f"{V}/webhooks/{{id}}/deliveries"): Op(
         "A webhook's deliveries", m.Page[m.Delivery], path={"id": UUID}, tag="webhooks",
-        params=(status_param(["pending", "delivered", "failed"]), *PAGING)),
+        params=(status_param(["pending", "delivered", "failed"]),
+                query("failing", {"type": "boolean", "default": False},
+                      "only deliveries that failed: given up on, or pending a retry after a"
+                      " failed attempt (attempts > 0 and a last_error)"), *PAGING)),
     ("POST", f"{V}/webhooks/{{id}}/deliveries/{{delivery_id}}/redeliver"): Op(
         "Send a delivery again", m.Delivery, 202, path={"id": UUID}, errors=(409,),
         tag="webhooks"),

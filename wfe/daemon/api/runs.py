@@ -13,10 +13,13 @@ from wfe.daemon.api.common import (
 )
 from wfe.daemon.api.webhooks import callback_hook
 from wfe.daemon.secrets import seal_inputs_async
-from wfe.daemon.store import ops_runs, queries
+from wfe.daemon.store import ops_runs, queries, run_list
+from wfe.daemon.store.run_list import RunFilter
 from wfe.daemon.store.util import new_id
+from wfe.engine.durations import parse_instant
 from wfe.engine.inputs import validate_inputs
 from wfe.engine.roles import Permission
+from wfe.engine.spec_models import NAME_RULES
 from wfe.engine.states import RunStatus
 from wfe.errors import Conflict, NotFound, ValidationFailed
 from wfe.models import CancelRun, Run, StartRun
@@ -70,11 +73,38 @@ ID_PREFIX = re.compile(r"[0-9a-fA-F-]{1,36}")
 
 async def list_runs(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
-    status = choice_param(request, "status", [s.value for s in RunStatus])
-    items, total = await queries.list_runs(request.app[keys.STORE], user(request)["name"],
-                                           status, limit, offset, _id_prefix(request),
-                                           request.query.get("before"))
+    where = RunFilter(status=choice_param(request, "status", [s.value for s in RunStatus]),
+                      id_prefix=_id_prefix(request), template=_template_name(request),
+                      since=_since(request))
+    items, total = await run_list.list_runs(request.app[keys.STORE], user(request)["name"],
+                                            where, limit, offset, request.query.get("before"))
     return page_json(items, total, limit, offset)
+
+
+TEMPLATE_NAME = re.compile(NAME_RULES["template"][0])
+
+
+def _template_name(request: web.Request) -> str | None:
+    name = request.query.get("template")
+    if name is not None and not TEMPLATE_NAME.fullmatch(name):
+        raise ValidationFailed("invalid query parameters", [
+            {"path": "template",
+             "message": f"must be a template name: {NAME_RULES['template'][1]} (at most 64)"}])
+    return name
+
+
+def _since(request: web.Request) -> str | None:
+    """An ISO-8601 time (UTC when it names no offset), as runs store theirs."""
+    raw = request.query.get("since")
+    if raw is None:
+        return None
+    try:
+        at = parse_instant(raw)
+    except ValueError as e:
+        raise ValidationFailed("invalid query parameters", [
+            {"path": "since", "message": str(e)}]) from None
+    # As created_at is stored (now_iso), so that the two compare as text; %Y would not pad.
+    return at.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _id_prefix(request: web.Request) -> str | None:

@@ -228,7 +228,7 @@ async def all_events(request: web.Request) -> web.StreamResponse:
                 if len(rows) == BATCH:
                     continue
             committed = await sse.pause(waiter)
-    return sse.resp
+    return sse.resp  # the client left (the stream swallowed that); aiohttp wants an answer
 
 
 # ---- a step's log ----------------------------------------------------------------------------

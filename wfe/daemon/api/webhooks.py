@@ -6,7 +6,7 @@ from aiohttp import web
 
 from wfe.daemon import keys
 from wfe.daemon.api.common import (
-    choice_param, page, page_params, path_id, read_model, respond, user,
+    bool_param, choice_param, page, page_params, path_id, read_model, respond, user,
 )
 from wfe.daemon.store import ops_webhooks
 from wfe.engine.webhooks import new_secret, refused_url, secret_key, valid_pattern
@@ -89,8 +89,9 @@ async def list_deliveries(request: web.Request) -> web.Response:
     hook = await _owned_hook(request)
     limit, offset = page_params(request)
     status = choice_param(request, "status", STATUSES)
+    failing = bool_param(request, "failing")
     items, total = await ops_webhooks.list_deliveries(request.app[keys.STORE], hook["id"], status,
-                                                      limit, offset)
+                                                      limit, offset, failing)
     return page(Delivery, items, total, limit, offset)
 
 

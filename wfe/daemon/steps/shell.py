@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 
@@ -30,7 +31,11 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"  # os.defpath would put the cwd fi
 def build_argv(ctx: StepContext) -> list[str]:
     spec = ctx.step.run
     if isinstance(spec, str):
-        return ["/bin/sh", "-c", render_shell(spec, ctx.expr, ctx.expr_limit)]
+        # The shell is argv[0] (sh or bash, by name or path, checked with the template),
+        # never text of the command; values are single-quoted, which both shells read alike.
+        # A name is looked up in the daemon's PATH, whatever PATH the step is given.
+        shell = ctx.step.interpreter
+        return [shutil.which(shell) or shell, "-c", render_shell(spec, ctx.expr, ctx.expr_limit)]
     return [_as_arg(render(arg, ctx.expr, ctx.expr_limit)) for arg in spec]
 
 

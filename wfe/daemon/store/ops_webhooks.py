@@ -183,12 +183,20 @@ async def list_webhooks(store: Store, owner: str, run_id: str | None, limit: int
     return [webhook_view(r) for r in rows], total
 
 
+# Failing: given up on, or failed at least once and waiting to be tried again (the delivery
+# loop keeps the last error until one attempt gets through).
+FAILING = ("(d.status = 'failed' OR (d.status = 'pending' AND d.attempts > 0"
+           " AND d.last_error IS NOT NULL))")
+
+
 async def list_deliveries(store: Store, hook_id: str, status: str | None, limit: int,
-                          offset: int) -> tuple[list[dict], int]:
+                          offset: int, failing: bool = False) -> tuple[list[dict], int]:
     where, params = "d.webhook_id = ?", [hook_id]
     if status:
         where += " AND d.status = ?"
         params.append(status)
+    if failing:
+        where += f" AND {FAILING}"
     rows = await store.all(
         f"SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE {where}"
         " ORDER BY d.created_at DESC, d.rowid DESC LIMIT ? OFFSET ?", (*params, limit, offset))

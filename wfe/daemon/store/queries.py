@@ -7,15 +7,16 @@ import time
 import uuid
 from datetime import datetime
 
-from wfe.daemon.secrets import SEALED_PREFIX, hide_sealed
+from wfe.daemon.secrets import hide_sealed
 from wfe.daemon.store import Store
 from wfe.daemon.store.util import dumps, loads, now_iso
-from wfe.errors import NotFound, ValidationFailed
 
+# The name of the step a run is at (or stopped at), for people: an index means little.
+CURRENT_STEP_NAME = "(SELECT s.name FROM steps s WHERE s.run_id = r.id AND s.idx = r.current_step)"
 RUN_COLUMNS = (
     "r.id, r.status, r.trigger_type, r.input, r.owner, r.reason, r.current_step, r.created_at,"
     " r.started_at, r.finished_at, r.updated_at, t.id AS t_id, t.name AS t_name,"
-    " t.version AS t_version"
+    f" t.version AS t_version, {CURRENT_STEP_NAME} AS current_step_name"
 )
 
 
@@ -91,7 +92,8 @@ def run_view(row: dict) -> dict:
     return {
         "id": row["id"], "status": row["status"], "trigger_type": row["trigger_type"],
         "input": hide_sealed(loads(row["input"])), "owner": row["owner"], "reason": row["reason"],
-        "current_step": row["current_step"], "created_at": row["created_at"],
+        "current_step": row["current_step"], "current_step_name": row["current_step_name"],
+        "created_at": row["created_at"],
         "started_at": row["started_at"], "finished_at": row["finished_at"],
         "updated_at": row["updated_at"],
         "template": {"id": row["t_id"], "name": row["t_name"], "version": row["t_version"]},
@@ -242,82 +244,6 @@ def _duration(start: str | None, end: str | None) -> float | None:
     a = datetime.fromisoformat(start.replace("Z", "+00:00"))
     b = datetime.fromisoformat(end.replace("Z", "+00:00"))
     return round((b - a).total_seconds(), 6)
-
-
-async def list_runs(store: Store, owner: str, status: str | None, limit: int, offset: int,
-                    id_prefix: str | None = None, before: str | None = None) -> tuple[str, int]:
-    """A page of the owner's runs, newest first, as a JSON array (text), and their total.
-
-    ``before`` (a run id) starts the page after that run: a cursor that costs the same
-    however deep it is, where an offset reads every row it skips."""
-    return store.read(_list_runs, owner, status, limit, offset, id_prefix, before)
-
-
-def _json_object(fields: list[tuple[str, str, str]]) -> str:
-    """An SQL expression for one JSON object: ``(key, expr, kind)`` per member, where kind
-    is ``q`` (quote a value or NULL), ``n`` (an integer, never NULL) or ``j`` (JSON text)."""
-    parts = []
-    for n, (key, expr, kind) in enumerate(fields):
-        value = f"json_quote({expr})" if kind == "q" else expr
-        parts.append(f"'{',' if n else '{'}\"{key}\":'||{value}")
-    return "||".join(parts) + "||'}'"
-
-
-# A run as the Run model dumps it (no details), built by SQLite: no row becomes Python
-# objects only to be serialised again. ``input`` is the daemon's own JSON, spliced as is.
-RUN_JSON = _json_object([
-    ("id", "r.id", "q"), ("status", "r.status", "q"),
-    ("template", _json_object([("id", "t.id", "q"), ("name", "t.name", "q"),
-                               ("version", "t.version", "n")]), "j"),
-    ("trigger_type", "r.trigger_type", "q"), ("input", "r.input", "j"), ("owner", "r.owner", "q"),
-    ("reason", "r.reason", "q"), ("current_step", "r.current_step", "n"),
-    ("created_at", "r.created_at", "q"), ("started_at", "r.started_at", "q"),
-    ("finished_at", "r.finished_at", "q"), ("updated_at", "r.updated_at", "q"),
-    ("steps", "'null'", "j"), ("events", "'null'", "j"), ("approvals", "'null'", "j"),
-    ("callback_secret", "'null'", "j"),
-])
-
-
-def _list_runs(conn: sqlite3.Connection, owner: str, status: str | None, limit: int,
-               offset: int, id_prefix: str | None, before: str | None) -> tuple[str, int]:
-    where, params = "r.owner = ?", [owner]
-    if status:
-        where += " AND r.status = ?"
-        params.append(status)
-    if id_prefix:  # a range on the primary key: ids are lowercase hex and '-', all below '~'
-        where += " AND r.id >= ? AND r.id < ?"
-        params += [id_prefix, id_prefix + "~"]
-        # A handful of rows at most: counted as they are.
-        (total,) = conn.execute(f"SELECT COUNT(*) FROM runs r WHERE {where}", params).fetchone()
-    else:  # kept by triggers (migration 6): no count grows with the owner's runs
-        (total,) = conn.execute("SELECT COALESCE(SUM(n), 0) FROM run_counts WHERE owner = ?"
-                                + (" AND status = ?" if status else ""), params).fetchone()
-    if before is not None:  # the total stays the filter's: the cursor only moves the page
-        where += " AND (r.created_at, r.rowid) < (?, ?)"
-        params += _cursor(conn, owner, before)
-    rows = conn.execute(
-        f"SELECT {RUN_JSON}, instr(r.input, '{SEALED_PREFIX}') FROM runs r"
-        f" JOIN templates t ON t.id = r.template_id WHERE {where}"
-        " ORDER BY r.created_at DESC, r.rowid DESC LIMIT ? OFFSET ?", (*params, limit, offset))
-    return "[" + ",".join(_unsealed(text) if sealed else text for text, sealed in rows) + "]", total
-
-
-def _cursor(conn: sqlite3.Connection, owner: str, run_id: str) -> list:
-    if not is_uuid(run_id):
-        raise ValidationFailed("invalid query parameters", [
-            {"path": "before", "message": "must be a run id"}])
-    row = conn.execute("SELECT created_at, rowid FROM runs WHERE id = ? AND owner = ?",
-                       (run_id.lower(), owner)).fetchone()
-    if row is None:  # another user's run is unknown here too
-        raise NotFound(f"run {run_id} not found (before=)")
-    return list(row)
-
-
-def _unsealed(text: str) -> str:
-    """The rare run with a sealed input: show it as the API always does (``***``)."""
-    run = loads(text)
-    run["input"] = hide_sealed(run["input"])
-    return dumps(run)
 
 
 async def user_by_token_hash(store: Store, digest: str) -> dict | None:
