@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
-from typing import Any
 
 from wfe.errors import Conflict, NotFound
 from wfe.daemon.store.util import new_id, now_iso

@@ -7,7 +7,7 @@ import time
 import uuid
 from datetime import datetime
 
-from wfe.daemon.secrets import hide_sealed
+from wfe.daemon.secrets import SEALED_PREFIX, hide_sealed
 from wfe.daemon.store import Store
 from wfe.daemon.store.util import dumps, loads, now_iso
 
