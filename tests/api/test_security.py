@@ -178,13 +178,26 @@ async def test_repeated_bad_tokens_get_429_with_retry_after(home):
         for _ in range(3):
             status, _ = await api.get(f"{V}/me", token="wfe_guess")
             assert status == 401
-        for token in ("wfe_guess", None):  # now even the right token waits
-            resp = await api.client.get(f"{V}/me", headers=api.headers(token))
+        for _ in range(2):  # throttled: every further guess waits
+            resp = await api.client.get(f"{V}/me", headers=api.headers("wfe_guess2"))
             assert resp.status == 429
             assert 1 <= int(resp.headers["Retry-After"]) <= 60
             assert (await resp.json())["error"]["code"] == "too_many_requests"
+        assert (await api.client.get(f"{V}/me")).status == 401  # still not a guess
         resp = await api.client.get(f"{V}/health")
         assert resp.status == 200  # public endpoints are not throttled
+
+
+async def test_a_flood_of_bad_tokens_does_not_lock_out_the_owner(settings):
+    async with api_client(settings) as api:
+        for _ in range(settings.auth_failure_limit + 5):
+            await api.get(f"{V}/me", token="wfe_" + "x" * 43)
+        status, me = await api.get(f"{V}/me")  # the owner's valid token: served at once
+        assert status == 200 and me["is_admin"] is True
+        await api.post(f"{V}/templates", json={"name": "t", "steps": [
+            {"name": "a", "set": {"x": 1}}]}, expect=201)
+        resp = await api.client.get(f"{V}/me", headers=api.headers("wfe_another_guess"))
+        assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
 
 
 # ---- files -----------------------------------------------------------------------------------

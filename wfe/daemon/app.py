@@ -87,11 +87,6 @@ async def media_middleware(request: web.Request, handler) -> web.StreamResponse:
 
 
 async def _authenticate(request: web.Request) -> None:
-    throttle, client = request.app[THROTTLE], request.remote or "local"
-    wait = throttle.retry_after(client)
-    if wait is not None:
-        raise TooManyRequests(f"too many failed authentications; try again in {wait}s",
-                              {"retry_after": wait})
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -99,7 +94,16 @@ async def _authenticate(request: web.Request) -> None:
     try:
         request[keys.USER] = await _user_for(request.app, token.strip())
     except Unauthorized:
-        throttle.failed(client)  # a wrong token is a guess; a missing one is not
+        # A wrong token is a guess (a missing one is not): while this client is throttled
+        # it answers 429, never 401, and each one keeps the throttle on. A valid token was
+        # served above whatever the throttle says, so a flood cannot lock out the owner.
+        throttle, client = request.app[THROTTLE], request.remote or "local"
+        throttled = throttle.retry_after(client) is not None
+        throttle.failed(client)
+        wait = throttle.retry_after(client)
+        if throttled and wait is not None:
+            raise TooManyRequests(f"too many failed authentications; try again in {wait}s",
+                                  {"retry_after": wait}) from None
         raise
 
 
