@@ -98,6 +98,8 @@ class Settings:
     # Bad tokens from one client within the window before it gets 429 (see README, Security).
     auth_failure_limit: int = 20
     auth_failure_window: float = 60.0
+    # How long an Idempotency-Key of a run start is remembered, in seconds (docs/API.md).
+    idempotency_window: float = 24 * 3600.0
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -133,6 +135,8 @@ class Settings:
             raise ValueError("synchronous must be NORMAL, FULL or EXTRA")
         if s.auth_failure_limit < 1 or s.auth_failure_window <= 0:
             raise ValueError("auth_failure_limit and auth_failure_window must be positive")
+        if s.idempotency_window <= 0:
+            raise ValueError("idempotency_window must be a positive number of seconds")
         if s.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep
             raise ValueError("webhook_retention must be a positive number of seconds")
         return s

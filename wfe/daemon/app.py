@@ -11,7 +11,7 @@ from aiohttp import web
 
 from wfe.config import Paths, Settings, ensure_private_dir, write_private
 from wfe.daemon import keys
-from wfe.daemon.api import routes, stream
+from wfe.daemon.api import idempotency, routes, stream
 from wfe.daemon.hardening import (
     check_host_and_origin, check_media_type, check_private_files, check_query, secret_key_file,
 )
@@ -152,6 +152,7 @@ async def _lifecycle(app: web.Application):
     sup = Supervisor(store, settings, p.logs_dir)
     sup.http = aiohttp.ClientSession()
     sup.sealer = Sealer.load_or_create(secret_key_file(p))
+    app[idempotency.FINGERPRINT_KEY] = idempotency.fingerprint_key(secret_key_file(p))
     app[keys.SUPERVISOR] = sup
     await sup.recover()
     sup.start()

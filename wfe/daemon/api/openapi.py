@@ -62,6 +62,7 @@ class Op:
     public: bool = False  # no bearer token needed
     produces: str = "application/json"  # text/plain for logs, text/event-stream for streams
     tag: str = ""
+    replay: bool = False  # takes Idempotency-Key: a replay answers 200 with the first's run
 
     @property
     def stream(self) -> bool:
@@ -83,6 +84,13 @@ ID_PREFIX = query("id_prefix", {"type": "string", "pattern": "^[0-9a-fA-F-]{1,36
 BEFORE = query("before", {"type": "string", "format": "uuid"},
                "a run id of yours: the page starts after it (a cursor: pass the last item's id)")
 V = "/api/v1"
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]{1,255}$"},
+    "description": "1 to 255 printable ASCII characters. The same key and body from the same"
+                   " user within the window (24 h by default) answer the run the first request"
+                   " started, with 200 and `Idempotent-Replayed: true`, and start nothing; the"
+                   " same key with another body is 422 `idempotency_key_reused`."}
 
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", f"{V}/health"): Op("Health, versions and live Runners", m.Health, public=True,
@@ -110,7 +118,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", f"{V}/templates/{{id}}/publish"): Op("Publish a draft", m.Template, path=TEMPLATE,
                                                   errors=(409,), tag="templates"),
     ("POST", f"{V}/workflows"): Op("Start a run", m.Run, 201, m.StartRun, errors=(404, 409),
-                                   tag="runs"),
+                                   params=(IDEMPOTENCY_KEY,), replay=True, tag="runs"),
     ("GET", f"{V}/workflows"): Op("The caller's runs, newest first", m.Page[m.Run],
                                   params=(RUN_STATUS, ID_PREFIX, BEFORE, *PAGING),
                                   errors=(404,), tag="runs"),
@@ -260,6 +268,12 @@ def _responses(method: str, path: str, op: Op, schemas: _Schemas) -> dict:
     if op.response is not None:
         ok["content"] = {op.produces: {"schema": schemas.ref(op.response, "serialization")}}
     out = {str(op.status): ok}
+    if op.replay:
+        out["200"] = {**ok, "description": "A replay: the run an earlier request with this"
+                                           " Idempotency-Key started",
+                      "headers": {"Idempotent-Replayed": {
+                          "description": "present on a replay",
+                          "schema": {"type": "string", "enum": ["true"]}}}}
     error = {"application/json": {"schema": schemas.ref(m.ErrorBody, "serialization")}}
     for status in sorted(error_statuses(method, path, op)):
         out[str(status)] = {"description": ERRORS[status], "content": error}

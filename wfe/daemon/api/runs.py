@@ -7,12 +7,14 @@ import re
 from aiohttp import web
 
 from wfe.daemon import keys
+from wfe.daemon.api import idempotency
 from wfe.daemon.api.common import (
     choice_param, page_json, page_params, path_run_id, read_model, respond, run_answer, user,
 )
 from wfe.daemon.api.webhooks import callback_hook
 from wfe.daemon.secrets import seal_inputs
 from wfe.daemon.store import ops_runs, queries
+from wfe.daemon.store.ops_idempotency import KeyTaken
 from wfe.engine.inputs import validate_inputs
 from wfe.engine.states import RunStatus
 from wfe.errors import Conflict, NotFound, ValidationFailed
@@ -20,8 +22,12 @@ from wfe.models import CancelRun, Run, StartRun
 
 
 async def start_run(request: web.Request) -> web.Response:
+    key = idempotency.header_key(request)
     body = await read_model(request, StartRun)
     app, me = request.app, user(request)
+    digest = idempotency.fingerprint(request, body) if key is not None else ""
+    if key is not None and (found := await idempotency.earlier(request, key)):
+        return await idempotency.replay(request, *found, digest)  # before any other check
     row = await _resolve_template(request, body)
     spec = app[keys.SUPERVISOR].template_spec(row["id"], row["spec"])
     inputs = validate_inputs(spec.variables, body.input)
@@ -30,8 +36,14 @@ async def start_run(request: web.Request) -> web.Response:
     steps = [(s.name, s.kind) for s in spec.steps]
     sup = app[keys.SUPERVISOR]
     hook = callback_hook(request, body.callback_url)
-    run_id = await app[keys.STORE].write(ops_runs.create_run, me["name"], template, steps,
-                                         inputs, body.trigger_type, hook, sup.callback_key)
+    args = (template, steps, inputs, body.trigger_type, hook, sup.callback_key)
+    try:
+        if key is None:
+            run_id = await app[keys.STORE].write(ops_runs.create_run, me["name"], *args)
+        else:
+            run_id = await idempotency.create_once(request, key, digest, *args)
+    except KeyTaken as taken:  # a request with the same key committed first: its run it is
+        return await idempotency.replay(request, taken.run_id, taken.body_hash, digest)
     # Read back before waking, so the 201 shows the run as created (pending), not racing it.
     run = await queries.get_run(app[keys.STORE], run_id, me["name"], detail=False)
     app[keys.SUPERVISOR].wake(run_id)

@@ -218,6 +218,20 @@ MIGRATIONS: list[str] = [
         UPDATE run_counts SET n = n - 1 WHERE owner = OLD.owner AND status = OLD.status;
     END;
     """,
+    # Idempotency-Key on starting a run: written in the run's own transaction, so a key
+    # never outlives or misses its run; the primary key decides between racing requests.
+    # created_at is epoch seconds, compared with the window's cutoff and pruned by it.
+    """
+    CREATE TABLE idempotency_keys (
+        owner TEXT NOT NULL,
+        key TEXT NOT NULL,
+        body_hash TEXT NOT NULL,
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (owner, key)
+    );
+    CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+    """,
 ]
 
 
