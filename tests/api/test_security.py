@@ -4,6 +4,7 @@ throttled authentication, and private files."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import socket
@@ -140,6 +141,36 @@ def test_header_limits_on_a_real_daemon(daemon):
                       "\r\n".encode())
             status_line = s.recv(200).split(b"\r\n")[0]
         assert status_line.split()[1] in (b"400", b"431"), status_line
+
+
+def raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes; the answer's status, headers and body (the daemon closes after it)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /api/v1/health HTTP/1.1 extra\r\nHost: h\r\n\r\n",  # a bad request line
+    b"G@T /api/v1/health HTTP/1.1\r\nHost: h\r\n\r\n",  # an invalid method
+    b"GET /api/v1/health HTTP/1.1\r\nHost: h\r\nNo colon here\r\n\r\n",  # a bad header
+    b"GET /api/v1/health HTTP/1.1\r\nHost: h\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+    b"POST /api/v1/tokens HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"zz\r\n{}\r\n0\r\n\r\n",  # a bad chunk size
+], ids=["request-line", "method", "header", "long-header", "chunked"])
+def test_parser_errors_answer_in_the_json_error_shape(daemon, request_bytes):
+    status, headers, body = raw_exchange(daemon.info["port"], request_bytes)
+    assert status == 400
+    assert headers["content-type"].startswith("application/json")
+    error = json.loads(body)["error"]
+    assert error["code"] == "bad_request" and error["message"].startswith("malformed HTTP")
+    assert set(error) == {"code", "message", "details"}
 
 
 # ---- throttled authentication --------------------------------------------------------------

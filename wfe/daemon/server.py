@@ -17,6 +17,7 @@ from wfe.config import Paths, Settings, ensure_private_dir, paths, write_private
 from wfe.daemon import keys
 from wfe.daemon.app import make_app
 from wfe.daemon.hardening import HEADER_LIMITS, InsecureFiles
+from wfe.daemon.protocol import JsonErrorsRunner
 from wfe.daemon.store.util import now_iso
 
 LOCKED = 17  # exit status when another daemon holds this home's lock
@@ -82,7 +83,7 @@ def _running(p: Paths) -> dict | None:
 async def _serve(p: Paths, settings: Settings) -> None:
     _use_pidfd_watcher()
     app = make_app(p, settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, **HEADER_LIMITS)
+    runner = JsonErrorsRunner(app, access_log=None, handle_signals=False, **HEADER_LIMITS)
     await runner.setup()  # opens the store and recovers runs before anything is served
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
