@@ -39,7 +39,11 @@ async def test_commits_reach_the_database_file_without_the_writer_checkpointing(
             return in_main_file()
 
         await async_wait_until(moved, timeout=10, message="the checkpoint")
-        assert store.write._checkpointer.runs >= 1  # its work, not a writer's auto-checkpoint
+
+        async def counted() -> bool:  # its work, not a writer's auto-checkpoint; the thread
+            return store.write._checkpointer.runs >= 1  # counts just after the checkpoint
+
+        await async_wait_until(counted, timeout=10, message="the checkpointer's count")
         assert await store.one("SELECT value FROM meta WHERE key = 'probe'") == {"value": "1"}
     finally:
         await store.close()
