@@ -310,7 +310,7 @@ class Client:
     def send_callback(self, run_id: str, step: str, data: Any) -> Json:
         """Finish a callback step as the run's owner; ``data`` becomes its output."""
         return self.request("POST", f"/api/v1/workflows/{_seg(run_id)}/steps/{_seg(step)}"
-                                    "/callback", json.dumps(data).encode())
+                                    "/callback", _json_text(data).encode())
 
     # -- history -----------------------------------------------------------------------
 
@@ -412,7 +412,14 @@ def _encode(body: Any, content_type: str) -> bytes | None:
         return body.encode()
     if content_type != "application/json":
         raise TypeError("only JSON bodies can be given as objects")
-    return json.dumps(body).encode()
+    return _json_text(body).encode()
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:  # the daemon would refuse it (422); say so before sending
+        raise errors.UsageError("NaN and Infinity are not JSON numbers") from None
 
 
 def _decode(raw: bytes) -> Any:

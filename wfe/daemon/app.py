@@ -22,6 +22,7 @@ from wfe.daemon.store.ops_auth import bootstrap_admin, hash_token, reset_admin_t
 from wfe.daemon.supervisor import Supervisor
 from wfe.daemon.throttle import Throttle
 from wfe.daemon.webhooks import Deliverer
+from wfe.engine import strictjson
 from wfe.errors import (
     BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge,
     TooManyRequests, Unauthorized, WfeError,
@@ -33,7 +34,7 @@ THROTTLE = web.AppKey("auth_throttle", Throttle)
 
 
 def error_response(err: WfeError) -> web.Response:
-    resp = web.json_response(err.to_dict(), status=err.http_status)
+    resp = web.json_response(err.to_dict(), status=err.http_status, dumps=strictjson.dumps)
     if isinstance(err, TooManyRequests) and isinstance(err.details, dict):
         resp.headers["Retry-After"] = str(err.details.get("retry_after", 1))
     return resp

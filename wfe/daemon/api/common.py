@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from wfe.daemon import keys
 from wfe.daemon.store import queries
+from wfe.engine import strictjson
 from wfe.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
@@ -39,8 +39,12 @@ async def body_bytes(request: web.Request, allowed: tuple[str, ...] = ("applicat
 
 
 def parse_json(raw: bytes) -> Any:
+    """Strict JSON: NaN and Infinity are refused (422), so no answer can carry one back."""
     try:
-        return json.loads(raw)
+        return strictjson.loads(raw)
+    except strictjson.NonFiniteNumber as exc:
+        raise ValidationFailed("invalid request", [
+            {"path": "(body)", "message": str(exc)}]) from None
     except UnicodeDecodeError as exc:
         raise BadRequest(f"the body is not UTF-8: {exc}") from None
     except ValueError as exc:

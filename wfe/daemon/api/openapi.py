@@ -22,6 +22,7 @@ from pydantic.json_schema import models_json_schema
 
 from wfe import API_VERSION, __version__
 from wfe import models as m
+from wfe.engine import strictjson
 from wfe.engine.spec import TemplateSpec
 from wfe.engine.states import RunStatus
 
@@ -341,4 +342,4 @@ def document() -> dict:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(document())
+    return web.json_response(document(), dumps=strictjson.dumps)

@@ -14,6 +14,7 @@ import signal
 import subprocess
 
 from wfe.daemon.steps import StepContext, result
+from wfe.engine import strictjson
 from wfe.engine.expressions import render, render_shell
 
 MAX_OUTPUT_BYTES = 1024 * 1024
@@ -154,7 +155,7 @@ def parse_output(text: str) -> dict:
     if not stripped:
         return {}
     if stripped.startswith("{"):
-        value = json.loads(stripped)
+        value = strictjson.loads(stripped)  # NaN or Infinity fails the step, named
         if not isinstance(value, dict):
             raise ValueError("the JSON output must be an object")
         return value
