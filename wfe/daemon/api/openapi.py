@@ -196,7 +196,8 @@ ERRORS = {
     413: "The body is over the limit.",
     415: "The body's media type is not one this endpoint takes.",
     422: "Invalid fields or query parameters; `details` lists each with its path.",
-    429: "Too many failed authentications from this client; wait `Retry-After` seconds.",
+    429: "A bad token from a client with too many failed authentications lately; wait"
+         " `Retry-After` seconds. A valid token is never refused.",
     500: "A bug; the daemon's log has the details. Never a traceback.",
 }
 
