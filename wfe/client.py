@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import socket
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from wfe import config, errors, sse
 
+IDEMPOTENCY_KEY = re.compile(r"[ -~]{1,255}")  # what the daemon takes
 NOT_RUNNING = "the wfe daemon is not running; start it with: wfe daemon start"
 
 Json = dict[str, Any]
@@ -87,10 +89,11 @@ class Client:
         *,
         query: Mapping[str, Any] | None = None,
         content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
     ) -> Json:
         """One HTTP exchange; the parsed JSON answer, or the daemon's error raised."""
         status, raw = self.request_raw(method, path, body, query=query,
-                                       content_type=content_type)
+                                       content_type=content_type, headers=headers)
         parsed = _decode(raw)
         if not isinstance(parsed, dict):
             # Not the daemon's JSON: a stray server on the port, or a proxy page.
@@ -100,13 +103,14 @@ class Client:
     def request_raw(self, method: str, path: str, body: Any = None, *,
                     query: Mapping[str, Any] | None = None,
                     content_type: str = "application/json",
-                    accept: str = "application/json") -> tuple[int, bytes]:
+                    accept: str = "application/json",
+                    headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
         """One HTTP exchange; the status and the raw body of a success (errors raised)."""
         data = _encode(body, content_type)
-        headers = self._headers(accept)
+        sent = {**self._headers(accept), **(headers or {})}
         if data is not None:
-            headers["Content-Type"] = content_type
-        status, raw = self._exchange(method, self._target(path, query), data, headers)
+            sent["Content-Type"] = content_type
+        status, raw = self._exchange(method, self._target(path, query), data, sent)
         if status >= 400:
             raise self._error(status, _decode(raw))
         return status, raw
@@ -244,15 +248,25 @@ class Client:
         input: Json | None = None,
         trigger_type: str | None = None,
         callback_url: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Json:
-        """``template`` is a template id, a NAME (latest published) or NAME@VERSION."""
+        """``template`` is a template id, a NAME (latest published) or NAME@VERSION.
+
+        With ``idempotency_key``, sending the same request again (say after a timeout)
+        answers the run the first one started instead of starting another."""
         body: Json = {"template_id": template} if is_uuid(template) else {"template": template}
         body["input"] = input or {}
         if trigger_type:
             body["trigger_type"] = trigger_type
         if callback_url:
             body["callback_url"] = callback_url
-        return self.request("POST", "/api/v1/workflows", body)
+        headers = None
+        if idempotency_key is not None:
+            if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):  # else http.client raises
+                raise errors.UsageError("an idempotency key is 1 to 255 printable ASCII"
+                                        " characters")
+            headers = {"Idempotency-Key": idempotency_key}
+        return self.request("POST", "/api/v1/workflows", body, headers=headers)
 
     def list_runs(self, status: str | None = None, limit: int | None = None,
                   offset: int | None = None, before: str | None = None,
@@ -327,7 +341,7 @@ class Client:
     def send_callback(self, run_id: str, step: str, data: Any) -> Json:
         """Finish a callback step as the run's owner; ``data`` becomes its output."""
         return self.request("POST", f"/api/v1/workflows/{_seg(run_id)}/steps/{_seg(step)}"
-                                    "/callback", json.dumps(data).encode())
+                                    "/callback", _json_text(data).encode())
 
     # -- history -----------------------------------------------------------------------
 
@@ -431,7 +445,14 @@ def _encode(body: Any, content_type: str) -> bytes | None:
         return body.encode()
     if content_type != "application/json":
         raise TypeError("only JSON bodies can be given as objects")
-    return json.dumps(body).encode()
+    return _json_text(body).encode()
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:  # the daemon would refuse it (422); say so before sending
+        raise errors.UsageError("NaN and Infinity are not JSON numbers") from None
 
 
 def _decode(raw: bytes) -> Any:

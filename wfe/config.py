@@ -121,6 +121,8 @@ class Settings:
     # Names of the daemon's environment variables that steps get besides the small base
     # (see README, Trust model); from WFE_STEP_ENV_PASSTHROUGH as "A,B", in config.toml a list.
     step_env_passthrough: tuple[str, ...] = ()
+    # How long an Idempotency-Key of a run start is remembered, in seconds (docs/API.md).
+    idempotency_window: float = 24 * 3600.0
 
     @classmethod
     def load(cls, p: Paths, env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -150,6 +152,8 @@ class Settings:
             raise InvalidSettings("synchronous must be NORMAL, FULL or EXTRA")
         if self.auth_failure_limit < 1 or self.auth_failure_window <= 0:
             raise InvalidSettings("auth_failure_limit and auth_failure_window must be positive")
+        if self.idempotency_window <= 0:
+            raise InvalidSettings("idempotency_window must be a positive number of seconds")
         if self.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep
             raise InvalidSettings("webhook_retention must be a positive number of seconds")
         return self

@@ -115,6 +115,12 @@ class ValidationFailed(WfeError):
     exit_code = EXIT_USAGE
 
 
+class IdempotencyKeyReused(ValidationFailed):
+    """This Idempotency-Key was used with another request body."""
+
+    code = "idempotency_key_reused"
+
+
 class TooManyRequests(WfeError):
     """Too many failed attempts; try again later."""
 

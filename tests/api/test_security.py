@@ -4,6 +4,7 @@ throttled authentication, and private files."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import socket
@@ -142,6 +143,36 @@ def test_header_limits_on_a_real_daemon(daemon):
         assert status_line.split()[1] in (b"400", b"431"), status_line
 
 
+def raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes; the answer's status, headers and body (the daemon closes after it)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /api/v1/health HTTP/1.1 extra\r\nHost: h\r\n\r\n",  # a bad request line
+    b"G@T /api/v1/health HTTP/1.1\r\nHost: h\r\n\r\n",  # an invalid method
+    b"GET /api/v1/health HTTP/1.1\r\nHost: h\r\nNo colon here\r\n\r\n",  # a bad header
+    b"GET /api/v1/health HTTP/1.1\r\nHost: h\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+    b"POST /api/v1/tokens HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"zz\r\n{}\r\n0\r\n\r\n",  # a bad chunk size
+], ids=["request-line", "method", "header", "long-header", "chunked"])
+def test_parser_errors_answer_in_the_json_error_shape(daemon, request_bytes):
+    status, headers, body = raw_exchange(daemon.info["port"], request_bytes)
+    assert status == 400
+    assert headers["content-type"].startswith("application/json")
+    error = json.loads(body)["error"]
+    assert error["code"] == "bad_request" and error["message"].startswith("malformed HTTP")
+    assert set(error) == {"code", "message", "details"}
+
+
 # ---- throttled authentication --------------------------------------------------------------
 
 def test_throttle_window():
@@ -178,13 +209,26 @@ async def test_repeated_bad_tokens_get_429_with_retry_after(home):
         for _ in range(3):
             status, _ = await api.get(f"{V}/me", token="wfe_guess")
             assert status == 401
-        for token in ("wfe_guess", None):  # now even the right token waits
-            resp = await api.client.get(f"{V}/me", headers=api.headers(token))
+        for _ in range(2):  # throttled: every further guess waits
+            resp = await api.client.get(f"{V}/me", headers=api.headers("wfe_guess2"))
             assert resp.status == 429
             assert 1 <= int(resp.headers["Retry-After"]) <= 60
             assert (await resp.json())["error"]["code"] == "too_many_requests"
+        assert (await api.client.get(f"{V}/me")).status == 401  # still not a guess
         resp = await api.client.get(f"{V}/health")
         assert resp.status == 200  # public endpoints are not throttled
+
+
+async def test_a_flood_of_bad_tokens_does_not_lock_out_the_owner(settings):
+    async with api_client(settings) as api:
+        for _ in range(settings.auth_failure_limit + 5):
+            await api.get(f"{V}/me", token="wfe_" + "x" * 43)
+        status, me = await api.get(f"{V}/me")  # the owner's valid token: served at once
+        assert status == 200 and me["is_admin"] is True
+        await api.post(f"{V}/templates", json={"name": "t", "steps": [
+            {"name": "a", "set": {"x": 1}}]}, expect=201)
+        resp = await api.client.get(f"{V}/me", headers=api.headers("wfe_another_guess"))
+        assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
 
 
 # ---- files -----------------------------------------------------------------------------------

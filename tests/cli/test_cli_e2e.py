@@ -162,6 +162,19 @@ def test_start_bad_input_is_422(cli, env, hello):
     assert r.stderr.startswith("error: ") and "n" in r.stderr
 
 
+def test_start_with_an_idempotency_key_starts_one_run(cli, env, hello):
+    args = ("start", "hello", "-i", "who=Ada", "--idempotency-key", "deploy-7", "-q")
+    first = ok(cli(env, *args)).stdout.strip()
+    assert ok(cli(env, *args)).stdout.strip() == first  # the same command again: that run
+    assert as_json(cli(env, "ls", "--json"))["total"] == 1
+    r = cli(env, "start", "hello", "-i", "who=Bob", "--idempotency-key", "deploy-7")
+    assert r.exit_code == errors.EXIT_USAGE  # the key was used with another body: 422
+    assert r.stderr.startswith("error: ") and "Idempotency-Key" in r.stderr
+    r = cli(env, "start", "hello", "--idempotency-key", "caf\u00e9")
+    assert r.exit_code == errors.EXIT_USAGE and r.stderr.startswith("error: ")
+    assert as_json(cli(env, "ls", "--json"))["total"] == 1
+
+
 def test_ls_and_show(cli, env, hello):
     run = as_json(cli(env, "start", "hello", "--json"))
     wait_terminal(cli, env, run["id"])

@@ -48,6 +48,10 @@ def start(
     watch: bool = typer.Option(False, "--watch", help="Watch it live; exit by its outcome."),
     wait: bool = typer.Option(False, "--wait",
                               help="Wait for its end (or an approval); exit by its outcome."),
+    idempotency_key: str | None = typer.Option(
+        None, "--idempotency-key", metavar="KEY",
+        help="Start at most one run for this key: the same command again (within 24 h)"
+             " answers the run it started."),
     as_json: bool = _json_opt(),
     quiet: bool = _quiet_opt(),
 ) -> None:
@@ -57,7 +61,7 @@ def start(
     if inputs:
         pairs = parse_pairs(inputs)
         data.update(coerce(pairs, _variables(c, template)))
-    run = c.start_run(template, data, trigger_type="cli")
+    run = c.start_run(template, data, trigger_type="cli", idempotency_key=idempotency_key)
     if watch and not (as_json or quiet):
         from wfe.cli.live import show_live
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from wfe.config import Paths, Settings, ensure_private_dir, write_private
 from wfe.daemon import keys
 from wfe.daemon.faults import disk_full
-from wfe.daemon.api import routes, stream
+from wfe.daemon.api import idempotency, routes, stream
 from wfe.daemon.hardening import (
     check_host_and_origin, check_media_type, check_private_files, check_query, secret_key_file,
 )
@@ -25,6 +25,7 @@ from wfe.daemon.store.ops_auth import bootstrap_admin, hash_token, reset_admin_t
 from wfe.daemon.supervisor import Supervisor
 from wfe.daemon.throttle import Throttle
 from wfe.daemon.webhooks import Deliverer
+from wfe.engine import strictjson
 from wfe.errors import (
     BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge, StorageFull,
     TooManyRequests, Unauthorized, WfeError,
@@ -36,7 +37,7 @@ THROTTLE = web.AppKey("auth_throttle", Throttle)
 
 
 def error_response(err: WfeError) -> web.Response:
-    resp = web.json_response(err.to_dict(), status=err.http_status)
+    resp = web.json_response(err.to_dict(), status=err.http_status, dumps=strictjson.dumps)
     if isinstance(err, TooManyRequests | StorageFull) and isinstance(err.details, dict):
         resp.headers["Retry-After"] = str(err.details.get("retry_after", 1))
     return resp
@@ -90,11 +91,6 @@ async def media_middleware(request: web.Request, handler) -> web.StreamResponse:
 
 
 async def _authenticate(request: web.Request) -> None:
-    throttle, client = request.app[THROTTLE], request.remote or "local"
-    wait = throttle.retry_after(client)
-    if wait is not None:
-        raise TooManyRequests(f"too many failed authentications; try again in {wait}s",
-                              {"retry_after": wait})
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -102,7 +98,16 @@ async def _authenticate(request: web.Request) -> None:
     try:
         request[keys.USER] = await _user_for(request.app, token.strip())
     except Unauthorized:
-        throttle.failed(client)  # a wrong token is a guess; a missing one is not
+        # A wrong token is a guess (a missing one is not): while this client is throttled
+        # it answers 429, never 401, and each one keeps the throttle on. A valid token was
+        # served above whatever the throttle says, so a flood cannot lock out the owner.
+        throttle, client = request.app[THROTTLE], request.remote or "local"
+        throttled = throttle.retry_after(client) is not None
+        throttle.failed(client)
+        wait = throttle.retry_after(client)
+        if throttled and wait is not None:
+            raise TooManyRequests(f"too many failed authentications; try again in {wait}s",
+                                  {"retry_after": wait}) from None
         raise
 
 
@@ -152,6 +157,7 @@ async def _lifecycle(app: web.Application):
     sup = Supervisor(store, settings, p.logs_dir)
     sup.http = http = aiohttp.ClientSession()
     sup.sealer = Sealer.load_or_create(secret_key_file(p))
+    app[idempotency.FINGERPRINT_KEY] = idempotency.fingerprint_key(secret_key_file(p))
     app[keys.SUPERVISOR] = sup
     await sup.recover()
     sup.start()

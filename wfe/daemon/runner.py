@@ -25,6 +25,7 @@ from wfe.daemon.store.util import loads
 from wfe.engine.durations import parse_duration
 from wfe.engine.expressions import evaluate_condition, render
 from wfe.engine.retry import RetryPolicy
+from wfe.engine.strictjson import finite_outcome
 from wfe.errors import WfeError
 
 if TYPE_CHECKING:
@@ -193,7 +194,7 @@ class Runner:
             outcome = {"status": "succeeded", "output": value if isinstance(value, dict) else {}}
         except WfeError as exc:
             outcome = {"status": "failed", "error": str(exc)}
-        outcome = await mask_outcome(self.masker, outcome)
+        outcome = finite_outcome(await mask_outcome(self.masker, outcome))
         if outcome["status"] == "succeeded":
             self.steps[idx].update(status="succeeded", output=outcome["output"])
         # Nothing outside the database acts on a pure step, so its start and its result
@@ -242,8 +243,8 @@ class Runner:
 
     async def _finish(self, idx: int, attempt: int, outcome: dict) -> bool:
         step = self.spec.steps[idx]
-        # Masked before it is recorded anywhere.
-        outcome = await self._stored(lambda: mask_outcome(self.masker, outcome))
+        # Masked before it is recorded anywhere; a NaN or Infinity in its output fails it.
+        outcome = finite_outcome(await self._stored(lambda: mask_outcome(self.masker, outcome)))
         retry_at = None
         if outcome["status"] in ("failed", "timed_out"):
             policy = RetryPolicy.from_spec(self.spec.effective_retry(step))

@@ -19,6 +19,7 @@ from wfe.config import Paths, Settings, ensure_private_dir, paths, write_private
 from wfe.daemon import keys
 from wfe.daemon.app import make_app
 from wfe.daemon.hardening import HEADER_LIMITS, InsecureFiles
+from wfe.daemon.protocol import JsonErrorsRunner
 from wfe.daemon.reaper import become_subreaper
 from wfe.daemon.store.util import now_iso
 from wfe.errors import InvalidSettings
@@ -114,7 +115,7 @@ def _running(p: Paths) -> dict | None:
 async def _serve(p: Paths, settings: Settings, sock: socket.socket) -> None:
     _use_pidfd_watcher()
     app = make_app(p, settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, **HEADER_LIMITS)
+    runner = JsonErrorsRunner(app, access_log=None, handle_signals=False, **HEADER_LIMITS)
     await runner.setup()  # opens the store and recovers runs before anything is served
     site = web.SockSite(runner, sock)
     await site.start()

@@ -20,7 +20,7 @@ from wfe.daemon.procs import kill_leftovers
 from wfe.daemon.reaper import Reaper
 from wfe.daemon.runner import Runner
 from wfe.daemon.store import Store
-from wfe.daemon.store import ops_callbacks, ops_recovery, ops_steps
+from wfe.daemon.store import ops_callbacks, ops_idempotency, ops_recovery, ops_steps
 from wfe.daemon.store.util import is_full
 from wfe.engine.spec import TemplateSpec
 
@@ -246,10 +246,17 @@ class Supervisor:
                 self.cancel(row["id"])
 
     async def _heartbeat_loop(self) -> None:
+        """Also the housekeeping of idempotency keys: a pass every tenth of their window
+        (between one heartbeat and ten minutes apart), not a task per key."""
+        window, next_prune = self.settings.idempotency_window, 0.0
         while True:
             await asyncio.sleep(self.settings.heartbeat_interval)
             if self.live:
                 await self.store.write(ops_steps.heartbeat, list(self.live))
+            if time.monotonic() >= next_prune:
+                if n := await ops_idempotency.prune(self.store, window):
+                    log.info("pruned %d expired idempotency keys", n)
+                next_prune = time.monotonic() + min(600.0, window / 10)
 
     async def _procs_loop(self) -> None:
         """Follow running steps' process trees, and record what each started, so that

@@ -1,10 +1,13 @@
 """Throttling repeated authentication failures from one client (a sliding window).
 
-A client that presented too many bad tokens recently is refused outright, valid token or
-not, until its oldest failure leaves the window: answering "429 for a bad token, 200 for
-a good one" would still let it test tokens at full speed. On 127.0.0.1 every local process
-is the same client, so the limit is generous; a wrong token in a script trips it only when
-it retries in a tight loop.
+Only failing attempts are throttled. Once a client has presented too many bad tokens
+recently, each further bad token answers 429 with Retry-After instead of 401, and counts
+as one more failure, so a client that keeps guessing stays throttled. A valid, unrevoked
+token is always served: on 127.0.0.1 every local process is the same client, and a script
+looping on a wrong token must not lock its owner out of the daemon. (Tokens are 256 random
+bits, so the throttle is not what keeps them secret; it makes a flood of guesses visible
+and tells a misconfigured script to back off.) A missing token is not a guess: it is
+always 401.
 """
 
 from __future__ import annotations

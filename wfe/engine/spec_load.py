@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from wfe.errors import BadRequest, UnsupportedMediaType
+from wfe.engine import strictjson
+from wfe.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 _MAX_NODES = 100_000  # YAML aliases can make a 1 KiB document expand to gigabytes
 
@@ -24,6 +25,10 @@ def load_template_text(text: str | bytes, content_type: str) -> dict[str, Any]:
         except UnicodeDecodeError as e:
             raise BadRequest(f"the template is not UTF-8 text (byte {e.start})") from None
     data = _load_json(text) if is_json else _load_yaml(text)
+    where = strictjson.nonfinite_path(data)  # YAML's .nan and .inf (JSON's are refused as it is read)
+    if where is not None:
+        raise ValidationFailed("invalid template", [
+            {"path": where, "message": "NaN and Infinity are not JSON numbers"}])
     if not isinstance(data, dict):
         shown = "empty" if data is None else f"a {type(data).__name__}"
         raise BadRequest(f"a template must be a mapping (an object), not {shown}")
@@ -32,7 +37,10 @@ def load_template_text(text: str | bytes, content_type: str) -> dict[str, Any]:
 
 def _load_json(text: str) -> Any:
     try:
-        return json.loads(text)
+        return strictjson.loads(text)
+    except strictjson.NonFiniteNumber as e:
+        raise ValidationFailed("invalid template",
+                               [{"path": "(body)", "message": str(e)}]) from None
     except json.JSONDecodeError as e:
         where = {"line": e.lineno, "column": e.colno}
         raise BadRequest(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}", where)

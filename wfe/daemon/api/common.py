@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -15,6 +14,7 @@ from wfe.daemon.secrets import Masker, open_inputs
 from wfe.daemon.store import queries
 from wfe.engine.inputs import parse_boolean
 from wfe.engine.roles import Permission, allows, require
+from wfe.engine import strictjson
 from wfe.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
@@ -66,8 +66,12 @@ async def body_bytes(request: web.Request, allowed: tuple[str, ...] = ("applicat
 
 
 def parse_json(raw: bytes) -> Any:
+    """Strict JSON: NaN and Infinity are refused (422), so no answer can carry one back."""
     try:
-        return json.loads(raw)
+        return strictjson.loads(raw)
+    except strictjson.NonFiniteNumber as exc:
+        raise ValidationFailed("invalid request", [
+            {"path": "(body)", "message": str(exc)}]) from None
     except UnicodeDecodeError as exc:
         raise BadRequest(f"the body is not UTF-8: {exc}") from None
     except ValueError as exc:

@@ -22,6 +22,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from wfe import API_VERSION, __version__
 from wfe import models as m
+from wfe.engine import strictjson
 from wfe.engine.spec import TemplateSpec
 from wfe.engine.spec_models import NAME_RULES
 from wfe.engine.states import RunStatus
@@ -63,6 +64,7 @@ class Op:
     public: bool = False  # no bearer token needed
     produces: str = "application/json"  # text/plain for logs, text/event-stream for streams
     tag: str = ""
+    replay: bool = False  # takes Idempotency-Key: a replay answers 200 with the first's run
 
     @property
     def stream(self) -> bool:
@@ -89,6 +91,13 @@ TEMPLATE_NAME = query("template", {"type": "string", "pattern": f"^{NAME_RULES['
 SINCE = query("since", {"type": "string", "format": "date-time"},
               "only runs created at or after this ISO-8601 time (UTC when it names no offset)")
 V = "/api/v1"
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]{1,255}$"},
+    "description": "1 to 255 printable ASCII characters. The same key and body from the same"
+                   " user within the window (24 h by default) answer the run the first request"
+                   " started, with 200 and `Idempotent-Replayed: true`, and start nothing; the"
+                   " same key with another body is 422 `idempotency_key_reused`."}
 
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", f"{V}/health"): Op("Health, versions and live Runners", m.Health, public=True,
@@ -128,7 +137,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Delete a draft, or archive a published version (runs keep it)", None, 204,
         path=TEMPLATE, tag="templates"),
     ("POST", f"{V}/workflows"): Op("Start a run", m.Run, 201, m.StartRun, errors=(404, 409),
-                                   tag="runs"),
+                                   params=(IDEMPOTENCY_KEY,), replay=True, tag="runs"),
     ("GET", f"{V}/workflows"): Op("The caller's runs, newest first", m.Page[m.Run],
                                   params=(RUN_STATUS, TEMPLATE_NAME, SINCE, ID_PREFIX, BEFORE,
                                           *PAGING),
@@ -209,7 +218,8 @@ ERRORS = {
     413: "The body is over the limit.",
     415: "The body's media type is not one this endpoint takes.",
     422: "Invalid fields or query parameters; `details` lists each with its path.",
-    429: "Too many failed authentications from this client; wait `Retry-After` seconds.",
+    429: "A bad token from a client with too many failed authentications lately; wait"
+         " `Retry-After` seconds. A valid token is never refused.",
     500: "A bug; the daemon's log has the details. Never a traceback.",
     507: "The disk holding wfe's data is full; nothing was changed. Retry after `Retry-After`"
          " seconds.",
@@ -285,6 +295,12 @@ def _responses(method: str, path: str, op: Op, schemas: _Schemas) -> dict:
     if op.response is not None:
         ok["content"] = {op.produces: {"schema": schemas.ref(op.response, "serialization")}}
     out = {str(op.status): ok}
+    if op.replay:
+        out["200"] = {**ok, "description": "A replay: the run an earlier request with this"
+                                           " Idempotency-Key started",
+                      "headers": {"Idempotent-Replayed": {
+                          "description": "present on a replay",
+                          "schema": {"type": "string", "enum": ["true"]}}}}
     error = {"application/json": {"schema": schemas.ref(m.ErrorBody, "serialization")}}
     for status in sorted(error_statuses(method, path, op)):
         out[str(status)] = {"description": ERRORS[status], "content": error}
@@ -352,4 +368,4 @@ def document() -> dict:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(document())
+    return web.json_response(document(), dumps=strictjson.dumps)

@@ -7,6 +7,7 @@ import re
 from aiohttp import web
 
 from wfe.daemon import keys
+from wfe.daemon.api import idempotency
 from wfe.daemon.api.common import (
     choice_param, page_json, page_params, path_run_id, read_model, requires, respond,
     run_answer, run_masker, template_viewer, user,
@@ -17,6 +18,7 @@ from wfe.daemon.store import ops_runs, queries, run_list
 from wfe.daemon.store.run_list import RunFilter
 from wfe.daemon.store.util import new_id
 from wfe.engine.durations import parse_instant
+from wfe.daemon.store.ops_idempotency import KeyTaken
 from wfe.engine.inputs import validate_inputs
 from wfe.engine.roles import Permission
 from wfe.engine.spec_models import NAME_RULES
@@ -27,8 +29,12 @@ from wfe.models import CancelRun, Run, StartRun
 
 @requires(Permission.START_RUNS)
 async def start_run(request: web.Request) -> web.Response:
+    key = idempotency.header_key(request)
     body = await read_model(request, StartRun)
     app, me = request.app, user(request)
+    digest = idempotency.fingerprint(request, body) if key is not None else ""
+    if key is not None and (found := await idempotency.earlier(request, key)):
+        return await idempotency.replay(request, *found, digest)  # before any other check
     row = await _resolve_template(request, body)
     spec = app[keys.SUPERVISOR].template_spec(row["id"], row["spec"])
     inputs = validate_inputs(spec.variables, body.input)
@@ -38,8 +44,14 @@ async def start_run(request: web.Request) -> web.Response:
     steps = [(s.name, s.kind) for s in spec.steps]
     sup = app[keys.SUPERVISOR]
     hook = callback_hook(request, body.callback_url)
-    await app[keys.STORE].write(ops_runs.create_run, me["name"], template, steps, inputs,
-                                body.trigger_type, hook, sup.callback_key, run_id)
+    args = (template, steps, inputs, body.trigger_type, hook, sup.callback_key, run_id)
+    try:
+        if key is None:
+            await app[keys.STORE].write(ops_runs.create_run, me["name"], *args)
+        else:
+            await idempotency.create_once(request, key, digest, *args)
+    except KeyTaken as taken:  # a request with the same key committed first: its run it is
+        return await idempotency.replay(request, taken.run_id, taken.body_hash, digest)
     # Read back before waking, so the 201 shows the run as created (pending), not racing it.
     run = await queries.get_run(app[keys.STORE], run_id, me["name"], detail=False)
     assert run is not None  # committed above by the single writer

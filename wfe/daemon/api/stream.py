@@ -154,7 +154,7 @@ def _resume_point(request: web.Request, default: int = 0) -> int:
 def _event_json(row: dict) -> str:
     return json.dumps({"run_id": row["run_id"], "seq": row["seq"], "type": row["type"],
                        "actor": row["actor"], "at": row["at"], "data": loads(row["data"])},
-                      separators=(",", ":"), ensure_ascii=False)
+                      separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 # ---- a run's events --------------------------------------------------------------------------
@@ -319,7 +319,7 @@ async def _follow_log(sse: _Stream, reader: _LogReader, masker, run_id: str, idx
             if status != "running":
                 waiter.cancel()
                 end = {"attempt": attempt["attempt"], "status": status, "lines": reader.lines}
-                await sse.send(None, "end", json.dumps(end))
+                await sse.send(None, "end", json.dumps(end, allow_nan=False))
                 return
             committed = await sse.pause(waiter, LOG_POLL)
     finally:

@@ -17,6 +17,7 @@ import subprocess
 from wfe.daemon.faults import disk_full
 from wfe.daemon.steps import StepContext, result
 from wfe.daemon.storage import is_full
+from wfe.engine import strictjson
 from wfe.engine.expressions import render, render_shell
 from wfe.errors import StorageFull
 
@@ -211,7 +212,7 @@ def parse_output(text: str) -> dict:
     if not stripped:
         return {}
     if stripped.startswith("{"):
-        value = json.loads(stripped)
+        value = strictjson.loads(stripped)  # NaN or Infinity fails the step, named
         if not isinstance(value, dict):
             raise ValueError("the JSON output must be an object")
         return value

@@ -234,6 +234,20 @@ MIGRATIONS: list[str] = [
     ALTER TABLE steps ADD COLUMN budget_from INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE step_attempts ADD COLUMN procs TEXT;
     """,
+    # Idempotency-Key on starting a run: written in the run's own transaction, so a key
+    # never outlives or misses its run; the primary key decides between racing requests.
+    # created_at is epoch seconds, compared with the window's cutoff and pruned by it.
+    """
+    CREATE TABLE idempotency_keys (
+        owner TEXT NOT NULL,
+        key TEXT NOT NULL,
+        body_hash TEXT NOT NULL,
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (owner, key)
+    );
+    CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+    """,
 ]
 
 

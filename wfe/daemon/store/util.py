@@ -45,11 +45,18 @@ def ordered_id() -> str:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    """What the store writes is strict JSON: a NaN or an Infinity raises ValueError (and
+    undoes the op) rather than be stored and served to parsers that refuse it."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str,
+                      allow_nan=False)
+
+
+def _legacy_constant(name: str) -> None:
+    return None  # a NaN or Infinity stored before they were refused reads as null
 
 
 def loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return None if text is None else json.loads(text, parse_constant=_legacy_constant)
 
 
 def add_event(conn: sqlite3.Connection, run_id: str, type_: str, actor: str, data: dict | None = None) -> int:
