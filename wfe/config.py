@@ -84,6 +84,11 @@ class Settings:
     cancel_grace: float = 5.0
     max_recoveries: int = 5
     max_body_bytes: int = 1024 * 1024
+    # Steps per template: checking one takes time linear in its length (see README, Security).
+    max_template_steps: int = 1000
+    # Bytes kept of one attempt's log: the first and last half, with a line between saying
+    # how much was dropped from the middle.
+    max_log_bytes: int = 50 * 1024 * 1024
     log_tail_bytes: int = 4096
     synchronous: str = "NORMAL"
     # Outbound webhooks: the first retry's delay (later ones keep their ratio to it, about
@@ -133,6 +138,8 @@ class Settings:
             raise ValueError("synchronous must be NORMAL, FULL or EXTRA")
         if s.auth_failure_limit < 1 or s.auth_failure_window <= 0:
             raise ValueError("auth_failure_limit and auth_failure_window must be positive")
+        if s.max_template_steps < 1 or s.max_log_bytes < 1024:
+            raise ValueError("max_template_steps must be >= 1 and max_log_bytes >= 1024")
         if s.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep
             raise ValueError("webhook_retention must be a positive number of seconds")
         return s

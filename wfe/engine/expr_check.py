@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wfe.engine.expr_sandbox import compiled
+from wfe.engine.expr_sandbox import parsed
 from wfe.engine.expr_syntax import (
     Expr,
     ExpressionError,
@@ -84,7 +84,7 @@ def check(
 
 def _check_expr(source: str, *names: set[str]) -> list[str]:
     try:
-        tree, _ = compiled(source)
+        tree = parsed(source)
     except ExpressionError as e:
         return [e.message]
     errors = []
