@@ -12,6 +12,7 @@ from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from wfe.engine.expr_syntax import ExpressionError, show
+from wfe.engine.jsontext import MAX_DEPTH
 
 
 class _Env(ImmutableSandboxedEnvironment):
@@ -52,11 +53,29 @@ def _parse(source: str) -> nodes.Expr:
     if not source:
         raise TemplateSyntaxError("the expression is empty", 1)
     parser = Parser(_ENV, source, state="variable")
-    tree = parser.parse_expression()
+    try:
+        tree = parser.parse_expression()
+    except RecursionError:  # jinja's parser recurses once per level: "((((...", "not not..."
+        raise TemplateSyntaxError(_TOO_DEEP, 1) from None
     if not parser.stream.eos:
         raise TemplateSyntaxError(f"unexpected {parser.stream.current.value!r}", 1)
+    _refuse_deep(tree)
     _refuse_unknown(tree)
     return tree
+
+
+_TOO_DEEP = f"it nests more than {MAX_DEPTH} levels deep"
+
+
+def _refuse_deep(tree: nodes.Node) -> None:
+    """Every later walk of the tree (checks, compiling, rendering) recurses once per level,
+    and "1+1+1..." parses without recursion into a tree as deep as it is long."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise TemplateSyntaxError(_TOO_DEEP, 1)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
 
 
 def _refuse_unknown(node: nodes.Node) -> None:

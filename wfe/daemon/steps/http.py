@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import aiohttp
 
 from wfe.daemon.steps import StepContext, result
+from wfe.engine import jsontext
 from wfe.engine.expressions import render
+from wfe.errors import WfeError
 
 DEFAULT_TIMEOUT = 30.0
 MAX_RESPONSE_BYTES = 1024 * 1024
@@ -43,9 +44,9 @@ async def execute(ctx: StepContext) -> dict:
 
 def _output(status: int, ctype: str, text: str) -> dict:
     if ctype == "application/json" or ctype.endswith("+json"):
-        try:
-            value = json.loads(text)
-        except ValueError:
+        try:  # bounded like a request body's: it is stored and handed on the same way
+            value = jsontext.loads(text, "the response")
+        except WfeError:
             return {"status": status, "body": text}
         return value if isinstance(value, dict) else {"status": status, "json": value}
     return {"status": status, "body": text}

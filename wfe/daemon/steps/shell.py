@@ -14,7 +14,9 @@ import signal
 import subprocess
 
 from wfe.daemon.steps import StepContext, result
+from wfe.engine import jsontext
 from wfe.engine.expressions import render, render_shell
+from wfe.errors import WfeError
 
 MAX_OUTPUT_BYTES = 1024 * 1024
 # Never handed to a step: the daemon's own credentials.
@@ -154,7 +156,7 @@ def parse_output(text: str) -> dict:
     if not stripped:
         return {}
     if stripped.startswith("{"):
-        value = json.loads(stripped)
+        value = _bounded_json(stripped)
         if not isinstance(value, dict):
             raise ValueError("the JSON output must be an object")
         return value
@@ -167,3 +169,17 @@ def parse_output(text: str) -> dict:
             raise ValueError(f"line {number} is not key=value: {line[:80]!r}")
         out[key.strip()] = value
     return out
+
+
+def _bounded_json(text: str):
+    """The output's JSON, refused like a request body's when too deep or not Unicode: it is
+    stored and handed to later steps just the same."""
+    try:
+        return jsontext.loads(text, "the output")
+    except WfeError as exc:
+        raise ValueError(_explained(exc)) from None
+
+
+def _explained(exc: WfeError) -> str:
+    where = [d["path"] for d in exc.details if "path" in d] if isinstance(exc.details, list) else []
+    return exc.message + (f" ({', '.join(where)})" if where else "")
