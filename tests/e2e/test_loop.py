@@ -11,6 +11,8 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+from tests.conftest import wait_until
+
 MAX_STEPS = 1000  # the default max_template_steps
 HEALTH_BOUND = 0.1  # what the loop may take to answer while a long template is being checked
 
@@ -83,3 +85,49 @@ def test_one_step_over_the_limit_is_refused_naming_it(daemon):
     assert "1001 steps" in err["details"][0]["message"]
     assert "at most 1000" in err["details"][0]["message"]
     assert "max_template_steps" in err["details"][0]["message"]
+
+
+def _rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        line = next(ln for ln in f if ln.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
+
+
+def _read_log(url: str, token: str, path: str, got: list) -> None:
+    conn = _connection(url)
+    conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    resp = conn.getresponse()
+    size = 0
+    while chunk := resp.read(64 * 1024):
+        size += len(chunk)
+    got.append((resp.status, size))
+    conn.close()
+
+
+def test_ten_readers_of_a_large_log_leave_memory_flat(daemon):
+    size = 40 * 1024 * 1024  # under the default cap of 50 MB: served whole
+    client = daemon.client()
+    client.create_template({"name": "big", "steps": [
+        {"name": "say", "run": f"yes 0123456789abcdef | head -c {size}"}]})
+    client.publish_template("big")
+    run = client.start_run("big")
+    wait_until(lambda: client.get_run(run["id"])["status"] in ("completed", "failed"),
+               timeout=60, message="the run to end")
+    assert client.get_run(run["id"])["status"] == "completed"
+    path = f"/api/v1/workflows/{run['id']}/steps/say/log"
+    pid = daemon.proc.pid
+    before = _rss(pid)
+    got: list = []
+    readers = [threading.Thread(target=_read_log, args=(daemon.url, daemon.token, path, got))
+               for _ in range(10)]
+    for t in readers:
+        t.start()
+    peak = before
+    while any(t.is_alive() for t in readers):
+        peak = max(peak, _rss(pid))
+        time.sleep(0.01)
+    for t in readers:
+        t.join()
+    peak = max(peak, _rss(pid))
+    assert got == [(200, size)] * 10
+    assert peak - before < 30 * 1024 * 1024, (before, peak)

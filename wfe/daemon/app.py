@@ -23,7 +23,7 @@ from wfe.daemon.supervisor import Supervisor
 from wfe.daemon.throttle import Throttle
 from wfe.daemon.webhooks import Deliverer
 from wfe.errors import (
-    BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge,
+    BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge, RangeNotSatisfiable,
     TooManyRequests, Unauthorized, WfeError,
 )
 
@@ -36,6 +36,8 @@ def error_response(err: WfeError) -> web.Response:
     resp = web.json_response(err.to_dict(), status=err.http_status)
     if isinstance(err, TooManyRequests) and isinstance(err.details, dict):
         resp.headers["Retry-After"] = str(err.details.get("retry_after", 1))
+    if isinstance(err, RangeNotSatisfiable) and isinstance(err.details, dict):
+        resp.headers["Content-Range"] = f"bytes */{err.details.get('size', 0)}"  # RFC 9110
     return resp
 
 

@@ -194,6 +194,7 @@ class Runner:
             expr=self.expr_context(), inputs=self.inputs, log_dir=self.sup.log_dir(self.run_id),
             timeout=self.spec.effective_timeout(step), cancel_grace=self.sup.settings.cancel_grace,
             tail_bytes=self.sup.settings.log_tail_bytes, http=self.sup.http,
+            max_log_bytes=self.sup.settings.max_log_bytes,
             on_spawn=lambda pgid: self.write(ops.set_pgid, self.run_id, idx, attempt, pgid))
         self._step_task = asyncio.ensure_future(EXECUTORS[step.kind](ctx))
         try:

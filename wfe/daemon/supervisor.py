@@ -17,6 +17,7 @@ from wfe.config import Settings
 from wfe.daemon.faults import fault
 from wfe.daemon.procs import kill_leftovers
 from wfe.daemon.runner import Runner
+from wfe.daemon.steps import logcap
 from wfe.daemon.store import Store
 from wfe.daemon.store import ops_callbacks, ops_recovery, ops_steps
 from wfe.engine.spec import TemplateSpec
@@ -64,6 +65,8 @@ class Supervisor:
         self._loops = [
             asyncio.create_task(self._watch(self._timer_loop), name="wfe-timer"),
             asyncio.create_task(self._watch(self._heartbeat_loop), name="wfe-heartbeat"),
+            # Caps the logs of steps that run long; a short one is capped as it ends.
+            asyncio.create_task(self._watch(self._log_cap_loop), name="wfe-log-cap"),
         ]
 
     async def stop(self) -> None:
@@ -207,6 +210,9 @@ class Supervisor:
             await asyncio.sleep(self.settings.heartbeat_interval)
             if self.live:
                 await self.store.write(ops_steps.heartbeat, list(self.live))
+
+    async def _log_cap_loop(self) -> None:
+        await logcap.watch(min(1.0, self.settings.heartbeat_interval))
 
     def stats(self) -> dict:
         return {"live_runners": len(self.live), "queued_runs": len(self._queue),

@@ -19,6 +19,7 @@ from aiohttp import web
 from wfe.daemon import keys
 from wfe.daemon.api.common import visible_run
 from wfe.daemon.secrets import open_inputs
+from wfe.daemon.steps import logcap
 from wfe.daemon.store import Store
 from wfe.daemon.store.util import loads
 from wfe.errors import NotFound, ValidationFailed
@@ -31,6 +32,7 @@ LIVENESS = 1.0
 LOG_POLL = 0.25
 BATCH = 500
 MAX_LINE = 64 * 1024  # a longer line without a newline is sent in pieces of this size
+READ_CHUNK = 1024 * 1024  # what one read of a log takes into memory
 TERMINAL = frozenset({"run.completed", "run.failed", "run.cancelled"})
 REOPENED = frozenset({"run.retried", "run.rolled_back"})  # the ways out of a terminal status
 EVENT_COLUMNS = "e.id, e.run_id, e.seq, e.type, e.actor, e.at, e.data"
@@ -256,7 +258,8 @@ async def step_log(request: web.Request) -> web.StreamResponse:
             return sse.resp
         await sse.send(None, "attempt", json.dumps({"attempt": attempt["attempt"]}))
         path = _log_path(request, run["id"], step, attempt)
-        await _follow_log(sse, _LogReader(path, skip), masker, run["id"], step["idx"], attempt)
+        reader = _LogReader(path, skip, request.app[keys.SETTINGS].max_log_bytes)
+        await _follow_log(sse, reader, masker, run["id"], step["idx"], attempt)
     return sse.resp
 
 
@@ -318,9 +321,12 @@ async def _follow_log(sse: _Stream, reader: _LogReader, masker, run_id: str, idx
                 row = await _attempt(sse.store, run_id, idx, attempt["attempt"])
                 status = row["status"] if row else "unknown"
             # The status is read first: once it says the attempt is over, the process has
-            # exited and this read reaches the true end of the file.
-            for number, line in await asyncio.to_thread(reader.read, status != "running"):
-                await sse.send(number, None, masker.text(line))
+            # exited and these reads reach the true end of the file.
+            more = True
+            while more:  # a bounded piece at a time: memory stays flat for a large log
+                lines, more = await asyncio.to_thread(reader.read, status != "running")
+                for number, line in lines:
+                    await sse.send(number, None, masker.text(line))
             if status != "running":
                 waiter.cancel()
                 end = {"attempt": attempt["attempt"], "status": status, "lines": reader.lines}
@@ -335,22 +341,53 @@ class _LogReader:
     """Reads a growing log file as numbered lines, skipping the first ``skip``.
 
     The file is kept open: when the attempt ends its file is masked and replaced, and the
-    open handle still reads the original to its end, so line numbers stay consistent."""
+    open handle still reads the original to its end, so line numbers stay consistent. While
+    the step runs its file may be trimmed in place (logcap): the reader maps its position
+    through the marker, and when what it had not read yet was dropped it goes on from the
+    marker, which it sends as a line."""
 
-    def __init__(self, path: Path, skip: int) -> None:
+    def __init__(self, path: Path, skip: int, limit: int) -> None:
         self.path = path
         self.skip = skip
+        self.limit = limit
         self.lines = 0
         self._file = None
         self._buf = b""
+        self._trim: logcap.Trimmed | None = None
 
-    def read(self, final: bool) -> list[tuple[int, str]]:
+    def read(self, final: bool) -> tuple[list[tuple[int, str]], bool]:
+        """Lines from at most READ_CHUNK more bytes, and whether more may be there now."""
         if self._file is None:
             try:
                 self._file = open(self.path, "rb")
             except FileNotFoundError:
-                return []
-        self._buf += self._file.read()
+                return [], False
+        with logcap.LOCK:
+            self._follow_trim()
+            chunk = self._file.read(READ_CHUNK)
+        self._buf += chunk
+        more = len(chunk) == READ_CHUNK
+        return self._split(final and not more), more
+
+    def _follow_trim(self) -> None:
+        pos = self._file.tell()
+        trim = logcap.marker_of(self._file, self.limit)
+        self._file.seek(pos)
+        if trim is None or trim == self._trim:
+            return
+        before, self._trim = self._trim, trim
+        if pos <= trim.head:
+            return  # the head is never rewritten: read on into the marker
+        # Where the reader is in the step's output, then in the trimmed file.
+        old_marker, old_dropped = (before.marker, before.dropped) if before else (0, 0)
+        written = trim.head + old_dropped + max(0, pos - trim.head - old_marker)
+        if written >= trim.head + trim.dropped:
+            self._file.seek(trim.head + trim.marker + written - trim.head - trim.dropped)
+        else:  # what came next was dropped: the marker line says so
+            self._buf = b""
+            self._file.seek(trim.head)
+
+    def _split(self, final: bool) -> list[tuple[int, str]]:
         out = []
         while True:
             cut = self._buf.find(b"\n")

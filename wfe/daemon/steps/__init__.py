@@ -27,6 +27,7 @@ class StepContext:
     on_spawn: Callable[[int], Awaitable[None]] | None = None
     http: Any = None  # the daemon's aiohttp ClientSession
     extra_env: dict[str, str] = field(default_factory=dict)
+    max_log_bytes: int = 50 * 1024 * 1024  # see wfe.daemon.steps.logcap
 
     @property
     def idempotency_key(self) -> str:

@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 
-from wfe.daemon.steps import StepContext, result
+from wfe.daemon.steps import StepContext, logcap, result
 from wfe.engine import jsontext
 from wfe.engine.expressions import render, render_shell
 from wfe.errors import WfeError
@@ -73,7 +73,9 @@ async def execute(ctx: StepContext) -> dict:
         return result("failed", error=f"could not start the command: {exc}",
                       log_path=str(log_path))
     os.close(fd)
-    outcome = await _wait(proc, ctx)
+    with logcap.watched(log_path, ctx.max_log_bytes):
+        outcome = await _wait(proc, ctx)
+    await logcap.cap(log_path, ctx.max_log_bytes)
     outcome["log_path"] = str(log_path)
     outcome["log_tail"] = read_tail(log_path, ctx.tail_bytes)
     if outcome["status"] == "succeeded":
