@@ -59,8 +59,7 @@ def _health_latencies(url: str, creating: threading.Thread) -> list[float]:
     return took
 
 
-def test_health_answers_while_a_maximal_template_is_checked(daemon):
-    body = long_template(MAX_STEPS)
+def _create_while_polling(daemon, body: str) -> tuple[list[float], dict]:
     result: dict = {}
     creating = threading.Thread(target=_post_template,
                                 args=(daemon.url, daemon.token, body, result))
@@ -68,11 +67,24 @@ def test_health_answers_while_a_maximal_template_is_checked(daemon):
     latencies = _health_latencies(daemon.url, creating)
     creating.join()
     assert result["status"] == 201, result["body"][:500]
-    # Polls answered all through the creation, not once at its end: the loop was never held
-    # for the creation's whole duration, whatever the machine's load...
-    assert len(latencies) >= 3, (len(latencies), result["took"])
-    # ...and no single one waited for the checks.
-    assert max(latencies) < HEALTH_BOUND, (max(latencies), result["took"], len(latencies))
+    return latencies, result
+
+
+def test_health_answers_while_a_maximal_template_is_checked(daemon):
+    body, worst = long_template(MAX_STEPS), []
+    # On a machine shared with other work, a single poll may now and then be held up by
+    # the scheduler rather than by the daemon: the bound must hold in one of a few tries.
+    # A loop blocked by the checks fails every try, by far (the whole ~1 s of checking).
+    for _ in range(3):
+        latencies, result = _create_while_polling(daemon, body)
+        # Polls answered all through each creation, not once at its end: the loop was never
+        # held for the creation's whole duration, whatever the machine's load...
+        assert len(latencies) >= 3, (len(latencies), result["took"])
+        worst.append(max(latencies))
+        if worst[-1] < HEALTH_BOUND:
+            break
+    # ...and no single poll waited for the checks.
+    assert min(worst) < HEALTH_BOUND, worst
 
 
 def test_one_step_over_the_limit_is_refused_naming_it(daemon):

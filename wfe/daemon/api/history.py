@@ -14,6 +14,7 @@ from wfe.daemon.store import ops_history, queries
 from wfe.errors import NotFound, RangeNotSatisfiable, ValidationFailed
 from wfe.models import RollbackRequest, RollbackResult, Snapshot
 
+
 async def snapshots(request: web.Request) -> web.Response:
     run = await visible_run(request)
     limit, offset = page_params(request)
