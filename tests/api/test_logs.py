@@ -9,6 +9,8 @@ import re
 from tests.api.test_stream import open_stream, read_events
 from tests.conftest import async_wait_until
 from tests.support import api_client
+from wfe.daemon.api.logreader import LogReader
+from wfe.daemon.steps import logcap
 
 CAP = 64 * 1024
 # 1 MB of numbered lines (11 bytes each: "L" + 9 digits + "\n")
@@ -107,3 +109,56 @@ async def test_a_running_step_is_capped_and_its_live_stream_reads_through(settin
     after = lines[marks[0] + 1:]
     assert after[-2:] == ["L000094999", "the end"]
     assert all(re.fullmatch(r"L\d{9}", line) for line in after[1:-1])
+
+
+def _numbered(start: int, stop: int) -> bytes:
+    return b"".join(b"L%09d\n" % i for i in range(start, stop))
+
+
+def _append(path, data: bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(data)
+
+
+def test_the_live_reader_keeps_its_place_through_trims(tmp_path):
+    """A reader part way through the kept tail goes on exactly where it was; one whose next
+    bytes were dropped goes on from the marker, which it sends as a line."""
+    limit, path = 2200, tmp_path / "say.log"  # 100 lines of 11 bytes per half
+    path.write_bytes(_numbered(0, 150))
+    ahead, behind = LogReader(path, 0, limit), LogReader(path, 0, limit)
+    lines, _ = ahead.read(False)
+    assert [t for _, t in lines] == [f"L{i:09d}" for i in range(150)]
+    _append(path, _numbered(150, 250))
+    assert logcap.trim(path, limit)  # keeps lines 0..99 and 150..249
+    _append(path, _numbered(250, 400))
+    assert logcap.trim(path, limit)  # keeps 0..99 and 300..399; the marker counts both
+    _append(path, _numbered(400, 410))
+    lines, more = ahead.read(True)
+    text = [t for _, t in lines]
+    marker = "[wfe: 2200 bytes dropped here; max_log_bytes is 2200]"
+    assert not more
+    assert text[0] == marker  # lines 150..299 were dropped before this reader got to them
+    assert text[1:] == [f"L{i:09d}" for i in range(300, 410)]
+    assert [n for n, _ in lines] == list(range(151, 151 + len(lines)))
+    # a reader that starts after the trims reads the head, the marker and the tail
+    whole = [t for _, t in behind.read(True)[0]]
+    assert whole == [f"L{i:09d}" for i in range(100)] + [marker] + [
+        f"L{i:09d}" for i in range(300, 410)]
+    ahead.close()
+    behind.close()
+
+
+def test_a_reader_in_the_kept_tail_misses_nothing(tmp_path):
+    limit, path = 2200, tmp_path / "say.log"
+    path.write_bytes(_numbered(0, 250))
+    reader = LogReader(path, 0, limit)
+    assert len(reader.read(False)[0]) == 250
+    _append(path, _numbered(250, 260))
+    assert logcap.trim(path, limit)  # keeps 160..259: the reader was at 250
+    lines, _ = reader.read(False)
+    assert [t for _, t in lines] == [f"L{i:09d}" for i in range(250, 260)]
+    _append(path, _numbered(260, 300))
+    assert logcap.trim(path, limit)  # a second trim, past the first marker: keeps 200..299
+    lines, _ = reader.read(True)
+    assert [t for _, t in lines] == [f"L{i:09d}" for i in range(260, 300)]
+    reader.close()

@@ -18,8 +18,8 @@ from aiohttp import web
 
 from wfe.daemon import keys
 from wfe.daemon.api.common import visible_run
+from wfe.daemon.api.logreader import LogReader
 from wfe.daemon.secrets import open_inputs
-from wfe.daemon.steps import logcap
 from wfe.daemon.store import Store
 from wfe.daemon.store.util import loads
 from wfe.errors import NotFound, ValidationFailed
@@ -31,8 +31,6 @@ LIVENESS = 1.0
 # A step's log file grows without any commit, so a running attempt's file is read this often.
 LOG_POLL = 0.25
 BATCH = 500
-MAX_LINE = 64 * 1024  # a longer line without a newline is sent in pieces of this size
-READ_CHUNK = 1024 * 1024  # what one read of a log takes into memory
 TERMINAL = frozenset({"run.completed", "run.failed", "run.cancelled"})
 REOPENED = frozenset({"run.retried", "run.rolled_back"})  # the ways out of a terminal status
 EVENT_COLUMNS = "e.id, e.run_id, e.seq, e.type, e.actor, e.at, e.data"
@@ -258,7 +256,7 @@ async def step_log(request: web.Request) -> web.StreamResponse:
             return sse.resp
         await sse.send(None, "attempt", json.dumps({"attempt": attempt["attempt"]}))
         path = _log_path(request, run["id"], step, attempt)
-        reader = _LogReader(path, skip, request.app[keys.SETTINGS].max_log_bytes)
+        reader = LogReader(path, skip, request.app[keys.SETTINGS].max_log_bytes)
         await _follow_log(sse, reader, masker, run["id"], step["idx"], attempt)
     return sse.resp
 
@@ -311,7 +309,7 @@ async def _masker(request: web.Request, run_id: str):
     return open_inputs(loads(stored) or {}, request.app[keys.SUPERVISOR].sealer)[1]
 
 
-async def _follow_log(sse: _Stream, reader: _LogReader, masker, run_id: str, idx: int,
+async def _follow_log(sse: _Stream, reader: LogReader, masker, run_id: str, idx: int,
                       attempt: dict) -> None:
     status, committed = attempt["status"], False
     try:
@@ -335,71 +333,3 @@ async def _follow_log(sse: _Stream, reader: _LogReader, masker, run_id: str, idx
             committed = await sse.pause(waiter, LOG_POLL)
     finally:
         reader.close()
-
-
-class _LogReader:
-    """Reads a growing log file as numbered lines, skipping the first ``skip``.
-
-    The file is kept open: when the attempt ends its file is masked and replaced, and the
-    open handle still reads the original to its end, so line numbers stay consistent. While
-    the step runs its file may be trimmed in place (logcap): the reader maps its position
-    through the marker, and when what it had not read yet was dropped it goes on from the
-    marker, which it sends as a line."""
-
-    def __init__(self, path: Path, skip: int, limit: int) -> None:
-        self.path = path
-        self.skip = skip
-        self.limit = limit
-        self.lines = 0
-        self._file = None
-        self._buf = b""
-        self._trim: logcap.Trimmed | None = None
-
-    def read(self, final: bool) -> tuple[list[tuple[int, str]], bool]:
-        """Lines from at most READ_CHUNK more bytes, and whether more may be there now."""
-        if self._file is None:
-            try:
-                self._file = open(self.path, "rb")
-            except FileNotFoundError:
-                return [], False
-        with logcap.LOCK:
-            self._follow_trim()
-            chunk = self._file.read(READ_CHUNK)
-        self._buf += chunk
-        more = len(chunk) == READ_CHUNK
-        return self._split(final and not more), more
-
-    def _follow_trim(self) -> None:
-        pos = self._file.tell()
-        trim = logcap.marker_of(self._file, self.limit)
-        self._file.seek(pos)
-        if trim is None or trim == self._trim:
-            return
-        before, self._trim = self._trim, trim
-        if pos <= trim.head:
-            return  # the head is never rewritten: read on into the marker
-        # Where the reader is in the step's output, then in the trimmed file.
-        old_marker, old_dropped = (before.marker, before.dropped) if before else (0, 0)
-        written = trim.head + old_dropped + max(0, pos - trim.head - old_marker)
-        if written >= trim.head + trim.dropped:
-            self._file.seek(trim.head + trim.marker + written - trim.head - trim.dropped)
-        else:  # what came next was dropped: the marker line says so
-            self._buf = b""
-            self._file.seek(trim.head)
-
-    def _split(self, final: bool) -> list[tuple[int, str]]:
-        out = []
-        while True:
-            cut = self._buf.find(b"\n")
-            if cut < 0 and len(self._buf) < MAX_LINE and not (final and self._buf):
-                break
-            end = cut if 0 <= cut < MAX_LINE else min(len(self._buf), MAX_LINE)
-            raw, self._buf = self._buf[:end], self._buf[end + 1 if end == cut else end:]
-            self.lines += 1
-            if self.lines > self.skip:
-                out.append((self.lines, raw.decode("utf-8", "replace").rstrip("\r")))
-        return out
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
