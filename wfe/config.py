@@ -101,6 +101,11 @@ class Settings:
     proc_scan_interval: float = 0.5
     max_recoveries: int = 5
     max_body_bytes: int = 1024 * 1024
+    # Steps per template: checking one takes time linear in its length (see README, Security).
+    max_template_steps: int = 1000
+    # Bytes kept of one attempt's log: the first and last half, with a line between saying
+    # how much was dropped from the middle.
+    max_log_bytes: int = 50 * 1024 * 1024
     log_tail_bytes: int = 4096
     # The most one ${{ }} expression may render to (and about what it may build on the way);
     # over it the step fails, or the template is refused when the expression is constant.
@@ -152,6 +157,8 @@ class Settings:
             raise InvalidSettings("synchronous must be NORMAL, FULL or EXTRA")
         if self.auth_failure_limit < 1 or self.auth_failure_window <= 0:
             raise InvalidSettings("auth_failure_limit and auth_failure_window must be positive")
+        if self.max_template_steps < 1 or self.max_log_bytes < 1024:
+            raise InvalidSettings("max_template_steps must be >= 1 and max_log_bytes >= 1024")
         if self.idempotency_window <= 0:
             raise InvalidSettings("idempotency_window must be a positive number of seconds")
         if self.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep

@@ -107,6 +107,14 @@ class UnsupportedMediaType(WfeError):
     exit_code = EXIT_USAGE
 
 
+class RangeNotSatisfiable(WfeError):
+    """The requested byte range is not in the file."""
+
+    code = "range_not_satisfiable"
+    http_status = 416
+    exit_code = EXIT_USAGE
+
+
 class ValidationFailed(WfeError):
     """The request is invalid."""
 

@@ -10,6 +10,7 @@ fails in its teardown.
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -90,7 +91,82 @@ def test_api_conforms(case, live, calls):
                            excluded_checks=excluded)
 
 
+def test_every_json_body_gets_hostile_ones():
+    hostile = {r.ok().label for r in hostile_schema.get_all_operations()}
+    assert len(hostile) >= 10 and hostile == {f"{m} {p}" for m, p in JSON_BODIES}
+
+
 def test_every_route_but_streams_is_fuzzed():
     fuzzed = {tuple(label.split(" ", 1)) for label in labels()}
     assert len(fuzzed) >= 30
     assert fuzzed == {(m, p) for m, p, _ in ROUTES} - STREAMS
+
+
+# ---- hostile bodies: the same operations, with what a JSON parser accepts but nothing after
+# it can store or walk. Every answer must still be a documented 4xx in the error shape.
+
+DEEP = 10_000  # past Python's recursion limit, where json.loads itself gives up
+HOSTILE_EXAMPLES = max(2, MAX_EXAMPLES // 3)
+JSON_BODIES = {(method.upper(), path)
+               for path, item in build_document(ROUTES)["paths"].items()
+               for method, op in item.items()
+               if "application/json" in op.get("requestBody", {}).get("content", {})}
+hostile_schema = schema.include(func=lambda ctx: (
+    ctx.operation.method.upper(), ctx.operation.path) in JSON_BODIES)
+
+
+def with_surrogates(value):
+    """Every string value (not key: those name fields) with a lone surrogate appended."""
+    if isinstance(value, str):
+        return value + "\ud800"
+    if isinstance(value, list):
+        return [with_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {k: with_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def holds_text(value) -> bool:
+    if isinstance(value, dict):
+        return any(holds_text(v) for v in value.values())
+    return isinstance(value, str) or (isinstance(value, list) and any(map(holds_text, value)))
+
+
+def deep_body(body) -> bytes:
+    """The case's body with one more field nested DEEP levels: JSON text written by hand,
+    since json.dumps itself cannot go that deep."""
+    nested = "[" * DEEP + "]" * DEEP
+    if isinstance(body, dict):
+        inner = json.dumps(body)[1:-1]
+        return ("{" + inner + ("," if inner else "") + f'"deep":{nested}' + "}").encode()
+    return nested.encode()
+
+
+def hostile_check(case, response) -> None:
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        response_schema_conformance, status_code_conformance,
+    )
+
+    case.validate_response(response, checks=[not_a_server_error, status_code_conformance,
+                                             response_schema_conformance])
+
+
+@hostile_schema.parametrize()
+@settings(max_examples=HOSTILE_EXAMPLES, deadline=None, derandomize=not EXPLORE, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.filter_too_much])
+def test_hostile_bodies_answer_4xx(case, live, calls):
+    calls.append(case.operation.label)
+    if case.media_type != "application/json":
+        case.media_type = "application/json"  # the YAML form of templates is tested alike
+    # Sent as text written here: schemathesis re-checks a case's body, and its validator
+    # cannot take a str that is not Unicode; json.dumps writes each one as \ud800.
+    headers = {"Authorization": f"Bearer {live.token}", "Content-Type": "application/json"}
+    bodies = [deep_body(case.body)]
+    if holds_text(case.body):
+        bodies.append(json.dumps(with_surrogates(case.body)).encode())
+    for body in bodies:
+        response = case.call(base_url=live.url, data=body, headers=headers)
+        hostile_check(case, response)
+        assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])

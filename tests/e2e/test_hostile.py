@@ -128,3 +128,27 @@ async def test_a_nul_byte_fails_the_step_and_runs_nothing(settings, tmp_path):
         assert done["status"] == "failed"
         assert "argument 2 contains a NUL byte" in done["steps"][0]["error"]
     assert list(canary.iterdir()) == []
+
+
+async def test_outputs_that_are_not_unicode_or_too_deep_fail_the_step_cleanly(settings, tmp_path):
+    """A step's $WFE_OUTPUT is bounded like a request body: it is stored and handed on too."""
+    writes = {
+        "surrogate": '{"v": "a\\ud800b"}',
+        "deep": '{"v": ' + "[" * 10_000 + "]" * 10_000 + "}",
+        "deep_objects": '{"v": ' + '{"a": ' * 65 + "1" + "}" * 65 + "}",
+    }
+    async with api_client(settings) as api:
+        for name, text in writes.items():
+            source = tmp_path / f"{name}.json"
+            source.write_text(text)
+            await api.template({"name": f"out-{name.replace('_', '-')}", "steps": [
+                {"name": "emit", "run": f"cat {shlex.quote(str(source))} > \"$WFE_OUTPUT\""},
+                {"name": "after", "set": {}}]})
+            run = await api.start(f"out-{name.replace('_', '-')}")
+            done = await api.wait_status(run["id"], "completed", "failed")
+            assert done["status"] == "failed", (name, done)
+            step = done["steps"][0]
+            assert step["status"] == "failed"
+            assert "could not read the step's output" in step["error"], step["error"]
+            assert ("not valid Unicode (v)" if name == "surrogate" else "nested more than 64") \
+                in step["error"]

@@ -27,7 +27,8 @@ from wfe.daemon.throttle import Throttle
 from wfe.daemon.webhooks import Deliverer
 from wfe.engine import strictjson
 from wfe.errors import (
-    BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge, StorageFull,
+    BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge, RangeNotSatisfiable,
+    StorageFull,
     TooManyRequests, Unauthorized, WfeError,
 )
 
@@ -40,6 +41,8 @@ def error_response(err: WfeError) -> web.Response:
     resp = web.json_response(err.to_dict(), status=err.http_status, dumps=strictjson.dumps)
     if isinstance(err, TooManyRequests | StorageFull) and isinstance(err.details, dict):
         resp.headers["Retry-After"] = str(err.details.get("retry_after", 1))
+    if isinstance(err, RangeNotSatisfiable) and isinstance(err.details, dict):
+        resp.headers["Content-Range"] = f"bytes */{err.details.get('size', 0)}"  # RFC 9110
     return resp
 
 

@@ -213,6 +213,7 @@ class Runner:
             env_passthrough=self.sup.settings.step_env_passthrough,
             expr_limit=self.expr_limit,
             procs=self.sup.reaper, keep_background=self._keeps_background(step),
+            max_log_bytes=self.sup.settings.max_log_bytes,
             on_spawn=lambda pgid: self.write(ops.set_pgid, self.run_id, idx, attempt, pgid))
         execute = EXECUTORS[step.kind]
 

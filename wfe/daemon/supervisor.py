@@ -19,6 +19,7 @@ from wfe.daemon.faults import fault
 from wfe.daemon.procs import kill_leftovers
 from wfe.daemon.reaper import Reaper
 from wfe.daemon.runner import Runner
+from wfe.daemon.steps import logcap
 from wfe.daemon.store import Store
 from wfe.daemon.store import ops_callbacks, ops_idempotency, ops_recovery, ops_steps
 from wfe.daemon.store.util import is_full
@@ -75,6 +76,8 @@ class Supervisor:
             asyncio.create_task(self._watch(self._timer_loop), name="wfe-timer"),
             asyncio.create_task(self._watch(self._heartbeat_loop), name="wfe-heartbeat"),
             asyncio.create_task(self._watch(self._procs_loop), name="wfe-procs"),
+            # Caps the logs of steps that run long; a short one is capped as it ends.
+            asyncio.create_task(self._watch(self._log_cap_loop), name="wfe-log-cap"),
         ]
 
     async def drain(self, grace: float, now: asyncio.Event) -> None:
@@ -271,6 +274,9 @@ class Supervisor:
                     tree.changed = False
                     procs = tree.members | {(tree.leader, tree.started)}
                     await self.store.write(ops_steps.set_procs, *tree.key, sorted(procs))
+
+    async def _log_cap_loop(self) -> None:
+        await logcap.watch(min(1.0, self.settings.heartbeat_interval))
 
     def stats(self) -> dict:
         return {"live_runners": len(self.live), "queued_runs": len(self._queue),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from wfe.engine.expr_limits import MAX_EXPRESSION_BYTES
 from wfe.engine.expr_render import evaluate
-from wfe.engine.expr_sandbox import compiled
+from wfe.engine.expr_sandbox import parsed
 from wfe.engine.expr_syntax import (
     Expr,
     ExpressionError,
@@ -90,7 +90,7 @@ def check(
 
 def _check_expr(source: str, names: tuple[set[str], set[str], set[str]], limit: int) -> list[str]:
     try:
-        tree, _ = compiled(source)
+        tree = parsed(source)
     except ExpressionError as e:
         return [e.message]
     errors = []

@@ -34,15 +34,22 @@ from wfe.engine.spec_models import (
 from wfe.errors import ValidationFailed
 
 
-def parse_template(data: Any, max_expression_bytes: int = MAX_EXPRESSION_BYTES) -> TemplateSpec:
+def parse_template(data: Any, max_expression_bytes: int = MAX_EXPRESSION_BYTES,
+                   max_steps: int | None = None) -> TemplateSpec:
     """The template in ``data``, or ValidationFailed("template is invalid") listing every error.
 
     A constant expression (one that reads no data) over ``max_expression_bytes`` is an error.
+    ``max_steps`` refuses a longer template before any check runs, whose time grows with it.
     """
     if not isinstance(data, dict):
         raise ValidationFailed(
             "template is invalid", [{"path": "", "message": "a template must be a mapping"}]
         )
+    steps = data.get("steps")
+    if max_steps is not None and isinstance(steps, list) and len(steps) > max_steps:
+        raise ValidationFailed("template is too long", [{
+            "path": "steps", "message": f"{len(steps)} steps; a template may have at most "
+            f"{max_steps} (the daemon's max_template_steps setting)"}])
     details: list[dict[str, str]] = []
     spec: TemplateSpec | None = None
     try:
@@ -171,7 +178,9 @@ def _check_steps(steps: list[Any], variables: set[str], add: Any, limit: int) ->
         kind = _check_kind(raw, path, add)
         if kind:
             _check_applicable(raw, kind, path, add)
-        _check_expressions(raw, path, (variables, set(before), callbacks), add, limit)
+        # ``before`` itself, not a copy per step (which made a long template quadratic): the
+        # checks only read it, and this step's name is added after them.
+        _check_expressions(raw, path, (variables, before, callbacks), add, limit)
         if isinstance(name, str):
             first_index.setdefault(name, i)
             before.add(name)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
 
-from wfe.engine import strictjson
+from wfe.engine import jsontext, strictjson
 from wfe.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 _MAX_NODES = 100_000  # YAML aliases can make a 1 KiB document expand to gigabytes
@@ -25,7 +24,8 @@ def load_template_text(text: str | bytes, content_type: str) -> dict[str, Any]:
         except UnicodeDecodeError as e:
             raise BadRequest(f"the template is not UTF-8 text (byte {e.start})") from None
     data = _load_json(text) if is_json else _load_yaml(text)
-    where = strictjson.nonfinite_path(data)  # YAML's .nan and .inf (JSON's are refused as it is read)
+    # YAML's .nan and .inf (JSON's are refused as it is read)
+    where = strictjson.nonfinite_path(data)
     if where is not None:
         raise ValidationFailed("invalid template", [
             {"path": where, "message": "NaN and Infinity are not JSON numbers"}])
@@ -36,19 +36,29 @@ def load_template_text(text: str | bytes, content_type: str) -> dict[str, Any]:
 
 
 def _load_json(text: str) -> Any:
-    try:
-        return strictjson.loads(text)
-    except strictjson.NonFiniteNumber as e:
-        raise ValidationFailed("invalid template",
-                               [{"path": "(body)", "message": str(e)}]) from None
-    except json.JSONDecodeError as e:
-        where = {"line": e.lineno, "column": e.colno}
-        raise BadRequest(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}", where)
+    return jsontext.loads(text, "the template")
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's composer recurses once per level of nesting: refuse a deep document while
+    composing it, before the stack runs out (aliases are bounded after, by _too_big)."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > jsontext.MAX_DEPTH:
+                raise jsontext.too_deep()
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def _load_yaml(text: str) -> Any:
+    loader = _Loader(text)
     try:
-        data = yaml.safe_load(text)
+        data = loader.get_single_data()
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         problem = getattr(e, "problem", None) or str(e)
@@ -58,8 +68,11 @@ def _load_yaml(text: str) -> Any:
         raise BadRequest(
             f"malformed YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}", where
         ) from None
+    finally:
+        loader.dispose()
     if _too_big(data):
         raise BadRequest(f"the YAML expands to more than {_MAX_NODES} values (anchors and aliases)")
+    jsontext.check(data)  # an alias can nest deeper than the text does
     return data
 
 

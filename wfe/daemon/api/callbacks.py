@@ -20,7 +20,7 @@ async def _payload(request: web.Request):
     raw = await body_bytes(request)
     if len(raw) > MAX_PAYLOAD:
         raise PayloadTooLarge(f"a callback payload is at most {MAX_PAYLOAD} bytes")
-    return parse_json(raw) if raw.strip() else {}
+    return await parse_json(raw) if raw.strip() else {}
 
 
 async def _deliver(request: web.Request, digest: str) -> web.Response:

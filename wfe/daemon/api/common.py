@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -12,15 +13,16 @@ from pydantic import BaseModel, ValidationError
 from wfe.daemon import keys
 from wfe.daemon.secrets import Masker, open_inputs
 from wfe.daemon.store import queries
+from wfe.engine import jsontext
 from wfe.engine.inputs import parse_boolean
 from wfe.engine.roles import Permission, allows, require
-from wfe.engine import strictjson
 from wfe.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_LIMIT = 500
 MAX_OFFSET = 2**63 - 1  # SQLite's largest integer; a larger one would be a 500
+THREAD_ABOVE = 64 * 1024  # a body this large is parsed off the event loop
 
 
 def user(request: web.Request) -> dict:
@@ -65,24 +67,19 @@ async def body_bytes(request: web.Request, allowed: tuple[str, ...] = ("applicat
     return await request.read()
 
 
-def parse_json(raw: bytes) -> Any:
-    """Strict JSON: NaN and Infinity are refused (422), so no answer can carry one back."""
-    try:
-        return strictjson.loads(raw)
-    except strictjson.NonFiniteNumber as exc:
-        raise ValidationFailed("invalid request", [
-            {"path": "(body)", "message": str(exc)}]) from None
-    except UnicodeDecodeError as exc:
-        raise BadRequest(f"the body is not UTF-8: {exc}") from None
-    except ValueError as exc:
-        raise BadRequest(f"malformed JSON: {exc}") from None
+async def parse_json(raw: bytes) -> Any:
+    """The body's JSON (see jsontext.loads for what is refused); a large one is read in a
+    thread, as its time grows with its size."""
+    if len(raw) > THREAD_ABOVE:
+        return await asyncio.to_thread(jsontext.loads, raw)
+    return jsontext.loads(raw)
 
 
 async def read_model(request: web.Request, model: type[M], optional: bool = False) -> M:
     """The body as a model: 415 for another content type, 400 for bad JSON, 422 for fields."""
     if optional and not request.can_read_body:
         return model()
-    data = parse_json(await body_bytes(request))
+    data = await parse_json(await body_bytes(request))
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     try:

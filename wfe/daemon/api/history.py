@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from aiohttp import web
 
 from wfe.daemon import keys
@@ -10,10 +12,8 @@ from wfe.daemon.api.common import (
 )
 from wfe.daemon.store import ops_history, queries
 from wfe.engine.roles import Permission
-from wfe.errors import NotFound, ValidationFailed
+from wfe.errors import NotFound, RangeNotSatisfiable, ValidationFailed
 from wfe.models import RollbackRequest, RollbackResult, Snapshot
-
-MAX_LOG_BYTES = 64 * 1024 * 1024
 
 
 async def snapshots(request: web.Request) -> web.Response:
@@ -38,6 +38,8 @@ async def rollback(request: web.Request) -> web.Response:
 
 
 async def step_log(request: web.Request) -> web.StreamResponse:
+    """The attempt's log file, streamed from disk (sendfile), whole or the ``Range`` asked
+    for: memory stays flat however large the log or how many read it at once."""
     run = await visible_run(request)
     raw = request.query.get("attempt")
     if raw is not None and not (raw.isdigit() and int(raw) >= 1):
@@ -47,13 +49,33 @@ async def step_log(request: web.Request) -> web.StreamResponse:
                                     request.match_info["step"], int(raw) if raw else None)
     if row is None:
         raise NotFound("no such step or attempt in this run")
-    resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
-    await resp.prepare(request)
-    if row["log_path"]:
-        try:
-            with open(row["log_path"], "rb") as f:
-                await resp.write(f.read(MAX_LOG_BYTES))
-        except FileNotFoundError:
-            pass
-    await resp.write_eof()
-    return resp
+    size = _size(row["log_path"])
+    if size is None:  # still running (the path is recorded at its end), or no log at all
+        return web.Response(body=b"", content_type="text/plain", charset="utf-8")
+    _check_range(request, size)
+    return web.FileResponse(row["log_path"], headers={
+        "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-cache"})
+
+
+def _size(path: str | None) -> int | None:
+    try:
+        return os.stat(path).st_size if path else None
+    except OSError:
+        return None
+
+
+def _check_range(request: web.Request, size: int) -> None:
+    """FileResponse answers an unsatisfiable Range with an empty 416: refuse it first, in
+    the one error shape (the same rules: a start at or past the end, or a malformed one)."""
+    if "Range" not in request.headers or "If-Range" in request.headers:
+        return
+    try:
+        rng = request.http_range
+    except ValueError:
+        raise RangeNotSatisfiable("the Range header is not bytes=START-END, bytes=START- or"
+                                  " bytes=-N", {"size": size}) from None
+    start = rng.start
+    if start is not None and start < 0 and rng.stop is None:
+        start = max(0, start + size)
+    if start is not None and start >= size:
+        raise RangeNotSatisfiable(f"the log has {size} bytes", {"size": size})

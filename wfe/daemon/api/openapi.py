@@ -65,6 +65,7 @@ class Op:
     produces: str = "application/json"  # text/plain for logs, text/event-stream for streams
     tag: str = ""
     replay: bool = False  # takes Idempotency-Key: a replay answers 200 with the first's run
+    partial: bool = False  # answers 206 with Content-Range to a Range header
 
     @property
     def stream(self) -> bool:
@@ -80,6 +81,8 @@ AFTER = (query("after", {"type": "integer", "minimum": 0, "maximum": INT64},
 ATTEMPT = query("attempt", {"type": "integer", "minimum": 1, "maximum": INT64},
                 "default: the latest")
 USER = {"id": {"type": "string", "minLength": 1, "description": "a user id or name"}}
+RANGE = {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "one byte range: bytes=START-END, bytes=START- or bytes=-LAST"}
 TEMPLATE = {"id": {"type": "string", "description": "a template id, NAME (latest) or NAME@N"}}
 RUN_STATUS = status_param([s.value for s in RunStatus])
 ID_PREFIX = query("id_prefix", {"type": "string", "pattern": "^[0-9a-fA-F-]{1,36}$"},
@@ -164,8 +167,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                                    m.RollbackResult, body=m.RollbackRequest,
                                                    path=RUN, errors=(409,), tag="history"),
     ("GET", f"{V}/workflows/{{id}}/steps/{{step}}/log"): Op(
-        "The whole log of a step's attempt", str, path=RUN, produces="text/plain",
-        params=(ATTEMPT,), tag="history"),
+        "The whole log of a step's attempt, or the byte range asked for", str, path=RUN,
+        produces="text/plain", params=(ATTEMPT, RANGE), errors=(416,), partial=True,
+        tag="history"),
     ("GET", f"{V}/workflows/{{id}}/events/stream"): Op(
         "A run's events as Server-Sent Events, until its terminal event", str, path=RUN,
         params=AFTER, produces="text/event-stream", tag="streams"),
@@ -217,6 +221,8 @@ ERRORS = {
     409: "Not allowed in the current state; `details` says why.",
     413: "The body is over the limit.",
     415: "The body's media type is not one this endpoint takes.",
+    416: "The Range asked for is not in the file (`Content-Range: bytes */SIZE` says its"
+         " size) or is not one range of bytes.",
     422: "Invalid fields or query parameters; `details` lists each with its path.",
     429: "A bad token from a client with too many failed authentications lately; wait"
          " `Retry-After` seconds. A valid token is never refused.",
@@ -301,6 +307,10 @@ def _responses(method: str, path: str, op: Op, schemas: _Schemas) -> dict:
                       "headers": {"Idempotent-Replayed": {
                           "description": "present on a replay",
                           "schema": {"type": "string", "enum": ["true"]}}}}
+    if op.partial:
+        out["206"] = {**ok, "description": "the byte range asked for", "headers": {
+            "Content-Range": {"description": "bytes START-END/SIZE",
+                              "schema": {"type": "string"}}}}
     error = {"application/json": {"schema": schemas.ref(m.ErrorBody, "serialization")}}
     for status in sorted(error_statuses(method, path, op)):
         out[str(status)] = {"description": ERRORS[status], "content": error}

@@ -13,12 +13,12 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import BinaryIO
 
 from aiohttp import web
 
 from wfe.daemon import keys
 from wfe.daemon.api.common import run_masker, visible_run
+from wfe.daemon.api.logreader import LogReader
 from wfe.daemon.store import Store
 from wfe.daemon.store.util import loads
 from wfe.errors import NotFound, ValidationFailed
@@ -30,7 +30,6 @@ LIVENESS = 1.0
 # A step's log file grows without any commit, so a running attempt's file is read this often.
 LOG_POLL = 0.25
 BATCH = 500
-MAX_LINE = 64 * 1024  # a longer line without a newline is sent in pieces of this size
 TERMINAL = frozenset({"run.completed", "run.failed", "run.cancelled"})
 REOPENED = frozenset({"run.retried", "run.rolled_back"})  # the ways out of a terminal status
 EVENT_COLUMNS = "e.id, e.run_id, e.seq, e.type, e.actor, e.at, e.data"
@@ -259,7 +258,8 @@ async def step_log(request: web.Request) -> web.StreamResponse:
             return sse.resp
         await sse.send(None, "attempt", json.dumps({"attempt": attempt["attempt"]}))
         path = _log_path(request, run["id"], step, attempt)
-        await _follow_log(sse, _LogReader(path, skip), masker, run["id"], step["idx"], attempt)
+        reader = LogReader(path, skip, request.app[keys.SETTINGS].max_log_bytes)
+        await _follow_log(sse, reader, masker, run["id"], step["idx"], attempt)
     return sse.resp
 
 
@@ -303,7 +303,7 @@ def _log_path(request: web.Request, run_id: str, step: dict, attempt: dict) -> P
     return logs / run_id / f"{step['idx']:03d}-{step['name']}.{attempt['attempt']}.log"
 
 
-async def _follow_log(sse: _Stream, reader: _LogReader, masker, run_id: str, idx: int,
+async def _follow_log(sse: _Stream, reader: LogReader, masker, run_id: str, idx: int,
                       attempt: dict) -> None:
     status, committed = attempt["status"], False
     try:
@@ -313,9 +313,12 @@ async def _follow_log(sse: _Stream, reader: _LogReader, masker, run_id: str, idx
                 row = await _attempt(sse.store, run_id, idx, attempt["attempt"])
                 status = row["status"] if row else "unknown"
             # The status is read first: once it says the attempt is over, the process has
-            # exited and this read reaches the true end of the file.
-            for number, line in await asyncio.to_thread(reader.read, status != "running"):
-                await sse.send(number, None, masker.text(line))
+            # exited and these reads reach the true end of the file.
+            more = True
+            while more:  # a bounded piece at a time: memory stays flat for a large log
+                lines, more = await asyncio.to_thread(reader.read, status != "running")
+                for number, line in lines:
+                    await sse.send(number, None, masker.text(line))
             if status != "running":
                 waiter.cancel()
                 end = {"attempt": attempt["attempt"], "status": status, "lines": reader.lines}
@@ -324,40 +327,3 @@ async def _follow_log(sse: _Stream, reader: _LogReader, masker, run_id: str, idx
             committed = await sse.pause(waiter, LOG_POLL)
     finally:
         reader.close()
-
-
-class _LogReader:
-    """Reads a growing log file as numbered lines, skipping the first ``skip``.
-
-    The file is kept open: when the attempt ends its file is masked and replaced, and the
-    open handle still reads the original to its end, so line numbers stay consistent."""
-
-    def __init__(self, path: Path, skip: int) -> None:
-        self.path = path
-        self.skip = skip
-        self.lines = 0
-        self._file: BinaryIO | None = None
-        self._buf = b""
-
-    def read(self, final: bool) -> list[tuple[int, str]]:
-        if self._file is None:
-            try:
-                self._file = open(self.path, "rb")
-            except FileNotFoundError:
-                return []
-        self._buf += self._file.read()
-        out = []
-        while True:
-            cut = self._buf.find(b"\n")
-            if cut < 0 and len(self._buf) < MAX_LINE and not (final and self._buf):
-                break
-            end = cut if 0 <= cut < MAX_LINE else min(len(self._buf), MAX_LINE)
-            raw, self._buf = self._buf[:end], self._buf[end + 1 if end == cut else end:]
-            self.lines += 1
-            if self.lines > self.skip:
-                out.append((self.lines, raw.decode("utf-8", "replace").rstrip("\r")))
-        return out
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()

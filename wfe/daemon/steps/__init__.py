@@ -31,6 +31,7 @@ class StepContext:
     expr_limit: int = 1024 * 1024  # Settings.max_expression_bytes
     procs: Any = None  # the daemon's Reaper (wfe.daemon.reaper): every process the step starts
     keep_background: bool = False  # leave background processes running when the step ends
+    max_log_bytes: int = 50 * 1024 * 1024  # see wfe.daemon.steps.logcap
 
     @property
     def idempotency_key(self) -> str:

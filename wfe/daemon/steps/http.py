@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 
@@ -10,7 +9,9 @@ import aiohttp
 
 from wfe.daemon.faults import disk_full
 from wfe.daemon.steps import StepContext, result
+from wfe.engine import jsontext
 from wfe.engine.expressions import render
+from wfe.errors import WfeError
 
 log = logging.getLogger("wfe.steps")
 DEFAULT_TIMEOUT = 30.0
@@ -47,9 +48,9 @@ async def execute(ctx: StepContext) -> dict:
 
 def _output(status: int, ctype: str, text: str) -> dict:
     if ctype == "application/json" or ctype.endswith("+json"):
-        try:
-            value = json.loads(text)
-        except ValueError:
+        try:  # bounded like a request body's: it is stored and handed on the same way
+            value = jsontext.loads(text, "the response")
+        except WfeError:
             return {"status": status, "body": text}
         return value if isinstance(value, dict) else {"status": status, "json": value}
     return {"status": status, "body": text}

@@ -15,11 +15,11 @@ import signal
 import subprocess
 
 from wfe.daemon.faults import disk_full
-from wfe.daemon.steps import StepContext, result
+from wfe.daemon.steps import StepContext, logcap, result
 from wfe.daemon.storage import is_full
-from wfe.engine import strictjson
+from wfe.engine import jsontext
 from wfe.engine.expressions import render, render_shell
-from wfe.errors import StorageFull
+from wfe.errors import StorageFull, WfeError
 
 MAX_OUTPUT_BYTES = 1024 * 1024
 # All a step gets of the daemon's environment, plus the names the daemon's operator passes
@@ -101,10 +101,12 @@ async def execute(ctx: StepContext) -> dict:
         if procs is not None:
             procs.spawning -= 1
     try:
-        outcome = await _wait(proc, ctx)
+        with logcap.watched(log_path, ctx.max_log_bytes):
+            outcome = await _wait(proc, ctx)
     finally:
         if procs is not None:  # whatever the step left behind goes with it
             await asyncio.shield(procs.end(proc.pid, ctx.cancel_grace))
+    await logcap.cap(log_path, ctx.max_log_bytes)
     outcome["log_path"] = str(log_path)
     outcome["log_tail"] = read_tail(log_path, ctx.tail_bytes)
     if outcome["status"] == "succeeded":
@@ -212,7 +214,7 @@ def parse_output(text: str) -> dict:
     if not stripped:
         return {}
     if stripped.startswith("{"):
-        value = strictjson.loads(stripped)  # NaN or Infinity fails the step, named
+        value = _bounded_json(stripped)
         if not isinstance(value, dict):
             raise ValueError("the JSON output must be an object")
         return value
@@ -225,3 +227,17 @@ def parse_output(text: str) -> dict:
             raise ValueError(f"line {number} is not key=value: {line[:80]!r}")
         out[key.strip()] = value
     return out
+
+
+def _bounded_json(text: str):
+    """The output's JSON, refused like a request body's when too deep or not Unicode: it is
+    stored and handed to later steps just the same."""
+    try:
+        return jsontext.loads(text, "the output")
+    except WfeError as exc:
+        raise ValueError(_explained(exc)) from None
+
+
+def _explained(exc: WfeError) -> str:
+    where = [d["path"] for d in exc.details if "path" in d] if isinstance(exc.details, list) else []
+    return exc.message + (f" ({', '.join(where)})" if where else "")
