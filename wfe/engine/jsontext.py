@@ -38,7 +38,7 @@ def loads(raw: bytes | str, what: str = "the body") -> Any:
     try:
         value = strictjson.loads(raw)
     except strictjson.NonFiniteNumber as exc:  # no answer may carry one back
-        raise ValidationFailed(f"{what} is not strict JSON",
+        raise ValidationFailed(f"{what} is not strict JSON: {exc}",
                                [{"path": "(body)", "message": str(exc)}]) from None
     except RecursionError:
         raise too_deep() from None
