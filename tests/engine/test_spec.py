@@ -512,3 +512,27 @@ def test_shell_defaults_and_where_it_applies():
     with pytest.raises(ValidationFailed) as e:
         parse_template({"name": "t", "steps": [{"name": "a", "run": ["x"], "shell": "bash"}]})
     assert "argument list runs without a shell" in e.value.details[0]["message"]
+
+
+def test_needs_make_a_graph_and_its_errors_name_the_step():
+    spec = parse_template({"name": "g", "steps": [
+        {"name": "a", "run": "true"},
+        {"name": "b", "needs": [], "run": "true"},
+        {"name": "c", "needs": ["a", "b"], "run": "echo ${{ steps.a.output.x }}"},
+        {"name": "d", "run": "echo ${{ steps.b.status }}"},
+    ]})
+    assert spec.needs == {"a": (), "b": (), "c": ("a", "b"), "d": ("c",)}
+    assert parse_template(spec.to_dict()).needs == spec.needs
+    bad = errors_of({"name": "g", "steps": [
+        {"name": "a", "needs": ["c"], "run": "true"},
+        {"name": "b", "needs": ["a", "nope", "b"], "run": "true"},
+        {"name": "c", "needs": ["b"], "run": "true"},
+        {"name": "e", "needs": [], "run": "echo ${{ steps.a.output.x }}"},
+    ]})
+    assert [(d["path"], d["message"]) for d in bad] == [
+        ("steps[0].needs", "the steps' needs form a cycle: a -> c -> b -> a"),
+        ("steps[1].needs", "step 'b' needs 'nope', which is not a step"),
+        ("steps[1].needs", "step 'b' needs itself"),
+        ("steps[3].run", "'steps.a' does not name an earlier step (one this step needs,"
+                         " directly or through its needs)"),
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from wfe.engine.expr_limits import MAX_EXPRESSION_BYTES
 from wfe.engine.expr_render import evaluate
 from wfe.engine.expr_sandbox import parsed
@@ -25,7 +27,7 @@ def _check_reference(
     name: str,
     keys: list[str | int | None],
     variables: set[str],
-    steps_before: set[str],
+    steps_before: Container[str],
     callback_steps: set[str],
 ) -> str | None:
     private = next((k for k in keys if isinstance(k, str) and k.startswith("_")), None)
@@ -49,7 +51,7 @@ def _check_reference(
 
 
 def _check_step_reference(
-    keys: list[str | int | None], steps_before: set[str], callback_steps: set[str]
+    keys: list[str | int | None], steps_before: Container[str], callback_steps: set[str]
 ) -> str | None:
     if not keys or not isinstance(keys[0], str):
         return "'steps' must be followed by a step name, e.g. steps.build.output"
@@ -63,7 +65,8 @@ def _check_step_reference(
     if step not in steps_before:
         if step in callback_steps:
             return f"'{shown}' is not an earlier step; only its callback_url can be used here"
-        return f"'{shown}' does not name an earlier step"
+        return (f"'{shown}' does not name an earlier step (one this step needs, directly"
+                " or through its needs)")
     if isinstance(field, str) and field not in STEP_FIELDS:
         shown = path_text("steps", keys[:2])
         return f"'{shown}' is unknown; expected output, status or callback_url"
@@ -71,7 +74,7 @@ def _check_step_reference(
 
 
 def check(
-    text: str, variables: set[str], steps_before: set[str], callback_steps: set[str],
+    text: str, variables: set[str], steps_before: Container[str], callback_steps: set[str],
     limit: int = MAX_EXPRESSION_BYTES,
 ) -> list[str]:
     """Problems with the expressions in ``text``: syntax errors, names it may not use, and
@@ -88,7 +91,7 @@ def check(
     return list(dict.fromkeys(errors))
 
 
-def _check_expr(source: str, names: tuple[set[str], set[str], set[str]], limit: int) -> list[str]:
+def _check_expr(source: str, names: tuple[set[str], Container[str], set[str]], limit: int) -> list[str]:
     try:
         tree = parsed(source)
     except ExpressionError as e:
@@ -116,7 +119,7 @@ def _check_constant(source: str, limit: int) -> list[str]:
 
 
 def check_condition(
-    text: str | bool, variables: set[str], steps_before: set[str], callback_steps: set[str],
+    text: str | bool, variables: set[str], steps_before: Container[str], callback_steps: set[str],
     limit: int = MAX_EXPRESSION_BYTES,
 ) -> list[str]:
     if isinstance(text, bool):

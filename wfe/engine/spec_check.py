@@ -9,12 +9,12 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from wfe.engine import expressions
+from wfe.engine import expressions, graph
 from wfe.engine.expr_limits import MAX_EXPRESSION_BYTES
 from wfe.engine.inputs import coerce_value
 from wfe.engine.spec_models import (
@@ -167,8 +167,8 @@ def _check_steps(steps: list[Any], variables: set[str], add: Any, limit: int) ->
         s["name"] for s in steps if isinstance(s, dict) and isinstance(s.get("name"), str)
         and step_kinds(s) == ["callback"]
     }
+    needs = _check_needs(steps, add)
     first_index: dict[str, int] = {}
-    before: set[str] = set()
     for i, raw in enumerate(steps):
         if not isinstance(raw, dict):
             continue
@@ -178,12 +178,33 @@ def _check_steps(steps: list[Any], variables: set[str], add: Any, limit: int) ->
         kind = _check_kind(raw, path, add)
         if kind:
             _check_applicable(raw, kind, path, add)
-        # ``before`` itself, not a copy per step (which made a long template quadratic): the
-        # checks only read it, and this step's name is added after them.
-        _check_expressions(raw, path, (variables, before, callbacks), add, limit)
+        # What the step may read: its upstream steps, found on demand (a set per step would
+        # make a long template quadratic).
+        readable: Container[str] = graph.Upstream(needs, name) if isinstance(name, str) else ()
+        _check_expressions(raw, path, (variables, readable, callbacks), add, limit)
         if isinstance(name, str):
             first_index.setdefault(name, i)
-            before.add(name)
+
+
+def _check_needs(steps: list[Any], add: Any) -> dict[str, tuple[str, ...]]:
+    """The graph's edges; unknown names and cycles are errors naming the step."""
+    # A repeated name is its own error; the graph is drawn from each name's first step.
+    firsts = {s["name"]: i for i, s in reversed(list(enumerate(steps)))
+              if isinstance(s, dict) and isinstance(s.get("name"), str)}
+    named = [(i, steps[i]) for i in sorted(firsts.values())]
+    given = [s.get("needs") if isinstance(s.get("needs"), list) else None for _, s in named]
+    needs = graph.needs_of([(s["name"], [n for n in g if isinstance(n, str)] if g is not None
+                             else None) for (_, s), g in zip(named, given, strict=True)])
+    where = firsts
+    for step, unknown in graph.unknown_needs(needs):
+        what = "itself" if unknown == step else f"'{unknown}', which is not a step"
+        add(f"steps[{where[step]}].needs", f"step '{step}' needs {what}")
+    known = {s: tuple(n for n in ns if n in needs and n != s) for s, ns in needs.items()}
+    cycle = graph.find_cycle(known)
+    if cycle:
+        add(f"steps[{where[cycle[0]]}].needs",
+            "the steps' needs form a cycle: " + " -> ".join(cycle))
+    return known
 
 
 def _check_kind(raw: dict[str, Any], path: str, add: Any) -> str | None:
@@ -215,7 +236,7 @@ def _check_applicable(raw: dict[str, Any], kind: str, path: str, add: Any) -> No
 
 
 def _check_expressions(
-    raw: dict[str, Any], path: str, names: tuple[set[str], set[str], set[str]], add: Any,
+    raw: dict[str, Any], path: str, names: tuple[set[str], Container[str], set[str]], add: Any,
     limit: int,
 ) -> None:
     fields: list[tuple[str, Any]] = [(k, raw.get(k)) for k in ("run", "env", "cwd", "set")]

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from wfe.engine import graph
 from wfe.engine.durations import parse_duration
 
 KINDS = ("run", "http", "sleep", "set", "approval", "callback")
@@ -234,6 +235,8 @@ class StepSpec(_Model):
     timeout: Duration | None = None
     retry: RetrySpec | None = None
     if_: Annotated[str | bool, PlainValidator(_condition)] | None = Field(None, alias="if")
+    # None: the step before it in the list (a chain); []: none, it starts at once.
+    needs: list[Annotated[str, _named("step")]] | None = Field(None, max_length=256)
 
     @model_validator(mode="after")
     def _bare_kind(self) -> StepSpec:
@@ -299,6 +302,11 @@ class TemplateSpec(_Model):
     @property
     def step_names(self) -> list[str]:
         return [s.name for s in self.steps]
+
+    @property
+    def needs(self) -> dict[str, tuple[str, ...]]:
+        """Each step's needs, the defaults filled in (see wfe.engine.graph)."""
+        return graph.needs_of([(s.name, s.needs) for s in self.steps])
 
     @property
     def callback_steps(self) -> list[str]:
