@@ -148,6 +148,7 @@ class Step(Response):
     exit_code: int | None = None
     log_tail: str | None = None
     wake_at: str | None = None
+    needs: list[str] = Field([], description="the steps this one starts after")
     attempts: list[Attempt] = []
 
 
@@ -199,7 +200,10 @@ class Run(Response):
     input: dict[str, Any]
     owner: str
     reason: str | None = None
-    current_step: int
+    current_step: int = Field(description="the first step not done yet (the step count once"
+                                          " all are)")
+    current_steps: list[int] | None = Field(
+        None, description="the steps executing or waiting now (with steps, in a run's detail)")
     current_step_name: str | None = Field(None, description="the name of the step at"
                                                             " current_step")
     created_at: str

@@ -214,7 +214,7 @@ async def test_list_items_are_the_run_model_exactly(settings):
         assert page["total"] == 3
         for item in page["items"]:
             _, one = await api.get(f"/api/v1/workflows/{item['id']}", expect=200)
-            one.update(steps=None, events=None, approvals=None)
+            one.update(steps=None, events=None, approvals=None, current_steps=None)
             assert item == one
         by_id = {r["id"]: r for r in page["items"]}
         assert by_id[plain["id"]]["input"] == {"text": odd, "n": -0.000001}

@@ -1,62 +1,63 @@
-"""A Runner drives one run: claim it, execute the next step, commit, go on.
+"""A Runner drives one run: claim it, start every step the graph makes ready, commit each
+result as it comes, go on.
 
 It holds nothing that is not in the database: what it keeps in memory mirrors the rows it
-committed. It exits whenever the run has nothing to execute now (paused, waiting, asleep,
-backing off, finished); the timer loop or a request wakes the run again.
+committed. It exits whenever the run has nothing to execute now (paused, waiting at a gate,
+asleep, backing off, finished); the timer loop or a request wakes the run again. Which steps
+may start is the engine's answer (wfe.engine.graph.plan); this module only acts on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from typing import TYPE_CHECKING
 
-from wfe.daemon.faults import fault
-from wfe.daemon.secrets import SecretUnavailable, mask_outcome, open_inputs
-from wfe.daemon.steps import StepContext
-from wfe.daemon.steps import http as http_step
-from wfe.daemon.steps import shell as shell_step
+from wfe.daemon.runner_steps import StepDriver
+from wfe.daemon.secrets import SecretUnavailable, open_inputs
 from wfe.daemon.storage import until_stored
-from wfe.daemon.store import ops_approvals, ops_callbacks
+from wfe.daemon.store import ops_approvals
 from wfe.daemon.store import ops_steps as ops
 from wfe.daemon.store.util import loads
-from wfe.engine.durations import parse_duration
-from wfe.engine.expressions import evaluate_condition, render
-from wfe.engine.retry import RetryPolicy
-from wfe.engine.strictjson import finite_outcome
-from wfe.errors import WfeError
+from wfe.engine.graph import Verdict, plan
+from wfe.engine.states import RunStatus
 
 if TYPE_CHECKING:
     from wfe.daemon.supervisor import Supervisor
 
 log = logging.getLogger("wfe.runner")
 DONE = ("succeeded", "skipped")
-EXECUTORS = {"run": shell_step.execute, "http": http_step.execute}
 
 
-class Runner:
+class Runner(StepDriver):
     def __init__(self, sup: Supervisor, run_id: str) -> None:
         self.sup = sup
         self.run_id = run_id
-        self._step_task: asyncio.Task | None = None
+        self.tasks: dict[int, asyncio.Task] = {}  # a step's whole turn: start to commit
+        self.executing: dict[int, asyncio.Task] = {}  # a step's process or request
         self.killed = False
+        self.halted = False  # nothing new starts: the run stopped being `running`
+        self._poked = asyncio.Event()
 
     async def write(self, op, *args):
         """Commit ``op``; while the disk is full, wait and try again: the run goes on
         once there is space, with nothing lost (a failed commit changed nothing)."""
-        return await self._stored(lambda: self.sup.store.write(op, *args))
+        return await self.stored(lambda: self.sup.store.write(op, *args))
 
-    async def _stored(self, fn):
+    async def stored(self, fn):
         return await until_stored(fn, self.sup.settings.storage_retry_interval,
                                   f"run {self.run_id}")
 
     def kill(self) -> None:
-        """The run was cancelled: stop the executing step (its process group is killed)."""
-        self.killed = True
-        if self._step_task is not None:
-            self._step_task.cancel()
+        """The run was cancelled or failed: stop every executing step (process trees too)."""
+        self.killed = self.halted = True
+        for task in self.executing.values():
+            task.cancel()
+
+    def poke(self) -> None:
+        """Something changed in the database (a decision, a callback, a pause): look again."""
+        self._poked.set()
 
     async def run(self) -> None:
         claim = await self.write(ops_approvals.claim, self.run_id)
@@ -70,211 +71,133 @@ class Runner:
                 " daemon's secret.key (was the key replaced?)"})
             return
         if self.masker:  # an attempt a crash cut short left its log unmasked
-            await self._stored(lambda: asyncio.to_thread(
+            await self.stored(lambda: asyncio.to_thread(
                 self.masker.directory, self.sup.log_dir(self.run_id)))
-        while await self._advance():
-            pass
+        try:
+            await self._drive()
+        finally:
+            for task in self.tasks.values():
+                task.cancel()
+            if self.tasks:
+                await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
     def _load(self, claim: dict) -> None:
         run, tpl = claim["run"], claim["template"]
         self.spec = self.sup.template_spec(run["template_id"], tpl["spec"])
+        self.needs = self.spec.needs
+        self.index = {s.name: i for i, s in enumerate(self.spec.steps)}
         self.steps = claim["steps"]
         for s in self.steps:
             s["output"] = loads(s["output"]) or {}
         # Secret inputs are sealed at rest: steps get them in clear, every record masked.
         self.stored_input = loads(run["input"])
         secret = {n for n, v in self.spec.variables.items() if getattr(v, "secret", False)}
-        self.inputs, self.masker = open_inputs(self.stored_input, self.sup.sealer, self.run_id, secret)
+        self.inputs, self.masker = open_inputs(self.stored_input, self.sup.sealer, self.run_id,
+                                               secret)
         self.run_meta = {"id": run["id"], "template": tpl["name"], "version": tpl["version"],
                          "owner": run["owner"]}
 
-    def _next_index(self) -> int | None:
-        return next((s["idx"] for s in self.steps if s["status"] not in DONE), None)
+    # ---- the loop --------------------------------------------------------------------------
 
-    async def _advance(self) -> bool:
-        """Execute or resume the next step; False when the Runner should exit."""
-        if self.sup.draining:  # the daemon is stopping: the next start picks the run up
-            return False
-        idx = self._next_index()
-        if idx is None:
-            await self.write(ops.complete_run, self.run_id)
-            return False
-        row, step = self.steps[idx], self.spec.steps[idx]
-        if row["status"] == "waiting":
-            return await self._resume_waiting(idx)
-        due = row["wake_at"]
-        if row["status"] == "pending" and due is not None and due > time.time():
-            await self.write(ops.hibernate, self.run_id, due)  # backing off before a retry
-            return False
-        if row["status"] not in ("pending", "running"):
-            await self.write(ops.fail_run, self.run_id, "invalid_state",
-                             {"step": step.name, "status": row["status"]})
-            return False
+    async def _drive(self) -> None:
+        while True:
+            if self._poked.is_set():
+                self._poked.clear()
+                await self._reload()
+            await self._settle_waiting()
+            now = time.time()
+            later = [s["name"] for s in self.steps
+                     if s["status"] == "pending" and (s["wake_at"] or 0) > now]
+            statuses = {s["name"]: s["status"] for s in self.steps}
+            # The daemon is stopping: what runs finishes, nothing new starts (the next
+            # start picks the run up).
+            halted = self.halted or self.sup.draining
+            step_plan = plan(self.needs, statuses, halted, later)
+            for name in step_plan.ready:
+                idx = self.index[name]
+                if idx not in self.tasks:
+                    self.tasks[idx] = asyncio.create_task(self._turn(idx))
+            if not self.tasks:
+                if not self.sup.draining:
+                    await self._rest(step_plan.verdict)
+                return
+            await self._wait()
+
+    async def _turn(self, idx: int) -> None:
+        """One step's turn; a False from it means the run is no longer `running`."""
+        go_on = await self.step_turn(idx)
+        if not go_on:
+            self.halted = True
+        if self.steps[idx]["status"] == "failed" and not self.killed:
+            # Fail fast: the run failed with this step, so the branches beside it stop.
+            self.kill()
+
+    async def _wait(self) -> None:
+        """Until a step's turn ends, a poke, or the next timer of a waiting step."""
+        poked = asyncio.ensure_future(self._poked.wait())
         try:
-            ctx = self.expr_context()
-            if step.if_ is not None and not evaluate_condition(step.if_, ctx, self.expr_limit):
-                return await self._skip(idx, "condition is false")
-        except WfeError as exc:
-            return await self._fail_before_start(idx, str(exc))
-        return await self._execute(idx)
-
-    async def _resume_waiting(self, idx: int) -> bool:
-        """A sleep or a callback step whose run was woken: done, timed out, or not yet."""
-        row, step = self.steps[idx], self.spec.steps[idx]
-        if step.kind == "callback":
-            got = await self.write(ops_callbacks.take, self.run_id, idx)
-            if got is not None:
-                return await self._finish(idx, row["attempt"], ops_callbacks.outcome(got["value"]))
-        if row["wake_at"] is not None and row["wake_at"] > time.time():
-            await self.write(ops.hibernate, self.run_id, row["wake_at"])
-            return False
-        if step.kind == "callback":
-            return await self._finish(idx, row["attempt"], {
-                "status": "failed", "error": "callback_timeout: no callback came in time"})
-        return await self._finish(idx, row["attempt"], {"status": "succeeded", "output": {}})
-
-    async def _await_callback(self, idx: int) -> bool:
-        step = self.spec.steps[idx]
-        timeout = self.spec.effective_timeout(step)
-        got = await self.write(ops_callbacks.await_callback, self.run_id, idx, step.name,
-                               self.sup.epoch, timeout)
-        if got is None:
-            return False
-        if "payload" in got:  # it came before the run got here
-            return await self._finish(idx, got["attempt"], ops_callbacks.outcome(got["payload"]["value"]))
-        self.sup.timer_poke()
-        return False
-
-    async def _execute(self, idx: int) -> bool:
-        step = self.spec.steps[idx]
-        if step.kind == "sleep":
-            assert step.sleep is not None  # the field that makes it a sleep step
-            wake = time.time() + parse_duration(step.sleep)
-            attempt = await self.write(ops.start_step, self.run_id, idx, step.name,
-                                       self.sup.epoch, wake)
-            if attempt is not None:
-                self.sup.timer_poke(wake)
-            return False
-        if step.kind == "set":
-            return await self._run_pure(idx)
-        if step.kind == "approval":
-            return await self._gate(idx)
-        if step.kind == "callback":
-            return await self._await_callback(idx)
-        attempt = await self.write(ops.start_step, self.run_id, idx, step.name, self.sup.epoch)
-        if attempt is None:
-            return False
-        fault("step_started")
-        self.steps[idx].update(status="running", attempt=attempt)
-        outcome = await self._run_executor(idx, attempt)
-        return await self._finish(idx, attempt, outcome)
-
-    async def _gate(self, idx: int) -> bool:
-        """Stop at an approval gate: the run hibernates until someone (or the timeout) decides."""
-        step = self.spec.steps[idx]
-        spec = step.approval
-        assert spec is not None  # StepSpec fills in a bare `approval:`
-        try:
-            message = render(spec.message or "", self.expr_context(), self.expr_limit)
-        except WfeError as exc:
-            return await self._fail_before_start(idx, str(exc))
-        timeout = self.spec.effective_timeout(step)
-        gate = {"message": self.masker.text(str(message)), "timeout": timeout,
-                "on_timeout": spec.on_timeout, "approvers": list(spec.approvers or [])}
-        approval_id = await self.write(ops_approvals.request_approval, self.run_id, idx,
-                                       step.name, self.sup.epoch, gate)
-        if approval_id is not None and timeout is not None:
-            self.sup.timer_poke()
-        return False
-
-    async def _run_pure(self, idx: int) -> bool:
-        step = self.spec.steps[idx]
-        try:
-            value = render(step.set, self.expr_context(), self.expr_limit)
-            outcome = {"status": "succeeded", "output": value if isinstance(value, dict) else {}}
-        except WfeError as exc:
-            outcome = {"status": "failed", "error": str(exc)}
-        outcome = finite_outcome(await mask_outcome(self.masker, outcome))
-        if outcome["status"] == "succeeded":
-            self.steps[idx].update(status="succeeded", output=outcome["output"])
-        # Nothing outside the database acts on a pure step, so its start and its result
-        # can share one transaction.
-        verdict = await self.write(ops.pure_step, self.run_id, idx, step.name, self.sup.epoch,
-                                   outcome, self.snapshot_state())
-        return verdict == ops.CONTINUE
-
-    async def _run_executor(self, idx: int, attempt: int) -> dict:
-        step = self.spec.steps[idx]
-        ctx = StepContext(
-            run_id=self.run_id, index=idx, step=self.spec.effective_step(step), attempt=attempt,
-            expr=self.expr_context(), inputs=self.inputs, log_dir=self.sup.logs_dir / self.run_id,
-            timeout=self.spec.effective_timeout(step), cancel_grace=self.sup.settings.cancel_grace,
-            tail_bytes=self.sup.settings.log_tail_bytes, http=self.sup.http,
-            env_passthrough=self.sup.settings.step_env_passthrough,
-            expr_limit=self.expr_limit,
-            procs=self.sup.reaper, keep_background=self._keeps_background(step),
-            max_log_bytes=self.sup.settings.max_log_bytes,
-            on_spawn=lambda pgid: self.write(ops.set_pgid, self.run_id, idx, attempt, pgid))
-        execute = EXECUTORS[step.kind]
-
-        async def once() -> dict:
-            self.sup.log_dir(self.run_id)  # created here: a full disk is waited out too
-            return await execute(ctx)
-
-        # A log that cannot be created on a full disk: no process started, so the same
-        # attempt is tried again once there is space (it is the cancel's target meanwhile).
-        self._step_task = asyncio.ensure_future(self._stored(once))
-        try:
-            return await self._step_task
-        except asyncio.CancelledError:
-            if not self.killed:
-                raise  # the daemon is stopping: leave the attempt for recovery
-            return {"status": "cancelled", "error": "cancelled"}
-        except WfeError as exc:
-            return {"status": "failed", "error": str(exc)}
-        except Exception as exc:  # a bug in an executor must not wedge the run
-            log.exception("step %s of run %s crashed", step.name, self.run_id)
-            return {"status": "failed", "error": f"internal error: {exc}"}
+            async with asyncio.timeout(self._next_timer()):
+                await asyncio.wait([*self.tasks.values(), poked],
+                                   return_when=asyncio.FIRST_COMPLETED)
+        except TimeoutError:
+            pass
         finally:
-            self._step_task = None
+            poked.cancel()
+        for idx, task in list(self.tasks.items()):
+            if task.done():
+                del self.tasks[idx]
+                task.result()  # a bug in a turn is the Runner's crash, handled as such
 
-    def _keeps_background(self, step) -> bool:
-        keep = getattr(step, "keep_background", None)
-        return self.sup.settings.step_keep_background if keep is None else keep
+    def _next_timer(self) -> float | None:
+        """Seconds until a waiting step (a sleep, a callback's timeout) or a backoff is due."""
+        times = [s["wake_at"] for s in self.steps
+                 if s["wake_at"] is not None and s["status"] in ("waiting", "pending")]
+        if not times:
+            return None
+        return max(0.0, min(times) - time.time())
 
-    async def _finish(self, idx: int, attempt: int, outcome: dict) -> bool:
-        step = self.spec.steps[idx]
-        # Masked before it is recorded anywhere; a NaN or Infinity in its output fails it.
-        outcome = finite_outcome(await self._stored(lambda: mask_outcome(self.masker, outcome)))
-        retry_at = None
-        if outcome["status"] in ("failed", "timed_out"):
-            policy = RetryPolicy.from_spec(self.spec.effective_retry(step))
-            since = self.steps[idx].get("budget_from") or 0
-            if policy.should_retry(attempt, outcome["status"], outcome.get("exit_code"), since):
-                retry_at = time.time() + policy.delay(attempt - since, random.random())
-        if outcome["status"] == "succeeded":
-            self.steps[idx].update(status="succeeded", output=outcome.get("output") or {})
-        fault("before_step_commit")
-        verdict = await self.write(ops.finish_step, self.run_id, idx, step.name, attempt, outcome,
-                                   self.snapshot_state(), retry_at)
-        fault("after_step_commit")
-        if retry_at is not None:
-            self.sup.timer_poke(retry_at)
-        return verdict == ops.CONTINUE
+    async def _reload(self) -> None:
+        """Statuses as the database has them now (a decision or a cancel from the API)."""
+        run_status, rows = await self.write(ops.step_states, self.run_id)
+        for row in rows:
+            mine = self.steps[row["idx"]]
+            if row["idx"] not in self.tasks:
+                mine.update(status=row["status"], wake_at=row["wake_at"],
+                            output=loads(row["output"]) or {}, attempt=row["attempt"])
+        if run_status != RunStatus.RUNNING:
+            self.halted = True
+            if RunStatus(run_status).terminal and self.executing:
+                self.kill()
 
-    async def _skip(self, idx: int, why: str) -> bool:
-        self.steps[idx]["status"] = "skipped"
-        step = self.spec.steps[idx]
-        verdict = await self.write(ops.skip_step, self.run_id, idx, step.name,
-                                   self.snapshot_state(), why)
-        return verdict == ops.CONTINUE
+    async def _settle_waiting(self) -> None:
+        """Waiting steps whose time came, or whose callback arrived, finish now."""
+        if self.halted:
+            return
+        gates_due = False
+        for row in self.steps:
+            if row["status"] != "waiting" or row["idx"] in self.tasks:
+                continue
+            if self.spec.steps[row["idx"]].kind == "approval":
+                gates_due = gates_due or (row["wake_at"] or float("inf")) <= time.time()
+            elif not await self.resume_waiting(row["idx"]):
+                self.halted = True
+        if gates_due:  # the gate's timeout decides, as the timer loop would have
+            await self.write(ops_approvals.expire_all_due, self.run_id)
+            await self._reload()
 
-    async def _fail_before_start(self, idx: int, error: str) -> bool:
-        step = self.spec.steps[idx]
-        attempt = await self.write(ops.start_step, self.run_id, idx, step.name, self.sup.epoch)
-        if attempt is None:
-            return False
-        return await self._finish(idx, attempt, {"status": "failed", "error": error})
+    async def _rest(self, verdict: Verdict | None) -> None:
+        """Nothing executes: end the run, or let it hibernate until something is due."""
+        if verdict == Verdict.COMPLETED:
+            await self.write(ops.complete_run, self.run_id)
+        elif verdict == Verdict.FAILED:
+            failed = next(s for s in self.steps if s["status"] == "failed")
+            await self.write(ops.fail_run, self.run_id, "step_failed",
+                             {"step": failed["name"], "error": failed.get("error")})
+        elif verdict != Verdict.CANCELLED:
+            await self.write(ops.rest_run, self.run_id)
+            self.sup.timer_poke()
+
+    # ---- what steps read -------------------------------------------------------------------
 
     @property
     def expr_limit(self) -> int:
@@ -289,4 +212,10 @@ class Runner:
 
     def snapshot_state(self) -> dict:
         outputs = {s["name"]: s["output"] for s in self.steps if s["status"] in DONE}
-        return {"input": self.stored_input, "outputs": outputs, "position": self._next_index()}
+        skipped = [s["name"] for s in self.steps if s["status"] == "skipped"]
+        # current_step: the first step not done yet (the step count once all are)
+        position = next((s["idx"] for s in self.steps if s["status"] not in DONE),
+                        len(self.steps))
+        return {"input": self.stored_input, "outputs": outputs, "skipped": skipped,
+                "position": position}
+

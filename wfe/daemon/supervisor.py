@@ -56,6 +56,8 @@ class Supervisor:
         self.draining = False
         self._crash_tasks: set[asyncio.Task] = set()
         self.reaper = Reaper()
+        # Steps executing at once across all runs (a run's branches each take one).
+        self.step_slots = asyncio.Semaphore(settings.max_concurrent_steps)
 
     # ---- start-up and shut-down ----------------------------------------------------------
 
@@ -131,6 +133,7 @@ class Supervisor:
             return
         if run_id in self.live:
             self._rewake.add(run_id)
+            self.runners[run_id].poke()  # a live Runner looks again without exiting
         elif run_id not in self._queued:
             if len(self.live) < self.settings.max_concurrent_steps:
                 self._spawn(run_id)

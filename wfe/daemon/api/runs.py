@@ -41,7 +41,8 @@ async def start_run(request: web.Request) -> web.Response:
     run_id = new_id()  # secret inputs are sealed to their run, so the id comes first
     inputs = await seal_inputs_async(spec.variables, inputs, app[keys.SUPERVISOR].sealer, run_id)
     template = {"id": row["id"], "name": row["name"], "version": row["version"]}
-    steps = [(s.name, s.kind) for s in spec.steps]
+    needs = spec.needs
+    steps = [(s.name, s.kind, needs[s.name]) for s in spec.steps]
     sup = app[keys.SUPERVISOR]
     hook = callback_hook(request, body.callback_url)
     args = (template, steps, inputs, body.trigger_type, hook, sup.callback_key, run_id)

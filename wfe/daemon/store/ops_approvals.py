@@ -19,18 +19,19 @@ from wfe.daemon.store.util import SYSTEM, add_event, dumps, loads, new_id, now_i
 
 
 def request_approval(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch: int,
-                     gate: dict) -> str | None:
-    """The run reaches a gate: step waiting, approval pending, run waiting_approval."""
+                     gate: dict) -> dict | None:
+    """A step reaches its gate: step waiting, approval pending. The run turns
+    ``waiting_approval`` once nothing else of it executes (ops_steps.rest_run).
+    ``{"id", "attempt", "expires_at"}``, or None when the run is not running."""
     run = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
     if run["status"] != RunStatus.RUNNING:
         return None
-    target = transition(run["status"], Action.AWAIT_APPROVAL)
     now, approval_id = now_iso(), new_id()
     expires = time.time() + gate["timeout"] if gate.get("timeout") else None
     (attempt,) = conn.execute(
         "UPDATE steps SET status = 'waiting', attempt = attempt + 1, started_at = ?,"
-        " finished_at = NULL, error = NULL WHERE run_id = ? AND idx = ? RETURNING attempt",
-        (now, run_id, idx)).fetchone()
+        " finished_at = NULL, error = NULL, wake_at = ? WHERE run_id = ? AND idx = ?"
+        " RETURNING attempt", (now, expires, run_id, idx)).fetchone()
     conn.execute("INSERT INTO step_attempts (run_id, idx, attempt, status, epoch, started_at)"
                  " VALUES (?,?,?,'waiting',?,?)", (run_id, idx, attempt, epoch, now))
     conn.execute(
@@ -38,13 +39,12 @@ def request_approval(conn: sqlite3.Connection, run_id: str, idx: int, name: str,
         " requested_at, expires_at) VALUES (?,?,?,?,'pending',?,?,?,?,?)",
         (approval_id, run_id, idx, name, gate.get("message") or "", dumps(gate["approvers"]),
          gate.get("on_timeout") or "reject", now, expires))
-    conn.execute("UPDATE runs SET status = ?, current_step = ?, wake_at = ?, updated_at = ?"
-                 " WHERE id = ?", (target.value, idx, expires, now, run_id))
+    conn.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (now, run_id))
     add_event(conn, run_id, "step.started", SYSTEM, {"step": name, "attempt": attempt})
     add_event(conn, run_id, "approval.requested", SYSTEM, {
         "approval_id": approval_id, "step": name, "message": gate.get("message") or "",
         "approvers": gate["approvers"], "expires_at": now_iso(expires) if expires else None})
-    return approval_id
+    return {"id": approval_id, "attempt": attempt, "expires_at": expires}
 
 
 def may_decide(approval: sqlite3.Row | dict, run_owner: str, user: str) -> bool:
@@ -74,7 +74,7 @@ def decide(conn: sqlite3.Connection, run_id: str, approval_id: str, user: str, a
                  " WHERE id = ?", (status, user, now_iso(), comment, approval_id))
     add_event(conn, run_id, f"approval.{status}", user,
               {"approval_id": approval_id, "step": approval["step"], "comment": comment})
-    if run["status"] == RunStatus.WAITING_APPROVAL:
+    if run["status"] in (RunStatus.WAITING_APPROVAL, RunStatus.RUNNING):
         return apply_decision(conn, run_id, approval_id)
     return False  # paused: resume applies it
 
@@ -86,7 +86,8 @@ def reads(conn: sqlite3.Connection, run, user: str) -> bool:
 
 
 def apply_decision(conn: sqlite3.Connection, run_id: str, approval_id: str) -> bool:
-    """Carry a recorded decision into the run: go on, or fail. True when it goes on."""
+    """Carry a recorded decision into the run: go on, or fail. True when it was applied now
+    (the run's Runner, live or not, must look again: to go on, or to stop its branches)."""
     a = conn.execute("SELECT * FROM approvals WHERE id = ?", (approval_id,)).fetchone()
     if a["applied"]:
         return False
@@ -96,21 +97,24 @@ def apply_decision(conn: sqlite3.Connection, run_id: str, approval_id: str) -> b
     output = {"decision": a["status"], "decided_by": a["decided_by"], "comment": a["comment"]}
     error = None if step_status == "succeeded" else f"{a['status']} by {a['decided_by']}"
     conn.execute(
-        "UPDATE steps SET status = ?, finished_at = ?, output = ?, error = ? WHERE run_id = ?"
-        " AND idx = ?", (step_status, now, dumps(output), error, run_id, a["idx"]))
+        "UPDATE steps SET status = ?, finished_at = ?, output = ?, error = ?, wake_at = NULL"
+        " WHERE run_id = ? AND idx = ?", (step_status, now, dumps(output), error, run_id,
+                                          a["idx"]))
     conn.execute("UPDATE step_attempts SET status = ?, finished_at = ?, error = ? WHERE run_id = ?"
                  " AND idx = ? AND status = 'waiting'", (step_status, now, error, run_id, a["idx"]))
     if step_status == "failed":
         add_event(conn, run_id, "step.failed", SYSTEM, {"step": a["step"], "error": error})
         reason = "approval_timeout" if a["decided_by"] == SYSTEM else "approval_rejected"
         fail_run(conn, run_id, reason, {"step": a["step"], "comment": a["comment"]})
-        return False
+        return True
     add_event(conn, run_id, "step.succeeded", SYSTEM, {"step": a["step"]})
     insert_snapshot(conn, run_id, a["idx"], a["step"], _state(conn, run_id))
     status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
     target = transition(status, Action.APPROVE) if status == RunStatus.WAITING_APPROVAL else status
+    # wake_at now: whether or not a Runner is live, the run is looked at again at once.
     conn.execute("UPDATE runs SET status = ?, current_step = ?, wake_at = ?, updated_at = ?,"
-                 " recoveries = 0 WHERE id = ?", (target, a["idx"] + 1, time.time(), now, run_id))
+                 " recoveries = 0 WHERE id = ?",
+                 (target, _position(conn, run_id), time.time(), now, run_id))
     return True
 
 
@@ -119,13 +123,21 @@ def _state(conn: sqlite3.Connection, run_id: str) -> dict:
     rows = conn.execute("SELECT idx, name, output FROM steps WHERE run_id = ? AND status IN"
                         " ('succeeded', 'skipped') ORDER BY idx", (run_id,)).fetchall()
     done = {r["name"]: loads(r["output"]) or {} for r in rows}
-    nxt = conn.execute("SELECT MIN(idx) FROM steps WHERE run_id = ? AND status NOT IN"
-                       " ('succeeded', 'skipped')", (run_id,)).fetchone()[0]
-    return {"input": json.loads(run["input"]), "outputs": done, "position": nxt}
+    skipped = [r["name"] for r in conn.execute(
+        "SELECT name FROM steps WHERE run_id = ? AND status = 'skipped' ORDER BY idx", (run_id,))]
+    return {"input": json.loads(run["input"]), "outputs": done, "skipped": skipped,
+            "position": _position(conn, run_id)}
+
+
+def _position(conn: sqlite3.Connection, run_id: str) -> int:
+    """current_step: the first step not done yet (the step count once all are)."""
+    return conn.execute(
+        "SELECT COALESCE(MIN(idx) FILTER (WHERE status NOT IN ('succeeded', 'skipped')),"
+        " COUNT(*)) FROM steps WHERE run_id = ?", (run_id,)).fetchone()[0]
 
 
 def expire_due(conn: sqlite3.Connection, run_id: str) -> bool:
-    """Apply the timeout of a gate whose deadline passed; True when the run goes on."""
+    """Apply the timeout of a gate whose deadline passed; True when one did."""
     a = conn.execute("SELECT * FROM approvals WHERE run_id = ? AND status = 'pending'"
                      " AND expires_at <= ?", (run_id, time.time())).fetchone()
     if a is None:
@@ -138,6 +150,12 @@ def expire_due(conn: sqlite3.Connection, run_id: str) -> bool:
     add_event(conn, run_id, "approval.expired", SYSTEM,
               {"approval_id": a["id"], "step": a["step"], "on_timeout": a["on_timeout"]})
     return apply_decision(conn, run_id, a["id"])
+
+
+def expire_all_due(conn: sqlite3.Connection, run_id: str) -> None:
+    """Every gate of the run whose deadline passed takes its timeout's decision."""
+    while expire_due(conn, run_id):
+        pass
 
 
 def pending_decided(conn: sqlite3.Connection, run_id: str) -> str | None:
@@ -162,5 +180,5 @@ def claim(conn: sqlite3.Connection, run_id: str) -> dict | None:
 
     status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
     if status is not None and status[0] == RunStatus.WAITING_APPROVAL:
-        expire_due(conn, run_id)
+        expire_all_due(conn, run_id)
     return claim_run(conn, run_id)

@@ -26,7 +26,8 @@ def load_run(conn: sqlite3.Connection, run_id: str, owner: str | None = None) ->
     return row
 
 
-def create_run(conn: sqlite3.Connection, owner: str, template: dict, steps: list[tuple[str, str]],
+def create_run(conn: sqlite3.Connection, owner: str, template: dict,
+               steps: list[tuple[str, str, tuple[str, ...]]],
                input_: dict, trigger_type: str, hook: dict | None = None,
                callback_key: bytes | None = None, run_id: str | None = None) -> str:
     """``hook``: ``{url, secret}`` of the start request's callback_url, which gets every
@@ -40,10 +41,11 @@ def create_run(conn: sqlite3.Connection, owner: str, template: dict, steps: list
          now, now, time.time()),
     )
     conn.executemany(
-        "INSERT INTO steps (run_id, idx, name, kind, status) VALUES (?,?,?,?,?)",
-        [(run_id, i, name, kind, StepStatus.PENDING.value) for i, (name, kind) in enumerate(steps)],
+        "INSERT INTO steps (run_id, idx, name, kind, status, needs) VALUES (?,?,?,?,?,?)",
+        [(run_id, i, name, kind, StepStatus.PENDING.value, dumps(list(needs)))
+         for i, (name, kind, needs) in enumerate(steps)],
     )
-    callbacks = [(i, name) for i, (name, kind) in enumerate(steps) if kind == "callback"]
+    callbacks = [(i, name) for i, (name, kind, _) in enumerate(steps) if kind == "callback"]
     if callbacks:
         from wfe.daemon.store.ops_callbacks import register
 
@@ -120,9 +122,11 @@ def retry_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) -> 
         " ORDER BY idx LIMIT 1", (run_id,),
     ).fetchone()
     idx = first["idx"] if first else run["current_step"]
+    # Only what did not get done runs again: completed branches keep their outputs.
     conn.execute(
         "UPDATE steps SET status = 'pending', error = NULL, wake_at = NULL,"
-        " budget_from = attempt WHERE run_id = ? AND idx >= ?", (run_id, idx),
+        " budget_from = attempt WHERE run_id = ? AND status NOT IN ('succeeded', 'skipped')",
+        (run_id,),
     )
     spec = conn.execute("SELECT spec FROM templates WHERE id = ?", (run["template_id"],)).fetchone()
     conn.execute(

@@ -70,8 +70,7 @@ def start_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch
         "INSERT INTO step_attempts (run_id, idx, attempt, status, epoch, started_at)"
         " VALUES (?,?,?,?,?,?)", (run_id, idx, attempt, step_status, epoch, now),
     )
-    conn.execute("UPDATE runs SET current_step = ?, wake_at = ?, updated_at = ? WHERE id = ?",
-                 (idx, wake_at, now, run_id))
+    conn.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (now, run_id))
     data: dict[str, Any] = {"step": name, "attempt": attempt}
     if wake_at is not None:
         data["until"] = now_iso(wake_at)
@@ -94,8 +93,9 @@ def set_procs(conn: sqlite3.Connection, run_id: str, step: str, attempt: str,
 
 
 def finish_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, attempt: int,
-                result: dict, state: dict, retry_at: float | None = None) -> str:
-    """Record a step's outcome and decide, with the run's current status, what comes next.
+                result: dict, state: dict, retry_at: float | None = None) -> tuple[str, str]:
+    """Record a step's outcome and decide, with the run's current status, what comes next:
+    ``(CONTINUE or STOP, the step's status as recorded)``.
 
     ``result``: status (succeeded|failed|timed_out|cancelled), output, error, exit_code,
     log_path, log_tail. ``retry_at``: when the engine's retry policy grants another attempt.
@@ -121,8 +121,8 @@ def finish_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, atte
         insert_snapshot(conn, run_id, idx, name, state)
         # Recoveries count crashes in a row: a step that gets done ends the streak.
         conn.execute("UPDATE runs SET current_step = ?, updated_at = ?, recoveries = 0"
-                     " WHERE id = ?", (idx + 1, now, run_id))
-        return CONTINUE if run_status == RunStatus.RUNNING else STOP
+                     " WHERE id = ?", (state["position"], now, run_id))
+        return (CONTINUE if run_status == RunStatus.RUNNING else STOP), "succeeded"
     data |= {"error": result.get("error"), "exit_code": result.get("exit_code"), "status": status}
     if status == "cancelled":
         conn.execute(
@@ -130,9 +130,10 @@ def finish_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, atte
             " exit_code = ?, log_tail = ? WHERE run_id = ? AND idx = ?",
             (now, result.get("error"), *common))
         add_event(conn, run_id, "step.cancelled", SYSTEM, data)
-        return STOP
+        return STOP, "cancelled"
     if retry_at is not None and run_status in (RunStatus.RUNNING, RunStatus.PAUSED):
-        return _schedule_retry(conn, run_id, idx, retry_at, data, result, common, run_status)
+        _schedule_retry(conn, run_id, idx, retry_at, data, result, common)
+        return (CONTINUE if run_status == RunStatus.RUNNING else STOP), "pending"
     conn.execute(
         "UPDATE steps SET status = 'failed', finished_at = ?, error = ?, wake_at = NULL,"
         " exit_code = ?, log_tail = ? WHERE run_id = ? AND idx = ?",
@@ -140,10 +141,10 @@ def finish_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, atte
     add_event(conn, run_id, "step.failed", SYSTEM, data)
     if run_status in (RunStatus.RUNNING, RunStatus.PAUSED):
         fail_run(conn, run_id, "step_failed", {"step": name, "error": result.get("error")})
-    return STOP
+    return STOP, "failed"
 
 
-def _schedule_retry(conn, run_id, idx, retry_at, data, result, common, run_status) -> str:
+def _schedule_retry(conn, run_id, idx, retry_at, data, result, common) -> None:
     conn.execute(
         "UPDATE steps SET status = 'pending', error = ?, wake_at = ?, exit_code = ?, log_tail = ?"
         " WHERE run_id = ? AND idx = ?", (result.get("error"), retry_at, *common))
@@ -151,9 +152,6 @@ def _schedule_retry(conn, run_id, idx, retry_at, data, result, common, run_statu
     add_event(conn, run_id, "step.retry_scheduled", SYSTEM, {
         "step": data["step"], "next_attempt": data["attempt"] + 1,
         "delay": round(retry_at - time.time(), 3), "at": now_iso(retry_at)})
-    if run_status == RunStatus.RUNNING:
-        conn.execute("UPDATE runs SET wake_at = ? WHERE id = ?", (retry_at, run_id))
-    return STOP
 
 
 def pure_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch: int,
@@ -168,7 +166,7 @@ def pure_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch:
         attempt = start_step(conn, run_id, idx, name, epoch)
         if attempt is None:
             return STOP
-        return finish_step(conn, run_id, idx, name, attempt, result, state)
+        return finish_step(conn, run_id, idx, name, attempt, result, state)[0]
     run = conn.execute("SELECT status, last_seq, last_hash, owner FROM runs WHERE id = ?",
                        (run_id,)).fetchone()
     if run[0] != RunStatus.RUNNING:
@@ -186,9 +184,9 @@ def pure_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch:
     seq, head = append_events(conn, run_id, run[1], run[2], run[3],
                               [("step.started", SYSTEM, data), ("step.succeeded", SYSTEM, data)])
     insert_snapshot(conn, run_id, idx, name, state)
-    conn.execute("UPDATE runs SET current_step = ?, wake_at = NULL, updated_at = ?,"
-                 " recoveries = 0, last_seq = ?, last_hash = ? WHERE id = ?",
-                 (idx + 1, now, seq, head, run_id))
+    conn.execute("UPDATE runs SET current_step = ?, updated_at = ?, recoveries = 0,"
+                 " last_seq = ?, last_hash = ? WHERE id = ?",
+                 (state["position"], now, seq, head, run_id))
     return CONTINUE
 
 
@@ -203,7 +201,7 @@ def skip_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, state:
     add_event(conn, run_id, "step.skipped", SYSTEM, {"step": name, "reason": why})
     insert_snapshot(conn, run_id, idx, name, state)
     conn.execute("UPDATE runs SET current_step = ?, updated_at = ? WHERE id = ?",
-                 (idx + 1, now, run_id))
+                 (state["position"], now, run_id))
     return CONTINUE
 
 
@@ -228,14 +226,38 @@ def fail_run(conn: sqlite3.Connection, run_id: str, reason: str, data: dict | No
     now = now_iso()
     conn.execute("UPDATE runs SET status = 'failed', reason = ?, finished_at = ?, updated_at = ?,"
                  " wake_at = NULL, paused_from = NULL WHERE id = ?", (reason, now, now, run_id))
+    # Other branches' gates and timers end with the run: nobody may decide a failed run.
+    conn.execute("UPDATE steps SET status = 'cancelled', finished_at = ?, wake_at = NULL"
+                 " WHERE run_id = ? AND status = 'waiting'", (now, run_id))
+    from wfe.daemon.store.ops_approvals import cancel_open
+
+    cancel_open(conn, run_id, SYSTEM)
     add_event(conn, run_id, "run.failed", actor, {"reason": reason, **(data or {})})
     return True
 
 
-def hibernate(conn: sqlite3.Connection, run_id: str, wake_at: float) -> None:
-    """The run waits for a timer: no Runner until the timer loop finds it due."""
-    conn.execute("UPDATE runs SET wake_at = ? WHERE id = ? AND status = 'running'",
-                 (wake_at, run_id))
+def step_states(conn: sqlite3.Connection, run_id: str) -> tuple[str, list[dict]]:
+    """The run's status and its steps' rows, as a Runner re-reads them when poked."""
+    status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    rows = conn.execute("SELECT idx, status, wake_at, output, attempt FROM steps"
+                        " WHERE run_id = ?", (run_id,)).fetchall()
+    return status, [dict(r) for r in rows]
+
+
+def rest_run(conn: sqlite3.Connection, run_id: str) -> None:
+    """Nothing of the run executes: it waits at its open gates (``waiting_approval``), or
+    for its next timer (a sleep, a callback's deadline, a retry's backoff), with no Runner."""
+    status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    if status != RunStatus.RUNNING:
+        return
+    (wake,) = conn.execute(
+        "SELECT MIN(wake_at) FROM steps WHERE run_id = ? AND status IN ('waiting', 'pending')",
+        (run_id,)).fetchone()
+    gates = conn.execute("SELECT 1 FROM approvals WHERE run_id = ? AND status = 'pending'",
+                         (run_id,)).fetchone()
+    target = transition(status, Action.AWAIT_APPROVAL) if gates else RunStatus(status)
+    conn.execute("UPDATE runs SET status = ?, wake_at = ?, updated_at = ? WHERE id = ?",
+                 (target.value, wake, now_iso(), run_id))
 
 
 def heartbeat(conn: sqlite3.Connection, run_ids: list[str]) -> None:

@@ -125,6 +125,7 @@ def read_run(conn: sqlite3.Connection, run_id: str, user: str, detail: bool) -> 
     run = run_view(rows[0])
     if detail:
         run["steps"] = _steps(conn, run_id)
+        run["current_steps"] = current_steps(run["steps"])
         run["events"] = _events(conn, run_id)
         run["approvals"] = _approvals(conn, run_id)
     return run
@@ -155,6 +156,7 @@ def read_run_json(conn: sqlite3.Connection, run_id: str, user: str) -> str | Non
     if run is None:
         return None
     run["steps"] = _steps(conn, run_id)
+    run["current_steps"] = current_steps(run["steps"])
     run["events"] = _EVENTS_HERE
     run["approvals"] = _approvals(conn, run_id)
     run["callback_secret"] = None
@@ -178,14 +180,22 @@ def _steps(conn: sqlite3.Connection, run_id: str) -> list[dict]:
         r["duration"] = _duration(r["started_at"], r["finished_at"])
         attempts.setdefault(idx, []).append(r)
     rows = _rows(conn, "SELECT idx, name, kind, status, attempt, started_at, finished_at, output,"
-                       " error, exit_code, log_tail, wake_at FROM steps WHERE run_id = ?"
+                       " error, exit_code, log_tail, wake_at, needs FROM steps WHERE run_id = ?"
                        " ORDER BY idx", (run_id,))
+    previous: list[str] = []
     for r in rows:
         r["index"] = r.pop("idx")
+        r["needs"] = loads(r["needs"]) if r["needs"] is not None else previous
+        previous = [r["name"]]
         r["output"] = loads(r["output"])
         r["wake_at"] = now_iso(r["wake_at"]) if r["wake_at"] is not None else None
         r["attempts"] = attempts.get(r["index"], [])
     return rows
+
+
+def current_steps(steps: list[dict]) -> list[int]:
+    """The steps executing or waiting now: several at once when branches run side by side."""
+    return [s["index"] for s in steps if s["status"] in ("running", "waiting")]
 
 
 def _events(conn: sqlite3.Connection, run_id: str) -> list[dict]:

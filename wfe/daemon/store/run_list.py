@@ -106,7 +106,7 @@ RUN_JSON = _json_object([
                                ("version", "t.version", "n")]), "j"),
     ("trigger_type", "r.trigger_type", "q"), ("input", "r.input", "j"), ("owner", "r.owner", "q"),
     ("reason", "r.reason", "q"), ("current_step", "r.current_step", "n"),
-    ("current_step_name", CURRENT_STEP_NAME, "q"),
+    ("current_step_name", CURRENT_STEP_NAME, "q"), ("current_steps", "'null'", "j"),
     ("created_at", "r.created_at", "q"), ("started_at", "r.started_at", "q"),
     ("finished_at", "r.finished_at", "q"), ("updated_at", "r.updated_at", "q"),
     ("steps", "'null'", "j"), ("events", "'null'", "j"), ("approvals", "'null'", "j"),

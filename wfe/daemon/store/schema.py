@@ -248,6 +248,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
     """,
+    # A run's steps form a graph: each step's needs, as its template said them when the run
+    # was created (JSON list). NULL, in runs made before graphs: the step before it.
+    """
+    ALTER TABLE steps ADD COLUMN needs TEXT;
+    """,
 ]
 
 
