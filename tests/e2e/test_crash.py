@@ -284,3 +284,36 @@ def test_backoff_survives_a_restart(daemon_factory, tmp_path):
     assert marks.read_text().split() == ["1", "2"]
     second = datetime.fromisoformat(step["attempts"][1]["started_at"].replace("Z", "+00:00"))
     assert second.timestamp() >= due - 0.01
+
+
+def test_kill9_with_branches_in_flight_loses_nothing(daemon_factory, tmp_path):
+    """50 branches side by side, killed mid-way: each completed branch never runs again,
+    every other one runs, and the join runs once after all of them."""
+    ledger = tmp_path / "ledger"
+    # Each branch sleeps a little longer than the one before: they end one after another.
+    branches = [{"name": f"b{i}", "needs": [], "run": f'echo "$WFE_RUN_ID $WFE_STEP'
+                 f' $WFE_ATTEMPT" >> {ledger}; sleep {0.1 + i * 0.05:.2f}'} for i in range(50)]
+    join = {"name": "join", "needs": [b["name"] for b in branches],
+            "run": f'echo "$WFE_RUN_ID $WFE_STEP $WFE_ATTEMPT" >> {ledger}'}
+    d = daemon_factory().start()
+    c = d.client()
+    publish(c, {"name": "fan", "steps": [*branches, join]})
+    run_id = c.start_run("fan")["id"]
+    wait_until(lambda: len(committed_steps(d.home)) >= 5, message="some branches committed")
+    d.kill9()
+    before = committed_steps(d.home)
+    assert len(before) < 51, "the kill came before the run ended"
+    d.start()
+    c = d.client()
+    wait_until(lambda: all_done(c, [run_id]), timeout=90, message="the run completed")
+    started = Counter(tuple(line.split()[:2]) for line in ledger.read_text().splitlines())
+    for key in before:
+        assert started[key] == 1, f"{key} completed before the kill but ran again"
+    assert all(started[(run_id, f"b{i}")] >= 1 for i in range(50))
+    assert started[(run_id, "join")] == 1
+    run = c.get_run(run_id)
+    assert all(s["status"] == "succeeded" for s in run["steps"])
+    seqs = {e["data"].get("step"): e["seq"] for e in run["events"] if e["type"] == "step.succeeded"}
+    join_start = max(e["seq"] for e in run["events"]
+                     if e["type"] == "step.started" and e["data"]["step"] == "join")
+    assert join_start > max(seqs[f"b{i}"] for i in range(50))
