@@ -206,3 +206,28 @@ async def test_templates_with_bad_needs_are_refused_naming_the_step(settings):
     details = {(d["path"], d["message"]) for d in body["error"]["details"]}
     assert ("steps[0].needs", "the steps' needs form a cycle: a -> b -> a") in details
     assert ("steps[2].needs", "step 'c' needs 'zz', which is not a step") in details
+
+
+async def test_a_sleep_beside_an_open_gate_finishes_while_the_gate_waits(settings):
+    spec = {"name": "nap-gate", "steps": [
+        {"name": "gate", "needs": [], "approval": {}},
+        {"name": "nap", "needs": [], "sleep": "0.5s"},
+        {"name": "end", "needs": ["gate", "nap"], "set": {"done": True}},
+    ]}
+    async with api_client(settings) as api:
+        await api.template(spec)
+        run = await api.start("nap-gate")
+
+        async def napped():
+            r = await api.run(run["id"])
+            return r if r["steps"][1]["status"] == "succeeded" else None
+
+        mid = await async_wait_until(napped)
+        assert mid["steps"][0]["status"] == "waiting"  # the gate is still open
+        parked = await api.wait_status(run["id"], "waiting_approval")
+        types = [e["type"] for e in parked["events"]]
+        assert "run.running" in types  # the timer woke it out of waiting_approval
+        gate = parked["approvals"][0]
+        await api.post(f"{V}/workflows/{run['id']}/approvals/{gate['id']}/approve", expect=200)
+        done = await api.wait_status(run["id"], "completed")
+    assert done["steps"][2]["output"] == {"done": True}

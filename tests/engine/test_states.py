@@ -14,7 +14,7 @@ EXPECTED = {
     S.RUNNING: {"pause": S.PAUSED, "cancel": S.CANCELLED, "complete": S.COMPLETED,
                 "fail": S.FAILED, "await_approval": S.WAITING_APPROVAL},
     S.WAITING_APPROVAL: {"pause": S.PAUSED, "cancel": S.CANCELLED, "approve": S.RUNNING,
-                         "reject": S.FAILED, "fail": S.FAILED},
+                         "reject": S.FAILED, "fail": S.FAILED, "start": S.RUNNING},
     S.PAUSED: {"resume": S.RUNNING, "cancel": S.CANCELLED, "fail": S.FAILED,
                "rollback": S.RUNNING},
     S.COMPLETED: {"rollback": S.RUNNING},

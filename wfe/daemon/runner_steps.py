@@ -42,6 +42,7 @@ class StepDriver:
     spec: TemplateSpec
     steps: list[dict[str, Any]]
     executing: dict[int, asyncio.Task]
+    tasks: dict[int, asyncio.Task]
     killed: bool
     masker: Any
     inputs: dict[str, Any]
@@ -147,8 +148,10 @@ class StepDriver:
         timeout = self.spec.effective_timeout(step)
         gate = {"message": self.masker.text(str(message)), "timeout": timeout,
                 "on_timeout": spec.on_timeout, "approvers": list(spec.approvers or [])}
+        # Nothing else executes: the run waits at the gate in the same transaction.
+        park = not any(i != idx and not t.done() for i, t in self.tasks.items())
         opened = await self.write(ops_approvals.request_approval, self.run_id, idx,
-                                  step.name, self.sup.epoch, gate)
+                                  step.name, self.sup.epoch, gate, park)
         if opened is None:
             return False
         self.steps[idx].update(status="waiting", attempt=opened["attempt"],

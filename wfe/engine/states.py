@@ -71,6 +71,8 @@ TRANSITIONS: dict[tuple[RunStatus, Action], RunStatus] = {
     (S.WAITING_APPROVAL, A.PAUSE): S.PAUSED,
     (S.WAITING_APPROVAL, A.CANCEL): S.CANCELLED,
     (S.WAITING_APPROVAL, A.APPROVE): S.RUNNING,
+    # a sleep, callback deadline or backoff in another branch came due beside open gates
+    (S.WAITING_APPROVAL, A.START): S.RUNNING,
     (S.WAITING_APPROVAL, A.REJECT): S.FAILED,
     (S.WAITING_APPROVAL, A.FAIL): S.FAILED,
     (S.PAUSED, A.RESUME): S.RUNNING,

@@ -19,9 +19,10 @@ from wfe.daemon.store.util import SYSTEM, add_event, dumps, loads, new_id, now_i
 
 
 def request_approval(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch: int,
-                     gate: dict) -> dict | None:
+                     gate: dict, park: bool = False) -> dict | None:
     """A step reaches its gate: step waiting, approval pending. The run turns
-    ``waiting_approval`` once nothing else of it executes (ops_steps.rest_run).
+    ``waiting_approval`` once nothing else of it executes (ops_steps.rest_run): at once
+    when ``park`` says nothing else does.
     ``{"id", "attempt", "expires_at"}``, or None when the run is not running."""
     run = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
     if run["status"] != RunStatus.RUNNING:
@@ -44,6 +45,10 @@ def request_approval(conn: sqlite3.Connection, run_id: str, idx: int, name: str,
     add_event(conn, run_id, "approval.requested", SYSTEM, {
         "approval_id": approval_id, "step": name, "message": gate.get("message") or "",
         "approvers": gate["approvers"], "expires_at": now_iso(expires) if expires else None})
+    if park:
+        from wfe.daemon.store.ops_steps import rest_run
+
+        rest_run(conn, run_id, announce=False)
     return {"id": approval_id, "attempt": attempt, "expires_at": expires}
 
 

@@ -21,6 +21,13 @@ CONTINUE, STOP = "continue", "stop"
 def claim_run(conn: sqlite3.Connection, run_id: str) -> dict | None:
     """Load a woken run for its Runner; None when it has nothing to execute."""
     run = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if run is not None and run["status"] == RunStatus.WAITING_APPROVAL and _timer_due(conn, run_id):
+        # A sleep, a callback's deadline or a backoff beside the open gates came due.
+        transition(run["status"], Action.START)
+        conn.execute("UPDATE runs SET status = 'running', updated_at = ? WHERE id = ?",
+                     (now_iso(), run_id))
+        add_event(conn, run_id, "run.running", SYSTEM, {"why": "a timer beside a gate came due"})
+        run = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
     if run is None or run["status"] not in (RunStatus.PENDING, RunStatus.RUNNING):
         if run is not None and run["wake_at"] is not None:
             conn.execute("UPDATE runs SET wake_at = NULL WHERE id = ?", (run_id,))
@@ -38,6 +45,12 @@ def claim_run(conn: sqlite3.Connection, run_id: str) -> dict | None:
     conn.execute("UPDATE runs SET wake_at = NULL, heartbeat_at = ? WHERE id = ?", (now, run_id))
     steps = conn.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
     return {"run": dict(run), "steps": [dict(s) for s in steps], "template": dict(spec)}
+
+
+def _timer_due(conn: sqlite3.Connection, run_id: str) -> bool:
+    return conn.execute(
+        "SELECT 1 FROM steps WHERE run_id = ? AND status IN ('waiting', 'pending')"
+        " AND kind != 'approval' AND wake_at <= ?", (run_id, time.time())).fetchone() is not None
 
 
 def expire_run(conn: sqlite3.Connection, run_id: str) -> bool:
@@ -244,20 +257,24 @@ def step_states(conn: sqlite3.Connection, run_id: str) -> tuple[str, list[dict]]
     return status, [dict(r) for r in rows]
 
 
-def rest_run(conn: sqlite3.Connection, run_id: str) -> None:
+def rest_run(conn: sqlite3.Connection, run_id: str, announce: bool = True) -> None:
     """Nothing of the run executes: it waits at its open gates (``waiting_approval``), or
-    for its next timer (a sleep, a callback's deadline, a retry's backoff), with no Runner."""
+    for its next timer (a sleep, a callback's deadline, a retry's backoff), with no Runner.
+    ``announce``: an event marks the turn to ``waiting_approval`` (followers re-read the run
+    on events); a gate that parks the run as it opens has its own event already."""
     status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
     if status != RunStatus.RUNNING:
         return
     (wake,) = conn.execute(
         "SELECT MIN(wake_at) FROM steps WHERE run_id = ? AND status IN ('waiting', 'pending')",
         (run_id,)).fetchone()
-    gates = conn.execute("SELECT 1 FROM approvals WHERE run_id = ? AND status = 'pending'",
-                         (run_id,)).fetchone()
+    (gates,) = conn.execute("SELECT COUNT(*) FROM approvals WHERE run_id = ? AND"
+                            " status = 'pending'", (run_id,)).fetchone()
     target = transition(status, Action.AWAIT_APPROVAL) if gates else RunStatus(status)
     conn.execute("UPDATE runs SET status = ?, wake_at = ?, updated_at = ? WHERE id = ?",
                  (target.value, wake, now_iso(), run_id))
+    if gates and announce:
+        add_event(conn, run_id, "run.waiting_approval", SYSTEM, {"open_gates": gates})
 
 
 def heartbeat(conn: sqlite3.Connection, run_ids: list[str]) -> None:
