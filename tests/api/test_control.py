@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from tests.support import api_client
 from tests.conftest import async_wait_until
+from tests.support import api_client
 
 
 def live(api) -> int:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from wfe.engine.expr_syntax import ExpressionTooLarge
 from wfe.engine.expressions import (
     ExpressionError,
     check,
@@ -16,7 +17,6 @@ from wfe.engine.expressions import (
     render,
     render_shell,
 )
-from wfe.engine.expr_syntax import ExpressionTooLarge
 from wfe.engine.spec import parse_template
 from wfe.errors import ValidationFailed
 

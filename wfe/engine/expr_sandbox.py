@@ -45,7 +45,7 @@ class _Env(ImmutableSandboxedEnvironment):
         check_concat(values)
         return "".join(map(str, values))
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(__obj, Undefined):
             __obj._fail_with_undefined_error()  # the name it stands for is what went wrong
         owner, name = getattr(__obj, "__self__", None), getattr(__obj, "__name__", "")

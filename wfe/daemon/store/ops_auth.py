@@ -6,8 +6,8 @@ import hashlib
 import secrets
 import sqlite3
 
-from wfe.errors import Conflict, NotFound
 from wfe.daemon.store.util import new_id, now_iso
+from wfe.errors import Conflict, NotFound
 
 TOKEN_PREFIX = "wfe_"
 

@@ -15,9 +15,9 @@ import secrets
 import sqlite3
 import time
 
+from wfe.daemon.store.util import SYSTEM, add_event, dumps, loads, now_iso
 from wfe.engine.states import RunStatus
 from wfe.errors import Conflict, NotFound
-from wfe.daemon.store.util import SYSTEM, add_event, dumps, loads, now_iso
 
 TOKEN_PREFIX = "wfc_"
 
