@@ -25,7 +25,8 @@ def _wall(argv: list[str], env: dict[str, str], reps: int) -> float:
     times = []
     for _ in range(reps + 1):  # the first warms the page cache and the .pyc files
         a = time.perf_counter()
-        done = subprocess.run(argv, check=False, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        done = subprocess.run(argv, check=False, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
         times.append(time.perf_counter() - a)
         if done.returncode != 0:
             raise BenchError(f"{argv} exited {done.returncode}: {done.stderr[-500:]!r}")
@@ -37,4 +38,5 @@ def run(env: dict[str, str], reps: int) -> dict:
     bare = _wall([sys.executable, "-c", "pass"], env, reps)
     imp = _wall([sys.executable, "-c", "import wfe.cli.main"], env, reps)
     return {"median": {"wfe_ls_json_ms": ls, "python_pass_ms": bare, "import_cli_ms": imp,
-                       "over_bare_python_ms": ls - bare}, "command": [Path(a).name for a in wfe_command()]}
+                       "over_bare_python_ms": ls - bare},
+            "command": [Path(a).name for a in wfe_command()]}

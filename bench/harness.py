@@ -87,13 +87,12 @@ class Daemon:
         """Start the process without waiting; ``prefix`` wraps it (e.g. a profiler)."""
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "daemon.json").unlink(missing_ok=True)
-        log = open(self.home.parent / f"{self.home.name}.log", "ab")
         self.url = ""
         self.started, self.started_wall = time.monotonic(), time.time()
-        self.proc = subprocess.Popen(
-            [*(prefix or []), sys.executable, "-m", "wfe.daemon", "--port", "0"],
-            env=self.env, stdout=log, stderr=log, start_new_session=True, cwd=WFE_REPO)
-        log.close()
+        with open(self.home.parent / f"{self.home.name}.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [*(prefix or []), sys.executable, "-m", "wfe.daemon", "--port", "0"],
+                env=self.env, stdout=log, stderr=log, start_new_session=True, cwd=WFE_REPO)
 
     def read_url(self) -> str:
         """The URL from daemon.json once this process wrote it, else ""."""

@@ -88,7 +88,7 @@ async def _load(scenario: str, api, d, runs: int, steps: int) -> None:
 
 async def profile(scenario: str, runs: int, steps: int, work: Path, rate: int) -> Path:
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not Path(spy).exists():
+    if not Path(spy).exists():  # noqa: ASYNC240 -- once, before any load is started
         raise BenchError("py-spy is not installed: pip install py-spy")
     raw = work / f"profile-{scenario}.txt"
     async with running_daemon(work, "profiled") as (d, api):
@@ -101,7 +101,8 @@ async def profile(scenario: str, runs: int, steps: int, work: Path, rate: int) -
             await api.wait_count("completed", 1000, timeout=600, interval=0.1)
         await api.start_many(name, 5)
         await api.wait_count("completed", 5 + (1000 if scenario == "api" else 0), 60)
-        proc = subprocess.Popen([spy, "record", "--pid", str(d.pid), "--nonblocking",
+        # Popen only starts py-spy (it does not wait for it): the loop is not blocked
+        proc = subprocess.Popen([spy, "record",  # noqa: ASYNC220 "--pid", str(d.pid), "--nonblocking",
                                  "--threads", "--format", "raw", "--rate", str(rate),
                                  "-o", str(raw)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)

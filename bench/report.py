@@ -51,8 +51,8 @@ def _mem_gib() -> float | None:
 
 def _git() -> str:
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=REPO, text=True,
-                              capture_output=True, timeout=10).stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=REPO,
+                              text=True, capture_output=True, timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "wfe"], check=False,
                                cwd=REPO,
                                text=True, capture_output=True, timeout=10).stdout.strip()
@@ -95,8 +95,10 @@ def targets(r: dict) -> list[tuple[str, str, float | None, str, bool | None]]:
     dbos = _get(r, "dbos", "median", "steps_per_s")
     ratio = steps / dbos if steps and dbos else None
     rows = [
-        ("throughput", "durable steps/s", steps, ">= 5,000", None if steps is None else steps >= 5000),
-        ("throughput", "x DBOS steps/s (same run)", ratio, ">= 5x", None if ratio is None else ratio >= 5),
+        ("throughput", "durable steps/s", steps, ">= 5,000",
+         None if steps is None else steps >= 5000),
+        ("throughput", "x DBOS steps/s (same run)", ratio, ">= 5x",
+         None if ratio is None else ratio >= 5),
     ]
 
     def row(scen, what, path, text, ok):

@@ -97,10 +97,9 @@ class Daemon:
 
     def start(self, extra_env: dict[str, str] | None = None, wait: bool = True) -> Daemon:
         env = {**self.env, **(extra_env or {})}
-        log = open(self.home.parent / "daemon.log", "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "wfe.daemon", "--port", "0"],
-                                     env=env, stdout=log, stderr=log, start_new_session=True)
-        log.close()
+        with open(self.home.parent / "daemon.log", "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "wfe.daemon", "--port", "0"],
+                                         env=env, stdout=log, stderr=log, start_new_session=True)
         if wait:
             self.wait_ready()
         return self

@@ -11,8 +11,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import re
+import socket
 import uuid
 from collections.abc import Mapping
 from typing import Any

@@ -28,8 +28,8 @@ async def test_approve_end_to_end(settings):
         assert run["steps"][1]["status"] == "waiting"
         from wfe.daemon import keys
         assert run["id"] not in api.app[keys.SUPERVISOR].live
-        _, after = await api.post(f"/api/v1/workflows/{run['id']}/approvals/{gate['id']}/approve",
-                                  json={"comment": "lgtm"}, expect=200)
+        await api.post(f"/api/v1/workflows/{run['id']}/approvals/{gate['id']}/approve",
+                       json={"comment": "lgtm"}, expect=200)
         done = await api.wait_status(run["id"], "completed")
         [gate] = done["approvals"]
         me = (await api.get("/api/v1/me"))[1]["name"]
@@ -125,7 +125,7 @@ async def test_who_may_decide_and_the_inbox(settings):
         gate = run["approvals"][0]
         url = f"/api/v1/workflows/{run['id']}/approvals/{gate['id']}"
         # carol is neither owner nor approver: the run does not exist for her
-        status, err = await api.post(url + "/approve", token=carol["token"])
+        status, _ = await api.post(url + "/approve", token=carol["token"])
         assert status == 404
         status, _ = await api.get(f"/api/v1/workflows/{run['id']}", token=carol["token"])
         assert status == 404

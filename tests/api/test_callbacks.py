@@ -123,11 +123,11 @@ async def test_payload_limits(settings, tmp_path):
         run = await api.start("cb")
         await waiting(api, run["id"])
         path = f"/api/v1/workflows/{run['id']}/steps/ci/callback"
-        status, err = await api.post(path, json={"x": "y" * 70000})
+        status, _ = await api.post(path, json={"x": "y" * 70000})
         assert status == 413
-        status, err = await api.post(path, data="{", headers={"Content-Type": "application/json"})
+        status, _ = await api.post(path, data="{", headers={"Content-Type": "application/json"})
         assert status == 400
-        status, err = await api.post(path, data="x", headers={"Content-Type": "text/plain"})
+        status, _ = await api.post(path, data="x", headers={"Content-Type": "text/plain"})
         assert status == 415
         assert (await api.run(run["id"]))["steps"][1]["status"] == "waiting"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from tests.support import api_client
 from tests.conftest import async_wait_until
+from tests.support import api_client
 
 
 def live(api) -> int:
@@ -54,7 +54,8 @@ async def _no_runner(api, run_id):
 async def test_cancel_kills_the_process_group(settings, tmp_path):
     pids = tmp_path / "pids"
     spec = {"name": "c", "steps": [
-        {"name": "tree", "run": f"sleep 60 & echo $! >> {pids}; sh -c 'sleep 60 & echo $! >> {pids}; wait' & wait"}]}
+        {"name": "tree", "run": f"sleep 60 & echo $! >> {pids};"
+                                f" sh -c 'sleep 60 & echo $! >> {pids}; wait' & wait"}]}
     async with api_client(settings) as api:
         await api.template(spec)
         run = await api.start("c")
@@ -64,9 +65,9 @@ async def test_cancel_kills_the_process_group(settings, tmp_path):
         assert cancelled["status"] == "cancelled" and cancelled["reason"] == "changed my mind"
         await async_wait_until(lambda: _step_status(api, run["id"], 0, "cancelled"))
         for pid in map(int, pids.read_text().split()):
-            await async_wait_until(lambda: _gone(pid), message=f"pid {pid} gone")
+            await async_wait_until(lambda pid=pid: _gone(pid), message=f"pid {pid} gone")
         done = await api.run(run["id"])
-        ev = [e for e in done["events"] if e["type"] == "run.cancelled"][0]
+        ev = next(e for e in done["events"] if e["type"] == "run.cancelled")
         assert ev["data"]["reason"] == "changed my mind" and ev["actor"]
         status, err = await api.post(f"/api/v1/workflows/{run['id']}/cancel")
         assert status == 409 and err["error"]["details"]["allowed_actions"] == ["retry", "rollback"]
@@ -83,7 +84,7 @@ async def _gone(pid):
         return True
     # A zombie is gone for our purposes: it no longer runs.
     try:
-        with open(f"/proc/{pid}/stat") as f:
+        with open(f"/proc/{pid}/stat") as f:  # noqa: ASYNC230 -- a /proc read never blocks
             return f.read().split(") ")[1].startswith("Z")
     except OSError:
         return True
@@ -117,7 +118,7 @@ async def test_retry_resumes_from_failed_step(settings, tmp_path):
         done = await api.wait_status(run["id"], "completed")
         assert ledger.read_text().split() == ["one", "two", "two", "three-1"]
         assert done["steps"][1]["attempt"] == 2
-        retried = [e for e in done["events"] if e["type"] == "run.retried"][0]
+        retried = next(e for e in done["events"] if e["type"] == "run.retried")
         assert retried["data"]["step"] == "two" and retried["actor"]
         status, err = await api.post(f"/api/v1/workflows/{run['id']}/retry")
         assert status == 409 and err["error"]["details"]["status"] == "completed"
@@ -146,7 +147,7 @@ async def test_paused_and_sleeping_runs_hold_no_runner(settings):
         await api.template({"name": "idle", "steps": [{"name": "nap", "sleep": "1h"}]})
         runs = [await api.start("idle") for _ in range(50)]
         for r in runs:
-            await async_wait_until(lambda: _step_status(api, r["id"], 0, "waiting"))
+            await async_wait_until(lambda r=r: _step_status(api, r["id"], 0, "waiting"))
         await async_wait_until(lambda: _zero_live(api))
         for r in runs[:25]:
             await api.post(f"/api/v1/workflows/{r['id']}/pause", expect=200)

@@ -17,7 +17,8 @@ async def test_flaky_step_succeeds_on_third_attempt_honouring_backoff(settings, 
     counter = tmp_path / "count"
     spec = {"name": "flaky", "steps": [{
         "name": "try", "retry": {"max_attempts": 3, "initial_delay": "200ms", "multiplier": 2},
-        "run": f'echo x >> {counter}; echo "attempt $WFE_ATTEMPT"; [ $(wc -l < {counter}) -ge 3 ]'}]}
+        "run": f'echo x >> {counter}; echo "attempt $WFE_ATTEMPT";'
+               f' [ $(wc -l < {counter}) -ge 3 ]'}]}
     async with api_client(settings) as api:
         await api.template(spec)
         run = await api.start("flaky")
@@ -61,7 +62,7 @@ async def test_step_timeout_kills_grandchildren_and_retries(settings, tmp_path):
     for pid in map(int, pids.read_text().split()):
         try:
             os.kill(pid, 0)
-            with open(f"/proc/{pid}/stat") as f:
+            with open(f"/proc/{pid}/stat") as f:  # noqa: ASYNC230 -- a /proc read never blocks
                 assert f.read().split(") ")[1].startswith("Z"), f"{pid} still runs"
         except (ProcessLookupError, FileNotFoundError):
             pass
@@ -138,7 +139,7 @@ async def test_snapshots_and_rollback(settings):
         assert outs == {"a": {"n": "1"}, "b": {"n": "2"}, "c": {"n": "2"}}
         assert [s["attempt"] for s in done["steps"]] == [1, 2, 2]
         assert len(done["steps"][1]["attempts"]) == 2  # the old attempt stays in history
-        ev = [e for e in done["events"] if e["type"] == "run.rolled_back"][0]
+        ev = next(e for e in done["events"] if e["type"] == "run.rolled_back")
         assert ev["data"]["step"] == "a" and ev["data"]["rerun"] == ["b", "c"] and ev["actor"]
         for body, code in (({}, 422), ({"step": "nope"}, 404),
                            ({"snapshot_id": "x", "step": "a"}, 422)):

@@ -288,7 +288,8 @@ async def test_a_run_answer_is_the_run_model_exactly(settings):
             "steps": [
                 {"name": "say", "run": 'echo "said=${{ input.text | length }}" >> "$WFE_OUTPUT";'
                                        ' echo "$WFE_INPUT_PW"'},
-                {"name": "flaky", "run": "exit 3", "retry": {"max_attempts": 2, "initial_delay": "10ms"}},
+                {"name": "flaky", "run": "exit 3",
+                 "retry": {"max_attempts": 2, "initial_delay": "10ms"}},
             ]}
     gate = {"name": "gate", "steps": [{"name": "g", "approval": {
         "message": "ok? ${{ input.text }}", "approvers": ["bob"]}}],

@@ -145,7 +145,8 @@ def deep_body(body) -> bytes:
 def hostile_check(case, response) -> None:
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import (
-        response_schema_conformance, status_code_conformance,
+        response_schema_conformance,
+        status_code_conformance,
     )
 
     case.validate_response(response, checks=[not_a_server_error, status_code_conformance,

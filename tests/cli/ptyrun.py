@@ -32,8 +32,8 @@ class PtyWfe:
         full.pop("NO_COLOR", None)
         full |= {"TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows), **env}
         self.pid, self.fd = pty.fork()
-        if self.pid == 0:  # the child: become wfe on the terminal
-            os.execve(sys.executable, [sys.executable, "-m", "wfe", *args], full)
+        if self.pid == 0:  # the child: become wfe on the terminal (an argv list, no shell)
+            os.execve(sys.executable, [sys.executable, "-m", "wfe", *args], full)  # noqa: S606
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.raw = b""
         self.code: int | None = None

@@ -57,7 +57,8 @@ def test_version_mismatch_is_said_once(cli, tmp_path):
 @pytest.mark.slow
 def test_colour_on_a_terminal_unless_no_color(daemon):
     c = daemon.client()
-    c.publish_template(c.create_template({"name": "x", "steps": [{"name": "a", "run": "true"}]})["id"])
+    spec = {"name": "x", "steps": [{"name": "a", "run": "true"}]}
+    c.publish_template(c.create_template(spec)["id"])
     run_id = c.start_run("x")["id"]
     env = dict(daemon.env)
     term = PtyWfe(env, "wait", run_id)

@@ -176,7 +176,7 @@ def test_logs_whole_followed_and_json(cli, env, api):
     assert cli(env, "logs", run_id, "build", "--attempt", "9").exit_code == errors.EXIT_NOT_FOUND
 
 
-# -- ids: prefixes and @last ------------------------------------------------------------------------
+# -- ids: prefixes and @last -----------------------------------------------------------------
 
 
 def test_prefix_and_last(cli, env, api):
@@ -190,7 +190,7 @@ def test_prefix_and_last(cli, env, api):
 
 def test_ambiguous_prefix_lists_the_candidates(cli, env, api, monkeypatch):
     a, b = start(api, "three"), start(api, "three")
-    common = os.path.commonprefix([a, b])
+    common = os.path.commonprefix([a, b])  # noqa: RUF071 -- id prefixes are character-wise
     if len(common) < 4:  # random ids: make the daemon's answer the ambiguous one
         from wfe.client import Client
 
@@ -249,7 +249,7 @@ def test_approve_on_a_terminal_shows_the_context_and_asks(env, api):
     assert api.get_run(run_id)["approvals"][0]["status"] == "approved"
 
 
-# -- snapshots and rollback --------------------------------------------------------------------------
+# -- snapshots and rollback ------------------------------------------------------------------
 
 
 def test_snapshots_and_rollback(cli, env, api):
@@ -319,7 +319,8 @@ def test_watch_survives_a_daemon_restart(daemon_factory, cli_process, tmp_path):
 
     d = daemon_factory().start()
     c = d.client()
-    spec = {"name": "nap", "steps": [{"name": "nap", "sleep": "3s"}, {"name": "end", "run": "true"}]}
+    spec = {"name": "nap",
+            "steps": [{"name": "nap", "sleep": "3s"}, {"name": "end", "run": "true"}]}
     c.publish_template(c.create_template(spec)["id"])
     run_id = c.start_run("nap")["id"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WFE_")} | d.env

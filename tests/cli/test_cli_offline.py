@@ -9,6 +9,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -117,7 +118,7 @@ def test_validate_bad_file_lists_each_problem(cli, offline_env, tmp_path):
     assert first.startswith("error: ")
     assert details, r.stderr
     for line in details:
-        path, sep, message = line.strip().partition(": ")
+        _, sep, message = line.strip().partition(": ")
         assert line.startswith("  ") and sep and message, line
     paths = {line.strip().partition(": ")[0] for line in details}
     assert "name" in paths
@@ -361,7 +362,7 @@ def _clean_env(env):
 
 
 class _Fake(BaseHTTPRequestHandler):
-    seen: list = []
+    seen: ClassVar[list] = []
 
     def _answer(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -423,7 +424,7 @@ def test_client_maps_errors_and_sends_token(fake_server):
     with pytest.raises(errors.ValidationFailed) as v:
         c.create_template("name: x\n", "application/yaml")
     assert v.value.details == [{"path": "name", "message": "x"}]
-    method, path, headers, body = _Fake.seen[-1]
+    method, _, headers, body = _Fake.seen[-1]
     assert (method, headers["Content-Type"], body) == ("POST", "application/yaml", b"name: x\n")
     with pytest.raises(errors.InternalError):
         c.me()

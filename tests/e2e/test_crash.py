@@ -73,7 +73,7 @@ def test_recovery_kills_leftover_process_group(daemon_factory, tmp_path):
     wait_until(lambda: all_done(c, [run_id]), timeout=30, message="run completed")
     wait_until(lambda: not _alive(old_pid), message="old process group killed")
     lines = [line.split() for line in pidfile.read_text().splitlines()]
-    assert [l[1] for l in lines] == ["1", "2"]
+    assert [fields[1] for fields in lines] == ["1", "2"]
     assert lines[0][2] == lines[1][2] == f"{run_id}:long"  # same idempotency key
     run = c.get_run(run_id)
     types = [e["type"] for e in run["events"]]
@@ -220,7 +220,7 @@ def test_cancel_through_the_cli_kills_grandchildren(daemon, tmp_path):
                          env=daemon.env, capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     for pid in map(int, pids.read_text().split()):
-        wait_until(lambda: not _alive(pid), message=f"{pid} killed")
+        wait_until(lambda pid=pid: not _alive(pid), message=f"{pid} killed")
     wait_until(lambda: c.get_run(run_id)["steps"][0]["status"] == "cancelled", message="step")
     assert c.get_run(run_id)["reason"] == "stop"
 
@@ -274,7 +274,7 @@ def test_backoff_survives_a_restart(daemon_factory, tmp_path):
     run_id = c.start_run("b")["id"]
     wait_until(lambda: any(e["type"] == "step.retry_scheduled"
                            for e in c.get_run(run_id)["events"]), message="retry scheduled")
-    sched = [e for e in c.get_run(run_id)["events"] if e["type"] == "step.retry_scheduled"][0]
+    sched = next(e for e in c.get_run(run_id)["events"] if e["type"] == "step.retry_scheduled")
     due = datetime.fromisoformat(sched["data"]["at"].replace("Z", "+00:00")).timestamp()
     d.stop()
     d.start()

@@ -88,7 +88,7 @@ def test_escaped_processes_die_with_the_step(daemon, tmp_path, then, timeout, wa
     wait_until(lambda: c.get_run(run_id)["steps"][0]["status"] == want, timeout=30,
                message=f"step {want}")
     for pid in pids:
-        wait_until(lambda: gone(pid), message=f"escapee {pid} killed and reaped")
+        wait_until(lambda pid=pid: gone(pid), message=f"escapee {pid} killed and reaped")
 
 
 def test_a_step_may_keep_its_background_processes(daemon, tmp_path):
@@ -103,7 +103,7 @@ def test_a_step_may_keep_its_background_processes(daemon, tmp_path):
         for pid in pids:
             os.kill(pid, 9)
     for pid in pids:  # the daemon reaps what it kept, once it exits
-        wait_until(lambda: gone(pid), message=f"kept {pid} reaped")
+        wait_until(lambda pid=pid: gone(pid), message=f"kept {pid} reaped")
 
 
 def recorded_procs(home) -> set[int]:
@@ -131,8 +131,8 @@ def test_recovery_kills_what_escaped_the_step(daemon_factory, tmp_path):
         (tmp_path / name).unlink()
     d.start()
     for pid in pids:
-        wait_until(lambda: not_running(pid), message=f"escapee {pid} killed at recovery")
+        wait_until(lambda pid=pid: not_running(pid), message=f"escapee {pid} killed at recovery")
     c = d.client()
     wait_until(lambda: c.get_run(run_id)["status"] == "completed", message="run completed")
     for pid in escapee_pids(tmp_path):  # the second attempt's, killed as it succeeded
-        wait_until(lambda: gone(pid), message=f"escapee {pid} of attempt 2")
+        wait_until(lambda pid=pid: gone(pid), message=f"escapee {pid} of attempt 2")

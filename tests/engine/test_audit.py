@@ -64,7 +64,7 @@ def test_missing_repeated_and_reordered_events():
     events = chain()
     got = verify_chain(RUN, events[:2] + events[3:])
     assert got["first_bad"] == {"seq": 3, "reason": "event 3 is missing"}
-    got = verify_chain(RUN, events[:3] + [events[2]] + events[3:])
+    got = verify_chain(RUN, [*events[:3], events[2], *events[3:]])
     assert got["first_bad"]["seq"] == 3 and "appears again" in got["first_bad"]["reason"]
     got = verify_chain(RUN, [events[0], events[2], events[1]])
     assert got["first_bad"]["seq"] == 2

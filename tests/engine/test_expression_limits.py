@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from wfe.engine.expr_syntax import ExpressionTooLarge
 from wfe.engine.expressions import (
     ExpressionError,
     check,
@@ -16,7 +17,6 @@ from wfe.engine.expressions import (
     render,
     render_shell,
 )
-from wfe.engine.expr_syntax import ExpressionTooLarge
 from wfe.engine.spec import parse_template
 from wfe.errors import ValidationFailed
 
@@ -85,21 +85,21 @@ def test_hostile_expressions_fail_naming_the_expression_without_allocating(sourc
                                     "(['ab'] * 1000)|join(',')", "'%2000s' % 'x'"])
 def test_the_limit_is_a_parameter(source):
     assert len(str(evaluate(source, CTX))) >= 2000  # under the default limit
-    with pytest.raises(ExpressionTooLarge, match="over the limit of 1000 .max_expression_bytes"):
+    with pytest.raises(ExpressionTooLarge, match=r"over the limit of 1000 \(max_expression_bytes"):
         evaluate(source, CTX, limit=1000)
 
 
 def test_a_value_from_the_context_over_the_limit_fails():
-    with pytest.raises(ExpressionTooLarge, match="input.x"):
+    with pytest.raises(ExpressionTooLarge, match=r"input\.x"):
         evaluate("input.x", {"input": {"x": "y" * 2000}}, limit=1000)
 
 
 def test_the_values_spliced_into_one_string_are_capped_together():
     ctx = {"input": {"a": "a" * 600, "b": "b" * 600}}
     assert len(render("${{ input.a }}", ctx, 1000)) == 600
-    with pytest.raises(ExpressionTooLarge, match="input.b"):
+    with pytest.raises(ExpressionTooLarge, match=r"input\.b"):
         render("${{ input.a }} and ${{ input.b }}", ctx, 1000)
-    with pytest.raises(ExpressionTooLarge, match="input.b"):
+    with pytest.raises(ExpressionTooLarge, match=r"input\.b"):
         render_shell("echo ${{ input.a }} ${{ input.b }}", ctx, 1000)
 
 
@@ -132,7 +132,7 @@ def test_ordinary_expressions_still_work(source, expected):
 @pytest.mark.parametrize("source", ["input.x.expandtabs(4)", "input.x.encode()",
                                     "input.x.format_map({})", "input.obj.pop('a')"])
 def test_methods_outside_the_whitelist_are_refused(source):
-    with pytest.raises(ExpressionError, match="unsafe|cannot be called"):
+    with pytest.raises(ExpressionError, match=r"unsafe|cannot be called"):
         evaluate(source, CTX)
 
 

@@ -6,6 +6,7 @@ every invocation of ``wfe`` pays for them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -71,10 +72,8 @@ def _warn_version_once(info: dict) -> None:
 
     render.warn(f"the daemon runs wfe {theirs}, this CLI is wfe {wfe.__version__}; "
                 "restart it to match: wfe daemon stop && wfe daemon start")
-    try:
+    with contextlib.suppress(OSError):  # warning again next time beats failing the command
         config.write_private(marker, stamp)
-    except OSError:
-        pass  # warning again next time is better than failing the command
 
 
 def resolve_run(c: Client, ref: str) -> str:

@@ -93,7 +93,9 @@ def set_role(
         render.note(f"{user['name']} is now {user['role']}")
 
 
-def whoami(as_json: bool = typer.Option(False, "--json", help="Print the API's user JSON.")) -> None:
+def whoami(
+    as_json: bool = typer.Option(False, "--json", help="Print the API's user JSON."),
+) -> None:
     """Who the daemon takes you for: your user name and role."""
     user = client().me()
     if as_json:

@@ -124,11 +124,12 @@ def step_logs_across_retries(c: Client, run_id: str,
     """Like step_logs, and on through every retry of the step until it is done."""
     attempt: int | None = None
     while True:
-        for attempt, line in step_logs(c, run_id, step, attempt):
-            yield attempt, line
-        if attempt is None:
+        seen = attempt
+        for seen, line in step_logs(c, run_id, step, attempt):
+            yield seen, line
+        if seen is None:
             return
-        attempt = _next_attempt(c, run_id, step, attempt)
+        attempt = _next_attempt(c, run_id, step, seen)
         if attempt is None:
             return
 

@@ -106,8 +106,9 @@ def logs(
                                      autocompletion=complete_step),
     attempt: int | None = typer.Option(None, "--attempt", min=1,
                                        help="That attempt (default: the latest)."),
-    follow_: bool = typer.Option(False, "-f", "--follow",
-                                 help="Go on as the log grows, through retries, until the step is done."),
+    follow_: bool = typer.Option(
+        False, "-f", "--follow",
+        help="Go on as the log grows, through retries, until the step is done."),
     as_json: bool = typer.Option(False, "--json",
                                  help="JSON Lines: {step, attempt, line} per line."),
 ) -> None:

@@ -13,23 +13,34 @@ from aiohttp import web
 
 from wfe.config import Paths, Settings, ensure_private_dir, write_private
 from wfe.daemon import keys
-from wfe.daemon.faults import disk_full
 from wfe.daemon.api import idempotency, routes, stream
+from wfe.daemon.faults import disk_full
 from wfe.daemon.hardening import (
-    check_host_and_origin, check_media_type, check_private_files, check_query, secret_key_file,
+    check_host_and_origin,
+    check_media_type,
+    check_private_files,
+    check_query,
+    secret_key_file,
 )
 from wfe.daemon.secrets import Sealer
 from wfe.daemon.store import Store, queries
-from wfe.daemon.store.util import now_iso
 from wfe.daemon.store.ops_auth import bootstrap_admin, hash_token, reset_admin_token
+from wfe.daemon.store.util import now_iso
 from wfe.daemon.supervisor import Supervisor
 from wfe.daemon.throttle import Throttle
 from wfe.daemon.webhooks import Deliverer
 from wfe.engine import strictjson
 from wfe.errors import (
-    BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge, RangeNotSatisfiable,
+    BadRequest,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RangeNotSatisfiable,
     StorageFull,
-    TooManyRequests, Unauthorized, WfeError,
+    TooManyRequests,
+    Unauthorized,
+    WfeError,
 )
 
 log = logging.getLogger("wfe.daemon")

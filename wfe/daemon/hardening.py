@@ -8,6 +8,7 @@ the media types each endpoint documents, and refuses to start on files others ca
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -117,12 +118,10 @@ def private_files(p: Paths) -> list[Path]:
     """What must be 0600: the database (and its WAL), tokens, keys, state, logs' folders."""
     db = [p.db, p.db.with_name(p.db.name + "-wal"), p.db.with_name(p.db.name + "-shm")]
     files = [*db, p.token_file, secret_key_file(p), p.daemon_json, p.daemon_log]
-    try:
-        # A run's log folder is 0700, which keeps its files private whatever their mode;
-        # checking folders, not every file, keeps start-up fast with many runs.
+    # A run's log folder is 0700, which keeps its files private whatever their mode;
+    # checking folders, not every file, keeps start-up fast with many runs.
+    with contextlib.suppress(OSError):
         files += [Path(e.path) for e in os.scandir(p.logs_dir) if e.is_dir(follow_symlinks=False)]
-    except OSError:
-        pass
     return files
 
 

@@ -11,10 +11,10 @@ if TYPE_CHECKING:
     from wfe.daemon.store import Store
     from wfe.daemon.supervisor import Supervisor
 
-PATHS: web.AppKey["Paths"] = web.AppKey("paths")
-SETTINGS: web.AppKey["Settings"] = web.AppKey("settings")
-STORE: web.AppKey["Store"] = web.AppKey("store")
-SUPERVISOR: web.AppKey["Supervisor"] = web.AppKey("supervisor")
+PATHS: web.AppKey[Paths] = web.AppKey("paths")
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+STORE: web.AppKey[Store] = web.AppKey("store")
+SUPERVISOR: web.AppKey[Supervisor] = web.AppKey("supervisor")
 TOKEN_CACHE: web.AppKey[dict] = web.AppKey("token_cache")
 STARTED_AT: web.AppKey[str] = web.AppKey("started_at")
 USER: web.RequestKey[dict] = web.RequestKey("user", dict)

@@ -9,6 +9,7 @@ carries the step's ``WFE_RUN_ID`` and ``WFE_STEP``, or descends from any of thes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -51,8 +52,6 @@ def kill_leftovers(attempts: list[dict]) -> list[int]:
     if not killed and not os.path.isdir("/proc"):  # no /proc to look in: trust the groups
         for a in attempts:
             if a.get("pgid"):
-                try:
+                with contextlib.suppress(OSError):
                     os.killpg(a["pgid"], signal.SIGKILL)
-                except OSError:
-                    pass
     return killed

@@ -62,6 +62,6 @@ class JsonErrorsRunner(web.AppRunner):
     """An AppRunner whose sites answer parser-level errors in the JSON error shape."""
 
     @property
-    def server(self):  # type: ignore[override]
+    def server(self):
         server = super().server
         return None if server is None else _Factory(server)

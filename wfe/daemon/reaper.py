@@ -17,6 +17,7 @@ step's leader (asyncio's child watcher waits for that one by its pid).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import signal
@@ -62,7 +63,7 @@ def read_proc(pid: int) -> Proc | None:
 
 
 def proc_table() -> dict[int, Proc]:
-    table = {}
+    table: dict[int, Proc] = {}
     try:
         entries = [e.name for e in PROC.iterdir() if e.name.isdigit()]
     except OSError:
@@ -91,10 +92,12 @@ def marker(pid: int) -> tuple[str, str, str] | None:
 def in_tree(table: dict[int, Proc], p: Proc, roots: set[int], members: set[Pid]) -> bool:
     """Whether ``p`` is in the session or group of a root, or descends from a root or member."""
     seen = 0
-    while p is not None and seen < 4096:  # a bound, in case the table changed under us
-        if p.sid in roots or p.pgid in roots or p.pid in roots or (p.pid, p.start) in members:
+    cur: Proc | None = p
+    while cur is not None and seen < 4096:  # a bound, in case the table changed under us
+        if (cur.sid in roots or cur.pgid in roots or cur.pid in roots
+                or (cur.pid, cur.start) in members):
             return True
-        p, seen = table.get(p.ppid), seen + 1
+        cur, seen = table.get(cur.ppid), seen + 1
     return False
 
 
@@ -218,7 +221,5 @@ def _signal(pid: Pid, sig: signal.Signals) -> bool:
 
 
 def _waitpid(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

@@ -56,7 +56,8 @@ class GuardedResolver(AbstractResolver):
         self._inner = DefaultResolver()
         self.allow_private = allow_private
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET):
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET):
         results = await self._inner.resolve(host, port, family)
         for result in results:
             ip = ip_literal(result["host"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import wraps
 from typing import Any
 
@@ -68,15 +68,19 @@ def _replace_size(text: str, old: Any, new: Any, count: Any) -> int:
     return len(text) + hits * max(len(new) - len(old), 0)
 
 
-def _join_size(sep: str, items: list[Any]) -> int:
+def _join_size(sep: str, items: Sequence[Any]) -> int:
     return sum(text_weight(i) for i in items) + max(len(items) - 1, 0) * len(sep)
 
 
-def check_method(obj: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple:
+def check_method(obj: Any, name: str, args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> tuple[Any, ...]:
     """The size a str method's arguments imply, refused before the call; may draw an iterator."""
     if not isinstance(obj, str):
         return args
-    arg = (lambda i, key, default=None: args[i] if len(args) > i else kwargs.get(key, default))
+
+    def arg(i: int, key: str, default: Any = None) -> Any:
+        return args[i] if len(args) > i else kwargs.get(key, default)
+
     if name in ("center", "ljust", "rjust", "zfill"):
         need(max(len(obj), _int(arg(0, "width", 0))))
     elif name == "replace":

@@ -7,9 +7,9 @@ calls, slices and the whitelisted filters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.compiler import CodeGenerator, Frame
@@ -41,11 +41,12 @@ class _Env(ImmutableSandboxedEnvironment):
         check_binop(operator, left, right)
         return settle(super().call_binop(context, operator, left, right))
 
-    def concat(self, values: tuple[Any, ...]) -> str:
-        check_concat(values)
-        return "".join(map(str, values))
+    def concat(self, values: Iterable[Any]) -> str:
+        items = tuple(values)  # the check must not use up a generator before the join
+        check_concat(items)
+        return "".join(map(str, items))
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(__obj, Undefined):
             __obj._fail_with_undefined_error()  # the name it stands for is what went wrong
         owner, name = getattr(__obj, "__self__", None), getattr(__obj, "__name__", "")
@@ -143,7 +144,10 @@ def _compile(source: str) -> tuple[nodes.Expr, Callable[..., Any]]:
     return _parse(source), _ENV.compile_expression(source, undefined_to_none=False)
 
 
-def _explained(source: str, make: Callable[[str], Any]) -> Any:
+_T = TypeVar("_T")
+
+
+def _explained(source: str, make: Callable[[str], _T]) -> _T:
     try:
         return make(source)
     except TemplateError as e:

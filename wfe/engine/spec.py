@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from wfe.engine.spec_check import parse_template, path_of
 from wfe.engine.spec_load import load_template_text
-from wfe.engine.spec_warn import template_warnings
 from wfe.engine.spec_models import (
     KINDS,
     RETRYABLE_KINDS,
@@ -28,6 +27,7 @@ from wfe.engine.spec_models import (
     Variable,
     step_kinds,
 )
+from wfe.engine.spec_warn import template_warnings
 
 __all__ = [
     "KINDS",

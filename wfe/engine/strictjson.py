@@ -62,7 +62,7 @@ def nonfinite_path(value: Any, path: str = "") -> str | None:
     return None
 
 
-def finite_outcome(outcome: dict) -> dict:
+def finite_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
     """A step's outcome as recorded: one that succeeded with a NaN or an Infinity in its
     output fails instead, with the place named, and the output is not stored."""
     if outcome.get("status") != "succeeded":

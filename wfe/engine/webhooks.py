@@ -19,7 +19,7 @@ RETRY_DELAYS = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 MAX_ATTEMPTS = 1 + len(RETRY_DELAYS)
 JITTER = 0.2
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 -- a public marker, not a secret
 SECRET_BYTES = (24, 64)
 PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]!-]{1,100}$")
 

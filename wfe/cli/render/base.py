@@ -206,7 +206,10 @@ def rich_table(headers, rows, status_col=None, title=None):
 
 def _plain_table(headers: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    fmt = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+
     return [fmt(headers), *map(fmt, rows)]
 
 

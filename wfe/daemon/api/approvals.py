@@ -6,7 +6,14 @@ from aiohttp import web
 
 from wfe.daemon import keys
 from wfe.daemon.api.common import (
-    choice_param, page, page_params, read_model, requires, run_answer, run_masker, user,
+    choice_param,
+    page,
+    page_params,
+    read_model,
+    requires,
+    run_answer,
+    run_masker,
+    user,
 )
 from wfe.daemon.store import ops_approvals, queries
 from wfe.engine.roles import Permission

@@ -60,7 +60,8 @@ def pydantic_details(exc: ValidationError, prefix: str = "") -> list[dict]:
     return out
 
 
-async def body_bytes(request: web.Request, allowed: tuple[str, ...] = ("application/json",)) -> bytes:
+async def body_bytes(request: web.Request,
+                     allowed: tuple[str, ...] = ("application/json",)) -> bytes:
     if request.content_type not in allowed:
         raise UnsupportedMediaType(
             f"the body must be {' or '.join(allowed)}, not {request.content_type or 'absent'}")

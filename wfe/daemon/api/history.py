@@ -8,7 +8,14 @@ from aiohttp import web
 
 from wfe.daemon import keys
 from wfe.daemon.api.common import (
-    page, page_params, path_run_id, read_model, requires, respond, user, visible_run,
+    page,
+    page_params,
+    path_run_id,
+    read_model,
+    requires,
+    respond,
+    user,
+    visible_run,
 )
 from wfe.daemon.store import ops_history, queries
 from wfe.engine.roles import Permission

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from wfe.daemon.steps import logcap
 
@@ -24,28 +25,28 @@ class LogReader:
         self.skip = skip
         self.limit = limit
         self.lines = 0
-        self._file = None
+        self._file: BinaryIO | None = None
         self._buf = b""
         self._trim: logcap.Trimmed | None = None
 
     def read(self, final: bool) -> tuple[list[tuple[int, str]], bool]:
         """Lines from at most READ_CHUNK more bytes, and whether more may be there now."""
         if self._file is None:
-            try:
-                self._file = open(self.path, "rb")
+            try:  # kept open across reads on purpose (see the class); close() closes it
+                self._file = open(self.path, "rb")  # noqa: SIM115
             except FileNotFoundError:
                 return [], False
         with logcap.LOCK:
-            self._follow_trim()
+            self._follow_trim(self._file)
             chunk = self._file.read(READ_CHUNK)
         self._buf += chunk
         more = len(chunk) == READ_CHUNK
         return self._split(final and not more), more
 
-    def _follow_trim(self) -> None:
-        pos = self._file.tell()
-        trim = logcap.marker_of(self._file, self.limit)
-        self._file.seek(pos)
+    def _follow_trim(self, file: BinaryIO) -> None:
+        pos = file.tell()
+        trim = logcap.marker_of(file, self.limit)
+        file.seek(pos)
         if trim is None or trim == self._trim:
             return
         before, self._trim = self._trim, trim
@@ -55,10 +56,10 @@ class LogReader:
         old_marker, old_dropped = (before.marker, before.dropped) if before else (0, 0)
         written = trim.head + old_dropped + max(0, pos - trim.head - old_marker)
         if written >= trim.head + trim.dropped:
-            self._file.seek(trim.head + trim.marker + written - trim.head - trim.dropped)
+            file.seek(trim.head + trim.marker + written - trim.head - trim.dropped)
         else:  # what came next was dropped: the marker line says so
             self._buf = b""
-            self._file.seek(trim.head)
+            file.seek(trim.head)
 
     def _split(self, final: bool) -> list[tuple[int, str]]:
         out = []

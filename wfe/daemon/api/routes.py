@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from wfe.daemon.api import approvals, callbacks, history, runs, system, templates, webhooks
-from wfe.daemon.api import audit, openapi, tokens, users
-from wfe.daemon.api import stream
+from wfe.daemon.api import (
+    approvals,
+    audit,
+    callbacks,
+    history,
+    openapi,
+    runs,
+    stream,
+    system,
+    templates,
+    tokens,
+    users,
+    webhooks,
+)
 
 ROUTES = [
     ("GET", "/api/v1/health", system.health),

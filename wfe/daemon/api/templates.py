@@ -8,7 +8,15 @@ from aiohttp import web
 
 from wfe.daemon import keys
 from wfe.daemon.api.common import (
-    body_bytes, choice_param, may, page, page_params, requires, respond, template_viewer, user,
+    body_bytes,
+    choice_param,
+    may,
+    page,
+    page_params,
+    requires,
+    respond,
+    template_viewer,
+    user,
 )
 from wfe.daemon.store import ops_templates, queries
 from wfe.engine.roles import Permission

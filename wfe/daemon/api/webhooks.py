@@ -6,7 +6,14 @@ from aiohttp import web
 
 from wfe.daemon import keys
 from wfe.daemon.api.common import (
-    bool_param, choice_param, page, page_params, path_id, read_model, respond, user,
+    bool_param,
+    choice_param,
+    page,
+    page_params,
+    path_id,
+    read_model,
+    respond,
+    user,
 )
 from wfe.daemon.store import ops_webhooks
 from wfe.engine.webhooks import new_secret, refused_url, secret_key, valid_pattern

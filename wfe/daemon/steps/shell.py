@@ -8,6 +8,7 @@ Cancel and timeout kill the whole group: TERM, then KILL after a grace period.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -177,10 +178,8 @@ async def kill_group(proc: asyncio.subprocess.Process, grace: float) -> None:
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def read_tail(path, limit: int) -> str:

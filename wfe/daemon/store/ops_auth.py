@@ -6,10 +6,10 @@ import hashlib
 import secrets
 import sqlite3
 
-from wfe.errors import Conflict, NotFound
 from wfe.daemon.store.util import new_id, now_iso
+from wfe.errors import Conflict, NotFound
 
-TOKEN_PREFIX = "wfe_"
+TOKEN_PREFIX = "wfe_"  # noqa: S105 -- a public marker, not a secret
 
 
 def new_token() -> str:

@@ -15,11 +15,11 @@ import secrets
 import sqlite3
 import time
 
+from wfe.daemon.store.util import SYSTEM, add_event, dumps, loads, now_iso
 from wfe.engine.states import RunStatus
 from wfe.errors import Conflict, NotFound
-from wfe.daemon.store.util import SYSTEM, add_event, dumps, loads, now_iso
 
-TOKEN_PREFIX = "wfc_"
+TOKEN_PREFIX = "wfc_"  # noqa: S105 -- a public marker, not a secret
 
 
 def callback_key(conn: sqlite3.Connection) -> bytes:
@@ -40,7 +40,8 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def register(conn: sqlite3.Connection, key: bytes, run_id: str, steps: list[tuple[int, str]]) -> None:
+def register(conn: sqlite3.Connection, key: bytes, run_id: str,
+             steps: list[tuple[int, str]]) -> None:
     now = now_iso()
     conn.executemany(
         "INSERT INTO callbacks (token_hash, run_id, idx, step, status, created_at)"
@@ -112,5 +113,7 @@ def take(conn: sqlite3.Connection, run_id: str, idx: int) -> dict | None:
 def outcome(payload) -> dict:
     """A callback's payload as a step result: ``{"status": "failure"}`` fails the step."""
     if isinstance(payload, dict) and payload.get("status") == "failure":
-        return {"status": "failed", "error": str(payload.get("error") or "the callback reported failure")}
-    return {"status": "succeeded", "output": payload if isinstance(payload, dict) else {"value": payload}}
+        error = payload.get("error") or "the callback reported failure"
+        return {"status": "failed", "error": str(error)}
+    output = payload if isinstance(payload, dict) else {"value": payload}
+    return {"status": "succeeded", "output": output}

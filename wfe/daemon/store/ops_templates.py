@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from wfe.errors import Conflict, NotFound
 from wfe.daemon.store.util import dumps, new_id, now_iso
+from wfe.errors import Conflict, NotFound
 
 
 def create_template(conn: sqlite3.Connection, owner: str, is_admin: bool, spec: dict) -> str:

@@ -59,7 +59,8 @@ def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text, parse_constant=_legacy_constant)
 
 
-def add_event(conn: sqlite3.Connection, run_id: str, type_: str, actor: str, data: dict | None = None) -> int:
+def add_event(conn: sqlite3.Connection, run_id: str, type_: str, actor: str,
+              data: dict | None = None) -> int:
     """Append one event with the run's next sequence number (no gaps: same transaction).
 
     Webhook deliveries for it are written in the same transaction (the outbox), so an
@@ -107,7 +108,8 @@ def append_events(conn: sqlite3.Connection, run_id: str, seq: int, head: str, ow
     hooks = conn.execute(
         "SELECT id, events FROM webhooks WHERE (owner = ? AND run_id IS NULL) OR run_id = ?",
         (owner, run_id)).fetchall()
-    for (_, s, type_, actor, _, _, _), (_, _, data) in zip(rows, events) if hooks else ():
+    pairs = zip(rows, events, strict=True) if hooks else ()
+    for (_, s, type_, actor, _, _, _), (_, _, data) in pairs:
         event_id = conn.execute("SELECT id FROM events WHERE run_id = ? AND seq = ?",
                                 (run_id, s)).fetchone()[0]
         body = {"type": type_, "timestamp": at, "data": {
