@@ -199,10 +199,6 @@ class Runner(StepDriver):
 
     # ---- what steps read -------------------------------------------------------------------
 
-    @property
-    def expr_limit(self) -> int:
-        return self.sup.settings.max_expression_bytes
-
     def expr_context(self) -> dict:
         steps = {s["name"]: {"output": s["output"], "status": s["status"],
                              "callback_url": self.sup.callback_url(self.run_id, s["name"])

@@ -46,7 +46,10 @@ class StepDriver:
     killed: bool
     masker: Any
     inputs: dict[str, Any]
-    expr_limit: int
+
+    @property
+    def expr_limit(self) -> int:
+        return self.sup.settings.max_expression_bytes
 
     async def write(self, op: Any, *args: Any) -> Any:
         raise NotImplementedError
@@ -167,7 +170,7 @@ class StepDriver:
             outcome = {"status": "failed", "error": str(exc)}
         outcome = finite_outcome(await mask_outcome(self.masker, outcome))
         if outcome["status"] != "succeeded":
-            return await self._fail_before_start(idx, outcome["error"])
+            return await self._fail_before_start(idx, str(outcome["error"]))
         self.steps[idx].update(status="succeeded", output=outcome["output"])
         # Nothing outside the database acts on a pure step, so its start and its result
         # can share one transaction.

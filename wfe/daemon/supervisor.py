@@ -20,8 +20,7 @@ from wfe.daemon.procs import kill_leftovers
 from wfe.daemon.reaper import Reaper
 from wfe.daemon.runner import Runner
 from wfe.daemon.steps import logcap
-from wfe.daemon.store import Store
-from wfe.daemon.store import ops_callbacks, ops_idempotency, ops_recovery, ops_steps
+from wfe.daemon.store import Store, ops_callbacks, ops_idempotency, ops_recovery, ops_steps
 from wfe.daemon.store.util import is_full
 from wfe.engine.spec import TemplateSpec
 

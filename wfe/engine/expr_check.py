@@ -91,7 +91,8 @@ def check(
     return list(dict.fromkeys(errors))
 
 
-def _check_expr(source: str, names: tuple[set[str], Container[str], set[str]], limit: int) -> list[str]:
+def _check_expr(source: str, names: tuple[set[str], Container[str], set[str]],
+                limit: int) -> list[str]:
     try:
         tree = parsed(source)
     except ExpressionError as e:

@@ -64,9 +64,9 @@ def _command(value: Any) -> str | list[str]:
         if not value.strip():
             raise ValueError("the command is empty")
         return value
-    if isinstance(value, list) and value:
-        if all(isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in value):
-            return [str(a) for a in value]
+    if isinstance(value, list) and value and all(
+            isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in value):
+        return [str(a) for a in value]
     raise ValueError("expected a shell string or a non-empty list of arguments")
 
 
@@ -173,9 +173,9 @@ class RetrySpec(_Model):
         both = set(self.retry_on_exit_codes or ()) & set(self.no_retry_on_exit_codes or ())
         if both:
             raise ValueError(f"exit codes {sorted(both)} are both retried and not retried")
-        if self.initial_delay is not None and self.max_delay is not None:
-            if parse_duration(self.initial_delay) > parse_duration(self.max_delay):
-                raise ValueError("initial_delay is longer than max_delay")
+        if (self.initial_delay is not None and self.max_delay is not None
+                and parse_duration(self.initial_delay) > parse_duration(self.max_delay)):
+            raise ValueError("initial_delay is longer than max_delay")
         return self
 
     def merged(self, base: RetrySpec | None) -> RetrySpec:

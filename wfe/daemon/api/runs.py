@@ -9,16 +9,25 @@ from aiohttp import web
 from wfe.daemon import keys
 from wfe.daemon.api import idempotency
 from wfe.daemon.api.common import (
-    choice_param, page_json, page_params, path_run_id, read_model, requires, respond,
-    run_answer, run_masker, template_viewer, user,
+    choice_param,
+    page_json,
+    page_params,
+    path_run_id,
+    read_model,
+    requires,
+    respond,
+    run_answer,
+    run_masker,
+    template_viewer,
+    user,
 )
 from wfe.daemon.api.webhooks import callback_hook
 from wfe.daemon.secrets import seal_inputs_async
 from wfe.daemon.store import ops_runs, queries, run_list
+from wfe.daemon.store.ops_idempotency import KeyTaken
 from wfe.daemon.store.run_list import RunFilter
 from wfe.daemon.store.util import new_id
 from wfe.engine.durations import parse_instant
-from wfe.daemon.store.ops_idempotency import KeyTaken
 from wfe.engine.inputs import validate_inputs
 from wfe.engine.roles import Permission
 from wfe.engine.spec_models import NAME_RULES

@@ -11,11 +11,11 @@ import json
 import sqlite3
 import time
 
-from wfe.engine.states import Action, RunStatus, transition
-from wfe.errors import Conflict, NotFound
 from wfe.daemon.store.ops_runs import insert_snapshot, load_run
 from wfe.daemon.store.ops_steps import fail_run
 from wfe.daemon.store.util import SYSTEM, add_event, dumps, loads, new_id, now_iso
+from wfe.engine.states import Action, RunStatus, transition
+from wfe.errors import Conflict, NotFound
 
 
 def request_approval(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch: int,

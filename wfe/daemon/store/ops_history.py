@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from wfe.engine.states import Action, transition
-from wfe.errors import NotFound, ValidationFailed
 from wfe.daemon.store.ops_runs import deadline_from, load_run
 from wfe.daemon.store.util import add_event, dumps, loads, now_iso
+from wfe.engine.states import Action, transition
+from wfe.errors import NotFound, ValidationFailed
 
 
 def find_snapshot(conn: sqlite3.Connection, run_id: str, snapshot_id: str | None,
@@ -21,7 +21,8 @@ def find_snapshot(conn: sqlite3.Connection, run_id: str, snapshot_id: str | None
                            (snapshot_id, run_id)).fetchone()
     else:  # the latest snapshot taken after that step
         row = conn.execute("SELECT * FROM snapshots WHERE run_id = ? AND step = ?"
-                           " ORDER BY created_at DESC, rowid DESC LIMIT 1", (run_id, step)).fetchone()
+                           " ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                           (run_id, step)).fetchone()
     if row is None:
         raise NotFound(f"no snapshot {snapshot_id or 'after step ' + str(step)} in this run")
     return row

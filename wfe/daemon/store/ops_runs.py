@@ -10,10 +10,10 @@ import json
 import sqlite3
 import time
 
+from wfe.daemon.store.util import add_event, dumps, new_id, now_iso, ordered_id
 from wfe.engine.durations import parse_duration
 from wfe.engine.states import Action, RunStatus, StepStatus, resume_target, transition
 from wfe.errors import NotFound
-from wfe.daemon.store.util import add_event, dumps, new_id, now_iso, ordered_id
 
 WAITING_STEPS = (StepStatus.WAITING.value, StepStatus.PENDING.value)
 

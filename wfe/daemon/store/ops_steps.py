@@ -10,9 +10,9 @@ import sqlite3
 import time
 from typing import Any
 
-from wfe.engine.states import Action, RunStatus, transition
 from wfe.daemon.store.ops_runs import deadline_from, insert_snapshot
 from wfe.daemon.store.util import SYSTEM, add_event, append_events, dumps, now_iso
+from wfe.engine.states import Action, RunStatus, transition
 
 # What a Runner does after an op: go on to the next step, or exit (hibernate or end).
 CONTINUE, STOP = "continue", "stop"
@@ -209,8 +209,8 @@ def skip_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, state:
     if run_status != RunStatus.RUNNING:
         return STOP
     now = now_iso()
-    conn.execute("UPDATE steps SET status = 'skipped', finished_at = ? WHERE run_id = ? AND idx = ?",
-                 (now, run_id, idx))
+    conn.execute("UPDATE steps SET status = 'skipped', finished_at = ? WHERE run_id = ?"
+                 " AND idx = ?", (now, run_id, idx))
     add_event(conn, run_id, "step.skipped", SYSTEM, {"step": name, "reason": why})
     insert_snapshot(conn, run_id, idx, name, state)
     conn.execute("UPDATE runs SET current_step = ?, updated_at = ? WHERE id = ?",

@@ -278,7 +278,8 @@ async def list_users(store: Store, limit: int, offset: int) -> tuple[list[dict],
     return rows, total
 
 
-async def run_snapshots(store: Store, run_id: str, limit: int, offset: int) -> tuple[list[dict], int]:
+async def run_snapshots(store: Store, run_id: str, limit: int,
+                        offset: int) -> tuple[list[dict], int]:
     total = await store.scalar("SELECT COUNT(*) FROM snapshots WHERE run_id = ?", (run_id,))
     rows = await store.all(
         "SELECT id, after_idx AS after_step, step, state, created_at FROM snapshots"
@@ -297,7 +298,8 @@ async def attempt_log(store: Store, run_id: str, step: str, attempt: int | None)
     return await store.one(sql + " AND a.attempt = ?", (run_id, step, attempt))
 
 
-async def list_tokens(store: Store, user_id: str, limit: int, offset: int) -> tuple[list[dict], int]:
+async def list_tokens(store: Store, user_id: str, limit: int,
+                      offset: int) -> tuple[list[dict], int]:
     total = await store.scalar("SELECT COUNT(*) FROM tokens WHERE user_id = ?", (user_id,))
     rows = await store.all(
         "SELECT id, name, created_at, revoked_at FROM tokens WHERE user_id = ?"
