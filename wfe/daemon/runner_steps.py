@@ -117,9 +117,10 @@ class StepDriver:
     async def _sleep(self, idx: int) -> bool:
         step = self.spec.steps[idx]
         assert step.sleep is not None  # the field that makes it a sleep step
-        wake = time.time() + parse_duration(step.sleep)
+        started = time.time()
+        wake = started + parse_duration(step.sleep)
         attempt = await self.write(ops.start_step, self.run_id, idx, step.name, self.sup.epoch,
-                                   wake)
+                                   wake, started)
         if attempt is None:
             return False
         self.steps[idx].update(status="waiting", attempt=attempt, wake_at=wake)

@@ -67,12 +67,14 @@ def expire_run(conn: sqlite3.Connection, run_id: str) -> bool:
 
 
 def start_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch: int,
-               wake_at: float | None = None) -> int | None:
-    """Record a step's start (its attempt number) before anything executes it."""
+               wake_at: float | None = None, started: float | None = None) -> int | None:
+    """Record a step's start (its attempt number) before anything executes it. ``started``:
+    the time a timer's ``wake_at`` was counted from, recorded as the start so that a sleep
+    never looks shorter than it was."""
     status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
     if status != RunStatus.RUNNING:
         return None
-    now = now_iso()
+    now = now_iso(started)
     step_status = "waiting" if wake_at is not None else "running"
     (attempt,) = conn.execute(
         "UPDATE steps SET status = ?, attempt = attempt + 1, started_at = ?, finished_at = NULL,"
