@@ -27,7 +27,11 @@ async def test_approve_end_to_end(settings):
         assert gate["status"] == "pending" and gate["message"] == "Ship v42 to prod?"
         assert run["steps"][1]["status"] == "waiting"
         from wfe.daemon import keys
-        assert run["id"] not in api.app[keys.SUPERVISOR].live
+
+        async def hibernated() -> bool:  # the Runner exits once the run rests at its gate
+            return run["id"] not in api.app[keys.SUPERVISOR].live
+
+        await async_wait_until(hibernated, message="the Runner to exit")
         await api.post(f"/api/v1/workflows/{run['id']}/approvals/{gate['id']}/approve",
                        json={"comment": "lgtm"}, expect=200)
         done = await api.wait_status(run["id"], "completed")

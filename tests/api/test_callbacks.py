@@ -34,7 +34,11 @@ async def test_callback_completes_the_step(settings, tmp_path):
         url = (tmp_path / "url").read_text().strip()
         assert url.startswith(str(api.client.make_url("/api/v1/callbacks/wfc_")))
         from wfe.daemon import keys
-        assert run["id"] not in api.app[keys.SUPERVISOR].live  # hibernating while it waits
+
+        async def hibernated() -> bool:  # no Runner while it waits
+            return run["id"] not in api.app[keys.SUPERVISOR].live
+
+        await async_wait_until(hibernated, message="the Runner to exit")
         status, body = await post_raw(api, url, {"sha": "abc123"})
         assert status == 202 and body["consumed"] is True
         done = await api.wait_status(run["id"], "completed")

@@ -156,22 +156,33 @@ async def test_a_rejected_gate_stops_the_work_beside_it(settings, tmp_path):
 
 async def test_retry_runs_only_what_did_not_get_done(settings, tmp_path):
     ledger, fixed = tmp_path / "ledger", tmp_path / "fixed"
+    # b starts only once the gate is approved, which the test does after a is committed:
+    # a's success is certain before b fails.
     spec = {"name": "retry-graph", "steps": [
         {"name": "a", "needs": [], "run": f"echo a >> {ledger}"},
-        {"name": "b", "needs": [],
-         "run": wait_for(ledger, f"echo b >> {ledger}; [ -e {fixed} ]")},
+        {"name": "gate", "needs": [], "approval": {}},
+        {"name": "b", "needs": ["gate"], "run": f"echo b >> {ledger}; [ -e {fixed} ]"},
         {"name": "c", "needs": ["a", "b"], "run": f"echo c >> {ledger}"},
     ]}
     async with api_client(settings) as api:
         await api.template(spec)
         run = await api.start("retry-graph")
+
+        async def a_done():
+            r = await api.run(run["id"])
+            return r if r["steps"][0]["status"] == "succeeded" and r["approvals"] else None
+
+        seen = await async_wait_until(a_done)
+        gate = seen["approvals"][0]
+        await api.post(f"{V}/workflows/{run['id']}/approvals/{gate['id']}/approve", expect=200)
         failed = await api.wait_status(run["id"], "failed")
-        assert [s["status"] for s in failed["steps"]] == ["succeeded", "failed", "pending"]
+        assert [s["status"] for s in failed["steps"]] == [
+            "succeeded", "succeeded", "failed", "pending"]
         fixed.touch()
         await api.post(f"{V}/workflows/{run['id']}/retry", expect=200)
         done = await api.wait_status(run["id"], "completed", "failed")
     assert done["status"] == "completed"
-    assert ledger.read_text().split() == ["a", "b", "b", "c"]  # a ran once
+    assert ledger.read_text().split() == ["a", "b", "b", "c"]  # a and the gate ran once
 
 
 async def test_a_sleep_beside_work_finishes_while_the_work_runs(settings, tmp_path):

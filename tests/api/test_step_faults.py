@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
+from tests.conftest import async_wait_until
 from tests.support import api_client
 from wfe.daemon import keys
 
@@ -36,7 +37,11 @@ async def test_nul_bytes_in_a_steps_environment_leak_no_fd(settings):
         after = await api.start("ok")
         done = await api.wait_status(after["id"], "completed", "failed")
         assert done["status"] == "completed", done
-        assert not api.app[keys.SUPERVISOR].live  # no Runner task lingers
+
+        async def no_runner() -> bool:  # no Runner task lingers once its run has ended
+            return not api.app[keys.SUPERVISOR].live
+
+        await async_wait_until(no_runner, message="every Runner to exit")
         assert len(asyncio.all_tasks()) < 20
 
 
