@@ -111,7 +111,7 @@ def tree_lines(needs: Needs, label: Callable[[str], str]) -> list[str]:
 
 
 def _after(ns: Sequence[str]) -> str:
-    return f"  (after {', '.join(ns)})" if ns else "  (at once)"
+    return f"  (after {', '.join(ns)})"  # never empty: a step needing nothing is on level 0
 
 
 def template_graph(t: dict, kind_of: Callable[[dict], str]) -> None:
