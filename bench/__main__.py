@@ -24,6 +24,7 @@ from bench import (
     dbos_side,
     harness,
     latency,
+    parallel,
     parked,
     recovery,
     report,
@@ -33,7 +34,8 @@ from bench import (
 from bench.harness import REPO, BenchError, noop_template, running_daemon
 from bench.sizes import BY_NAME
 
-SCENARIOS = ("throughput", "latency", "shell", "api", "parked", "recovery", "cli")
+SCENARIOS = ("throughput", "latency", "shell", "api", "parked", "recovery", "cli",
+             "parallel")
 NO_DBOS = "dbos is not importable here: install the `bench` extra (pip install -e '.[bench]')"
 
 
@@ -139,6 +141,8 @@ async def run_all(args: argparse.Namespace, work: Path) -> dict:
         async def rec():
             return recovery.summarize([await recovery.once(work, sz, r) for r in range(sz.reps)])
         await _guarded("recovery", results, rec())
+    if "parallel" in names:
+        await _guarded("parallel", results, parallel.run(work, sz))
     return results
 
 

@@ -120,6 +120,8 @@ def targets(r: dict) -> list[tuple[str, str, float | None, str, bool | None]]:
         lambda v: v <= 1)
     row("recovery", "all in-flight runs completed, s", ("median", "all_completed_s"), "<= 10 s",
         lambda v: v <= 10)
+    row("parallel", "100 x `sleep 1` branches, POST -> completed, s", ("median", "total_s"),
+        "< 2 s", lambda v: v < 2)
     row("cli", "`wfe ls --json` wall ms", ("median", "wfe_ls_json_ms"), "<= 300 ms",
         lambda v: v <= 300)
     return rows
@@ -186,7 +188,7 @@ def markdown(results: dict) -> str:
         lines.append(f"| {scen} | {what} | {_fmt(value)} | {text} | {_mark(ok)} |")
     lines += ["", "Details (medians; times in ms unless named `_s`):", ""]
     for name in ("throughput", "dbos", "latency", "dbos_seq", "shell", "api", "parked",
-                 "recovery", "cli"):
+                 "recovery", "parallel", "cli"):
         if name in results:
             lines.append(_detail(name, results[name]))
     lines += ["", "Sizes: " + ", ".join(f"{k}={val}" for k, val in sz.items() if k != "name")

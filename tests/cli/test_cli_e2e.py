@@ -114,6 +114,46 @@ def test_template_create_publish_ls_show(cli, env, tmp_path):
     assert "greet" in text and "who" in text
 
 
+DIAMOND = {"name": "diamond", "steps": [
+    {"name": "build", "run": "echo built"},
+    {"name": "test-a", "run": "echo a", "needs": ["build"]},
+    {"name": "test_b", "set": {"b": "1"}, "needs": ["build"]},
+    {"name": "ship", "set": {"ok": "yes"}, "needs": ["test-a", "test_b"]},
+]}
+
+
+@pytest.fixture
+def diamond(cli, env, tmp_path) -> dict:
+    f = tmp_path / "diamond.json"
+    f.write_text(json.dumps(DIAMOND))
+    return as_json(cli(env, "template", "create", str(f), "--publish", "--json"))
+
+
+def test_template_show_graph_and_dot(cli, env, diamond, hello):
+    lines = ok(cli(env, "template", "show", "diamond", "--graph")).stdout.splitlines()
+    assert lines == ["build  run", "├─ test-a  run", "└─ test_b  set", "ship  set"]
+    dot = ok(cli(env, "template", "show", "diamond", "--dot")).stdout
+    assert dot.startswith('digraph "diamond" {') and dot.rstrip().endswith("}")
+    assert '"test_b" [label="test_b\\nset"];' in dot and dot.count("->") == 4
+    assert '"test_b" -> "ship";' in dot and '"build" -> "test-a";' in dot
+    # A list of steps without needs is a chain: each after the one before it.
+    chain = ok(cli(env, "template", "show", "hello", "--dot")).stdout
+    assert '"greet" -> "done";' in chain and chain.count("->") == 1
+    assert ok(cli(env, "template", "show", "hello", "--graph")).stdout.splitlines() == [
+        "greet  run", "done  set"]
+    r = cli(env, "template", "show", "diamond", "--graph", "--json")
+    assert r.exit_code == errors.EXIT_USAGE and "one of --json, --graph" in r.stderr
+
+
+def test_show_draws_a_graph_run(cli, env, diamond):
+    run = as_json(cli(env, "start", "diamond", "--json"))
+    assert wait_terminal(cli, env, run["id"])["status"] == "completed"
+    text = ok(cli(env, "show", run["id"])).stdout
+    assert "├ test-a" in text and "└ test_b" in text and "NEEDS" in text
+    assert any(ln.split()[:2] == ["3", "ship"] and "test-a, test_b" in ln
+               for ln in text.splitlines()), text
+
+
 def test_template_create_from_stdin_and_publish_twice(cli, env):
     t = as_json(cli(env, "template", "create", "-", "--publish", "--json", input=HELLO))
     assert t["status"] == "published"

@@ -82,11 +82,19 @@ def list_(
 def show(
     ref: str = typer.Argument(..., metavar="ID|NAME[@VERSION]", help=REF_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    graph: bool = typer.Option(False, "--graph", help="Print its steps as a graph, by level."),
+    dot: bool = typer.Option(False, "--dot", help="Print its graph as Graphviz (dot -Tsvg)."),
 ) -> None:
-    """Show one template: its variables and steps."""
+    """Show one template: its variables and steps (or its graph)."""
+    if sum((as_json, graph, dot)) > 1:
+        raise errors.UsageError("give one of --json, --graph and --dot")
     t = client().get_template(ref)
     if as_json:
         render.json_out(t)
+    elif dot:
+        render.template_dot(t)
+    elif graph:
+        render.template_graph(t)
     else:
         render.template(t)
 

@@ -37,7 +37,9 @@ from wfe.cli.render.base import (
     text,
     warn,
 )
+from wfe.cli.render.graph import progress, progress_line
 from wfe.cli.render.runs import (
+    GRAPH_HEADERS,
     STEP_HEADERS,
     approval_context,
     approvals,
@@ -54,6 +56,7 @@ from wfe.cli.render.runs import (
     run_summary,
     runs,
     snapshots,
+    step_headers,
     step_rows,
     steps,
 )
@@ -62,6 +65,8 @@ from wfe.cli.render.templates import (
     secret,
     template,
     template_action,
+    template_dot,
+    template_graph,
     template_warnings,
     templates,
     user_created,

@@ -20,6 +20,7 @@ from wfe.cli.render.base import (
     table,
     template_ref,
 )
+from wfe.cli.render.graph import layout, progress
 
 
 def runs(payload: dict) -> None:
@@ -43,19 +44,29 @@ def _run_row(r: dict) -> list[str]:
 
 
 def step_rows(run: dict) -> list[list[str]]:
-    return [_step_row(s) for s in run.get("steps") or []]
+    """One row per step: a chain in its order; a graph level by level, its side-by-side
+    steps bracketed, with what each needs."""
+    steps_ = run.get("steps") or []
+    drawn = layout(steps_)
+    if drawn is None:
+        return [_step_row(s) for s in steps_]
+    rows = []
+    for glyph, step, needs in drawn:
+        row = _step_row(step, glyph)
+        rows.append([*row[:-1], needs, row[-1]])
+    return rows
 
 
-def _step_row(s: dict) -> list[str]:
-    detail = s.get("error") or compact(s.get("output"))
+def _step_row(s: dict, glyph: str = "") -> list[str]:
+    detail = progress(s, bar=fancy()) or s.get("error") or compact(s.get("output"))
     code = _code(s)
     if code and not str(detail).startswith(code):  # an HTTP step's error names it already
         detail = f"{code}: {detail}" if detail else code
     took = elapsed(s.get("started_at"), s.get("finished_at"))
     # rich wraps the last column on a terminal; plain output keeps one line per step.
     detail = compact(detail, 200 if fancy() else DETAIL_WIDTH)
-    return [str(s.get("index", "")), s.get("name", ""), s.get("kind", ""), s.get("status", ""),
-            str(s.get("attempt") or "-"), took, detail]  # fmt: skip
+    return [str(s.get("index", "")), glyph + s.get("name", ""), s.get("kind", ""),
+            s.get("status", ""), str(s.get("attempt") or "-"), took, detail]  # fmt: skip
 
 
 def _code(s: dict) -> str:
@@ -67,10 +78,15 @@ def _code(s: dict) -> str:
 
 
 STEP_HEADERS = ["#", "STEP", "KIND", "STATUS", "ATTEMPT", "TIME", "OUTPUT / ERROR"]
+GRAPH_HEADERS = [*STEP_HEADERS[:-1], "NEEDS", STEP_HEADERS[-1]]
+
+
+def step_headers(run: dict) -> list[str]:
+    return STEP_HEADERS if layout(run.get("steps") or []) is None else GRAPH_HEADERS
 
 
 def steps(run: dict) -> None:
-    table(STEP_HEADERS, step_rows(run), 3)
+    table(step_headers(run), step_rows(run), 3)
 
 
 def run_header(run: dict) -> None:

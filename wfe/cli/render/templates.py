@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wfe.cli.render import graph
 from wfe.cli.render.base import (
     ago,
     compact,
@@ -70,6 +71,14 @@ def _step_summary(step: dict) -> str:
     if isinstance(value, dict) and _kind(step) == "http":
         value = f"{value.get('method', 'GET')} {value.get('url', '')}"
     return compact(value)
+
+
+def template_graph(t: dict) -> None:
+    graph.template_graph(t, _kind)
+
+
+def template_dot(t: dict) -> None:
+    graph.dot(t, _kind)
 
 
 def template_action(t: dict, verb: str) -> None:

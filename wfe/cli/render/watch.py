@@ -23,6 +23,7 @@ from wfe.cli.render.base import (
     status_word,
     template_ref,
 )
+from wfe.cli.render.graph import layout, progress
 
 if TYPE_CHECKING:  # rich is imported only when the live screen is drawn
     from rich.console import RenderableType
@@ -92,10 +93,9 @@ class WatchView:
         if self._said.get("run") is None:
             out(f"run {rid} · {template_ref(run.get('template'))}")
         for s in run.get("steps") or []:
-            status = s.get("status", "")
-            key = f"step:{s.get('name')}"
-            if self._said.get(key, "pending") != f"{status}/{s.get('attempt')}":
-                self._said[key] = f"{status}/{s.get('attempt')}"
+            key, said = f"step:{s.get('name')}", _said_of(s)
+            if self._said.get(key, "pending") != said:
+                self._said[key] = said
                 out(_plain_step(s))
         approval = pending_approval(run)
         if approval is not None and self._said.get("approval") != approval.get("id"):
@@ -139,18 +139,23 @@ class WatchView:
         from rich.table import Table
         from rich.text import Text
 
+        steps = run.get("steps") or []
+        drawn = layout(steps)  # a graph: level by level, side-by-side steps bracketed
+        rows = [("", s, None) for s in steps] if drawn is None else drawn
         t = Table(box=box.SIMPLE, show_header=True, pad_edge=False, show_edge=False)
-        for name in ("", "STEP", "STATUS", "ATTEMPT", "TIME", "OUTPUT / ERROR"):
+        heads = ("", "STEP", "STATUS", "ATTEMPT", "TIME")
+        for name in (*heads, *(("NEEDS",) if drawn else ()), "OUTPUT / ERROR"):
             t.add_column(name, no_wrap=name != "OUTPUT / ERROR")
-        for s in run.get("steps") or []:
+        for glyph, s, needs in rows:
             status = s.get("status", "")
             style = STATUS_STYLES.get(status, "") if color() else ""
             mark = self._spinner if status == "running" else Text(ICONS.get(status, " "), style)
-            detail = s.get("error") or compact(s.get("output"), 80)
-            t.add_row(mark, Text(s.get("name", "")), Text(status, style),
-                      str(s.get("attempt") or "-"),
-                      elapsed(s.get("started_at"), s.get("finished_at")) if s.get("started_at")
-                      else "", Text(detail or ""))
+            detail = progress(s, bar=True) or s.get("error") or compact(s.get("output"), 80)
+            cells = [mark, Text(glyph + s.get("name", "")), Text(status, style),
+                     str(s.get("attempt") or "-"),
+                     elapsed(s.get("started_at"), s.get("finished_at")) if s.get("started_at")
+                     else ""]  # fmt: skip
+            t.add_row(*cells, *((Text(needs),) if drawn else ()), Text(detail or ""))
         return t
 
 
@@ -161,10 +166,22 @@ def _plain_step(s: dict) -> str:
         parts.append(f"attempt {s['attempt']}")
     if status not in ("running", "pending") and s.get("started_at"):
         parts.append(elapsed(s.get("started_at"), s.get("finished_at")))
-    detail = s.get("error") or compact(s.get("output"))
-    if detail and status != "running":
+    detail = progress(s) or (None if status == "running" else
+                             s.get("error") or compact(s.get("output")))  # fmt: skip
+    if detail:
         parts.append(detail)
     return " ".join(parts).rstrip()
+
+
+def _said_of(s: dict) -> str:
+    """What a plain line was last said for: a step's status and attempt, and a foreach's
+    progress in tenths (a line per item would drown the story)."""
+    said = f"{s.get('status', '')}/{s.get('attempt')}"
+    items = s.get("items")
+    if progress(s) is None or items["total"] <= 0:
+        return said
+    done = sum(v for k in ("succeeded", "failed") if isinstance(v := items.get(k), int))
+    return f"{said}/{10 * done // items['total']}"
 
 
 def _approval_lines(run_id: str, approval: dict) -> list[str]:
