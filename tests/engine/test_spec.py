@@ -309,7 +309,7 @@ RUN = {"name": "a", "run": "true"}
     (with_step({"name": "a", "run": "x", "keep_background": "maybe"}),
      "steps[0].keep_background", "bool"),
     (with_step({"name": "a", "sleep": "1s", "retry": {"max_attempts": 2}}), "steps[0].retry",
-     "retry is only for run, http and callback steps"),
+     "retry is only for run, http, callback and workflow steps"),
     (with_step({"name": "a", "sleep": "forever"}), "steps[0].sleep", "invalid duration"),
     (with_step({"name": "a", "sleep": True}), "steps[0].sleep", "got bool"),
     (with_step({"name": "a", "run": "x", "timeout": "-5s"}), "steps[0].timeout",

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from wfe.daemon.faults import fault
+from wfe.daemon.runner_children import start_child
 from wfe.daemon.secrets import mask_outcome
 from wfe.daemon.steps import StepContext
 from wfe.daemon.steps import http as http_step
@@ -47,6 +48,7 @@ class StepDriver:
     masker: Any
     inputs: dict[str, Any]
     expr_limit: int
+    depth: int
 
     async def write(self, op: Any, *args: Any) -> Any:
         raise NotImplementedError
@@ -101,6 +103,8 @@ class StepDriver:
             return await self._gate(idx)
         if kind == "callback":
             return await self._await_callback(idx)
+        if kind == "workflow":
+            return await start_child(self, idx)
         async with self.sup.step_slots:  # the daemon-wide limit on executing steps
             attempt = await self.write(ops.start_step, self.run_id, idx,
                                        self.spec.steps[idx].name, self.sup.epoch)
