@@ -127,15 +127,16 @@ async def test_a_self_starting_template_stops_at_the_depth_cap(settings):
         run = await api.start("forever")
         done = await api.wait_status(run["id"], "failed", "completed", timeout=60)
         _, listed = await api.get(f"{V}/workflows?template=forever&limit=100", expect=200)
+        errors = [(await api.run(r["id"]))["steps"][0]["error"] for r in listed["items"]]
     assert done["status"] == "failed"
     runs = listed["items"]
-    assert len(runs) == settings.max_workflow_depth + 1 == 9
+    assert len(runs) == settings.max_workflow_depth + 1 == 9  # depths 0 to 8
     assert {r["status"] for r in runs} == {"failed"}  # nothing left running
-    deepest = [r for r in runs if r["reason"] == "step_failed"]
-    errors = {r["id"]: r for r in runs}
-    assert len(deepest) == 9 and errors
-    # the run at depth 8 failed its step with the cap named; each parent failed with its child
-    assert "workflow depth cap" in done["steps"][0]["error"]
+    capped = [e for e in errors if e.startswith("workflow depth cap")]
+    assert capped == ["workflow depth cap: this run is at depth 8 and may not start another"
+                      " (max_workflow_depth = 8); does a template start itself?"]
+    # each parent failed with its child, the cause named all the way up
+    assert done["steps"][0]["error"].startswith("child run ")
     assert "max_workflow_depth = 8" in done["steps"][0]["error"]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from wfe.daemon.faults import fault
 from wfe.daemon.launch import prepare_run
 from wfe.daemon.store import ops_children
 from wfe.engine.expressions import render
@@ -37,6 +38,7 @@ async def start_child(d: StepDriver, idx: int) -> bool:
                             child, d.depth + 1)
     if attempt is None:
         return False
+    fault("child_started")
     d.steps[idx].update(status="waiting", attempt=attempt, wake_at=None)
     d.sup.wake(new.run_id)
     return True
