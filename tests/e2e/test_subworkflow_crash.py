@@ -26,8 +26,9 @@ def links(home) -> list[tuple]:
 def test_kill9_after_a_child_started_then_both_finish(daemon_factory, tmp_path):
     ledger = tmp_path / "ledger"
     child = {"name": "kid", "variables": {"n": {"type": "integer"}}, "steps": [
-        {"name": "work", "run": f'echo "$WFE_RUN_ID" >> {ledger}; echo "{{\\"twice\\": $((2 * $N))}}"'
-                                ' > "$WFE_OUTPUT"', "env": {"N": "${{ input.n }}"}}]}
+        {"name": "work", "run": f'echo "$WFE_RUN_ID" >> {ledger};'
+                                ' echo "{\\"twice\\": $((2 * $N))}" > "$WFE_OUTPUT"',
+         "env": {"N": "${{ input.n }}"}}]}
     parent = {"name": "mom", "steps": [
         {"name": "sub", "workflow": {"template": "kid", "input": {"n": 21}}},
         {"name": "after", "set": {"got": "${{ steps.sub.output.work.twice }}"}}]}

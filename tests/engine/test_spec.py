@@ -285,12 +285,12 @@ RUN = {"name": "a", "run": "true"}
     (with_step({"run": "true"}), "steps[0].name", "required"),
     (with_step({"name": "1st", "run": "true"}), "steps[0].name", "invalid step name"),
     (with_step({"name": "a"}), "steps[0]",
-     "unknown step kind; expected one of: run, http, sleep, set, approval, callback"),
+     "unknown step kind; expected one of: run, http, sleep, set, approval, callback, workflow"),
     (with_step({"name": "a", "runn": "x"}), "steps[0]", "unknown step kind"),
     (with_step({"name": "a", "runn": "x"}), "steps[0].runn", "did you mean 'run'?"),
     (with_step({"name": "a", "run": "x", "sleep": "1s"}), "steps[0]",
-     "a step has exactly one of run, http, sleep, set, approval, callback; this one has run "
-     "and sleep"),
+     "a step has exactly one of run, http, sleep, set, approval, callback, workflow; this one"
+     " has run and sleep"),
     (with_step({"name": "a", "kind": "http", "run": "x"}), "steps[0].kind",
      "kind 'http' does not match the step's 'run' key"),
     (with_step({"name": "a", "kind": "shell", "run": "x"}), "steps[0].kind", "'run'"),

@@ -240,9 +240,8 @@ class DefaultsSpec(_Model):
 
 class StepSpec(_Model):
     name: Annotated[str, _named("step")]
-    kind_: Literal["run", "http", "sleep", "set", "approval", "callback", "workflow"] | None = Field(
-        None, alias="kind"
-    )
+    kind_: Literal["run", "http", "sleep", "set", "approval", "callback", "workflow"] | None = (
+        Field(None, alias="kind"))
     description: str | None = None
     run: Annotated[str | list[str], PlainValidator(_command)] | None = None
     shell: Shell | None = None
@@ -276,7 +275,8 @@ class StepSpec(_Model):
 
     @property
     def kind(self) -> str:
-        """run, http, sleep, set, approval, callback or workflow ("" on a step parse_template refuses)."""
+        """run, http, sleep, set, approval, callback or workflow ("" on a step parse_template
+        refuses)."""
         given = step_kinds({k: getattr(self, k) for k in KINDS if k in self.model_fields_set})
         return given[0] if len(given) == 1 else (self.kind_ or "")
 

@@ -14,7 +14,8 @@ from wfe.daemon.store.util import dumps, loads, now_iso
 # The name of the step a run is at (or stopped at), for people: an index means little.
 CURRENT_STEP_NAME = "(SELECT s.name FROM steps s WHERE s.run_id = r.id AND s.idx = r.current_step)"
 RUN_COLUMNS = (
-    "r.id, r.status, r.trigger_type, r.parent_run_id, r.parent_step, r.input, r.owner, r.reason, r.current_step, r.created_at,"
+    "r.id, r.status, r.trigger_type, r.parent_run_id, r.parent_step, r.input, r.owner,"
+    " r.reason, r.current_step, r.created_at,"
     " r.started_at, r.finished_at, r.updated_at, t.id AS t_id, t.name AS t_name,"
     f" t.version AS t_version, {CURRENT_STEP_NAME} AS current_step_name"
 )
@@ -181,7 +182,8 @@ def _steps(conn: sqlite3.Connection, run_id: str) -> list[dict]:
         r["duration"] = _duration(r["started_at"], r["finished_at"])
         attempts.setdefault(idx, []).append(r)
     rows = _rows(conn, "SELECT idx, name, kind, status, attempt, started_at, finished_at, output,"
-                       " error, exit_code, log_tail, wake_at, needs, child_run_id FROM steps WHERE run_id = ?"
+                       " error, exit_code, log_tail, wake_at, needs, child_run_id FROM steps"
+                       " WHERE run_id = ?"
                        " ORDER BY idx", (run_id,))
     previous: list[str] = []
     for r in rows:
