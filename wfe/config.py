@@ -100,6 +100,9 @@ class Settings:
     step_keep_background: bool = False
     proc_scan_interval: float = 0.5
     max_recoveries: int = 5
+    # How deep workflow steps may nest runs (a run started by a person is at depth 0); a
+    # step whose child would go deeper fails, so a template that starts itself stops.
+    max_workflow_depth: int = 8
     max_body_bytes: int = 1024 * 1024
     # Steps per template: checking one takes time linear in its length (see README, Security).
     max_template_steps: int = 1000

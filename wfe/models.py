@@ -149,6 +149,8 @@ class Step(Response):
     log_tail: str | None = None
     wake_at: str | None = None
     needs: list[str] = Field([], description="the steps this one starts after")
+    child_run_id: str | None = Field(None, description="a workflow step's run of its child"
+                                                        " template (the latest attempt's)")
     attempts: list[Attempt] = []
 
 
@@ -196,7 +198,10 @@ class Run(Response):
     id: str
     status: RunStatus
     template: TemplateRef
-    trigger_type: str
+    trigger_type: str = Field(description="api, cli, or workflow (a workflow step started it)")
+    parent_run_id: str | None = Field(None, description="the run whose workflow step started"
+                                                         " this one")
+    parent_step: str | None = Field(None, description="the name of that step")
     input: dict[str, Any]
     owner: str
     reason: str | None = None

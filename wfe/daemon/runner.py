@@ -14,6 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from wfe.daemon.runner_children import children_ended
 from wfe.daemon.runner_steps import StepDriver
 from wfe.daemon.secrets import SecretUnavailable, open_inputs
 from wfe.daemon.storage import until_stored
@@ -39,6 +40,7 @@ class Runner(StepDriver):
         self.killed = False
         self.halted = False  # nothing new starts: the run stopped being `running`
         self._poked = asyncio.Event()
+        self.depth, self.parent_run_id = 0, None  # where it sits among sub-workflows
 
     async def write(self, op, *args):
         """Commit ``op``; while the disk is full, wait and try again: the run goes on
@@ -80,6 +82,7 @@ class Runner(StepDriver):
                 task.cancel()
             if self.tasks:
                 await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        children_ended(self)
 
     def _load(self, claim: dict) -> None:
         run, tpl = claim["run"], claim["template"]
@@ -94,6 +97,7 @@ class Runner(StepDriver):
         secret = {n for n, v in self.spec.variables.items() if getattr(v, "secret", False)}
         self.inputs, self.masker = open_inputs(self.stored_input, self.sup.sealer, self.run_id,
                                                secret)
+        self.depth, self.parent_run_id = run["depth"], run["parent_run_id"]
         self.run_meta = {"id": run["id"], "template": tpl["name"], "version": tpl["version"],
                          "owner": run["owner"]}
 

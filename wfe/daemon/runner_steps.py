@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from wfe.daemon.faults import fault
+from wfe.daemon.runner_children import start_child
 from wfe.daemon.secrets import mask_outcome
 from wfe.daemon.steps import StepContext
 from wfe.daemon.steps import http as http_step
@@ -50,6 +51,7 @@ class StepDriver:
     @property
     def expr_limit(self) -> int:
         return self.sup.settings.max_expression_bytes
+    depth: int
 
     async def write(self, op: Any, *args: Any) -> Any:
         raise NotImplementedError
@@ -104,6 +106,8 @@ class StepDriver:
             return await self._gate(idx)
         if kind == "callback":
             return await self._await_callback(idx)
+        if kind == "workflow":
+            return await start_child(self, idx)
         async with self.sup.step_slots:  # the daemon-wide limit on executing steps
             attempt = await self.write(ops.start_step, self.run_id, idx,
                                        self.spec.steps[idx].name, self.sup.epoch)

@@ -20,7 +20,14 @@ from wfe.daemon.procs import kill_leftovers
 from wfe.daemon.reaper import Reaper
 from wfe.daemon.runner import Runner
 from wfe.daemon.steps import logcap
-from wfe.daemon.store import Store, ops_callbacks, ops_idempotency, ops_recovery, ops_steps
+from wfe.daemon.store import (
+    Store,
+    ops_callbacks,
+    ops_children,
+    ops_idempotency,
+    ops_recovery,
+    ops_steps,
+)
 from wfe.daemon.store.util import is_full
 from wfe.engine.spec import TemplateSpec
 
@@ -144,6 +151,17 @@ class Supervisor:
         runner = self.runners.get(run_id)
         if runner is not None:
             runner.kill()
+        self.cancel_children(run_id)
+
+    def cancel_children(self, run_id: str) -> None:
+        """The run ended, and its child runs with it (in the same transaction): stop the
+        steps their live Runners execute."""
+        if not self.live:
+            return
+        for child_id in self.store.read(ops_children.ended_descendants, run_id):
+            runner = self.runners.get(child_id)
+            if runner is not None:
+                runner.kill()
 
     def _spawn(self, run_id: str) -> None:
         runner = Runner(self, run_id)

@@ -29,6 +29,7 @@ from wfe.engine.spec_models import (
     StepSpec,
     TemplateSpec,
     Variable,
+    WorkflowSpec,
     step_kinds,
 )
 from wfe.errors import ValidationFailed
@@ -115,6 +116,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         ("defaults",): DefaultsSpec, ("defaults", "retry"): RetrySpec,
         ("steps", "retry"): RetrySpec, ("steps", "http"): HttpSpec,
         ("steps", "approval"): ApprovalSpec, ("steps", "callback"): CallbackSpec,
+        ("steps", "workflow"): WorkflowSpec,
     }
     if loc[:1] == ("variables",):
         loc = loc[:1] + loc[2:]  # drop the variable's own name
@@ -227,7 +229,10 @@ def _check_applicable(raw: dict[str, Any], kind: str, path: str, add: Any) -> No
         if raw.get(key) is not None and kind != "run":
             add(f"{path}.{key}", f"{key} is only for run steps")
     if raw.get("retry") is not None and kind not in RETRYABLE_KINDS:
-        add(f"{path}.retry", "retry is only for run, http and callback steps")
+        add(f"{path}.retry", "retry is only for run, http, callback and workflow steps")
+    if kind == "workflow" and raw.get("timeout") is not None:
+        add(f"{path}.timeout", "a workflow step waits for its run; give the child template"
+            " a timeout instead")
     if kind == "callback":
         given = raw.get("callback")
         gate = given if isinstance(given, dict) else {}
@@ -240,6 +245,8 @@ def _check_expressions(
     limit: int,
 ) -> None:
     fields: list[tuple[str, Any]] = [(k, raw.get(k)) for k in ("run", "env", "cwd", "set")]
+    if isinstance(raw.get("workflow"), dict):
+        fields.append(("workflow.input", raw["workflow"].get("input")))
     for parent in ("http", "approval"):
         if isinstance(raw.get(parent), dict):
             fields += [(f"{parent}.{k}", v) for k, v in raw[parent].items()

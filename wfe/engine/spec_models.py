@@ -23,8 +23,8 @@ from pydantic import (
 from wfe.engine import graph
 from wfe.engine.durations import parse_duration
 
-KINDS = ("run", "http", "sleep", "set", "approval", "callback")
-RETRYABLE_KINDS = ("run", "http", "callback")
+KINDS = ("run", "http", "sleep", "set", "approval", "callback", "workflow")
+RETRYABLE_KINDS = ("run", "http", "callback", "workflow")
 NAME_RULES = {
     "template": (r"[a-z0-9][a-z0-9_.-]{0,63}", "lowercase letters, digits, '_', '.' and '-', "
                  "starting with a letter or digit"),
@@ -205,6 +205,30 @@ class CallbackSpec(_Model):
     description: str | None = None
 
 
+TEMPLATE_REF = re.compile(rf"({NAME_RULES['template'][0]})(?:@([1-9][0-9]{{0,8}}))?")
+
+
+def _template_ref(value: Any) -> str:
+    if isinstance(value, str) and TEMPLATE_REF.fullmatch(value):
+        return value
+    raise ValueError(f"expected a template name, or NAME@VERSION (a version from 1): use "
+                     f"{NAME_RULES['template'][1]} (at most 64), got {value!r}")
+
+
+def split_template_ref(ref: str) -> tuple[str, int | None]:
+    """``name`` or ``name@3`` as (name, version or None for the latest published)."""
+    match = TEMPLATE_REF.fullmatch(ref)
+    assert match is not None  # WorkflowSpec checked it
+    return match[1], int(match[2]) if match[2] else None
+
+
+class WorkflowSpec(_Model):
+    """Start a run of another published template and wait for it (a sub-workflow)."""
+
+    template: Annotated[str, PlainValidator(_template_ref)]
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
 Shell = Annotated[str, PlainValidator(_shell)]
 
 
@@ -216,9 +240,8 @@ class DefaultsSpec(_Model):
 
 class StepSpec(_Model):
     name: Annotated[str, _named("step")]
-    kind_: Literal["run", "http", "sleep", "set", "approval", "callback"] | None = Field(
-        None, alias="kind"
-    )
+    kind_: Literal["run", "http", "sleep", "set", "approval", "callback", "workflow"] | None = (
+        Field(None, alias="kind"))
     description: str | None = None
     run: Annotated[str | list[str], PlainValidator(_command)] | None = None
     shell: Shell | None = None
@@ -232,6 +255,7 @@ class StepSpec(_Model):
     set: dict[str, Any] | None = None
     approval: ApprovalSpec | None = None
     callback: CallbackSpec | None = None
+    workflow: WorkflowSpec | None = None
     timeout: Duration | None = None
     retry: RetrySpec | None = None
     if_: Annotated[str | bool, PlainValidator(_condition)] | None = Field(None, alias="if")
@@ -251,7 +275,8 @@ class StepSpec(_Model):
 
     @property
     def kind(self) -> str:
-        """run, http, sleep, set, approval or callback ("" on a step parse_template refuses)."""
+        """run, http, sleep, set, approval, callback or workflow ("" on a step parse_template
+        refuses)."""
         given = step_kinds({k: getattr(self, k) for k in KINDS if k in self.model_fields_set})
         return given[0] if len(given) == 1 else (self.kind_ or "")
 

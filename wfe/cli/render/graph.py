@@ -100,7 +100,8 @@ def progress_line(step: dict) -> str | None:
 def tree_lines(needs: Needs, label: Callable[[str], str]) -> list[str]:
     """The graph as text, level by level; a step whose needs are not its whole previous
     level says which it waits for."""
-    lines, previous = [], ()
+    lines: list[str] = []
+    previous: tuple[str, ...] = ()
     for level in levels(needs):
         for i, name in enumerate(level):
             glyph = "" if len(level) == 1 else ("└─ " if i == len(level) - 1 else "├─ ")

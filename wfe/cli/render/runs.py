@@ -99,6 +99,8 @@ def run_header(run: dict) -> None:
         ("created", ago(run.get("created_at"))),
         ("duration", elapsed(run.get("started_at"), run.get("finished_at"))),
     ]
+    if run.get("parent_run_id"):
+        pairs.append(("parent", f"{run['parent_run_id']} (step {run.get('parent_step')})"))
     if run.get("input"):
         pairs.append(("input", compact(run["input"], 100)))
     if run.get("reason"):
@@ -115,6 +117,12 @@ def run(run: dict) -> None:
         out()
         out(f"waiting for approval at {a.get('step')}: {a.get('message') or ''}".rstrip())
         out(f"  decide with: wfe approve {run.get('id')}   or   wfe reject {run.get('id')}")
+    children = [s for s in run.get("steps") or [] if s.get("child_run_id")]
+    if children:
+        out()
+        for s in children:
+            out(f"step {s.get('name')} runs child {s['child_run_id']}  (wfe show"
+                f" {s['child_run_id']})")
     if run.get("events"):
         out()
         events(run["events"])

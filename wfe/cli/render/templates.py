@@ -57,7 +57,7 @@ def template(t: dict) -> None:
     table(["#", "STEP", "KIND", "DOES"], rows)
 
 
-KINDS = ("run", "http", "sleep", "set", "approval", "callback")
+KINDS = ("run", "http", "sleep", "set", "approval", "callback", "workflow")
 
 
 def _kind(step: dict) -> str:

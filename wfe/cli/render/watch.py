@@ -151,11 +151,11 @@ class WatchView:
             style = STATUS_STYLES.get(status, "") if color() else ""
             mark = self._spinner if status == "running" else Text(ICONS.get(status, " "), style)
             detail = progress(s, bar=True) or s.get("error") or compact(s.get("output"), 80)
-            cells = [mark, Text(glyph + s.get("name", "")), Text(status, style),
+            cells = [mark, Text(glyph + str(s.get("name", ""))), Text(status, style),
                      str(s.get("attempt") or "-"),
                      elapsed(s.get("started_at"), s.get("finished_at")) if s.get("started_at")
                      else ""]  # fmt: skip
-            t.add_row(*cells, *((Text(needs),) if drawn else ()), Text(detail or ""))
+            t.add_row(*cells, *((Text(needs or ""),) if drawn else ()), Text(detail or ""))
         return t
 
 
@@ -178,9 +178,9 @@ def _said_of(s: dict) -> str:
     progress in tenths (a line per item would drown the story)."""
     said = f"{s.get('status', '')}/{s.get('attempt')}"
     items = s.get("items")
-    if progress(s) is None or items["total"] <= 0:
+    if progress(s) is None or not isinstance(items, dict) or items["total"] <= 0:
         return said
-    done = sum(v for k in ("succeeded", "failed") if isinstance(v := items.get(k), int))
+    done = sum(int(v) for k in ("succeeded", "failed") if isinstance(v := items.get(k), int))
     return f"{said}/{10 * done // items['total']}"
 
 

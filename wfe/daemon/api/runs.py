@@ -22,13 +22,11 @@ from wfe.daemon.api.common import (
     user,
 )
 from wfe.daemon.api.webhooks import callback_hook
-from wfe.daemon.secrets import seal_inputs_async
+from wfe.daemon.launch import prepare_run
 from wfe.daemon.store import ops_runs, queries, run_list
 from wfe.daemon.store.ops_idempotency import KeyTaken
 from wfe.daemon.store.run_list import RunFilter
-from wfe.daemon.store.util import new_id
 from wfe.engine.durations import parse_instant
-from wfe.engine.inputs import validate_inputs
 from wfe.engine.roles import Permission
 from wfe.engine.spec_models import NAME_RULES
 from wfe.engine.states import RunStatus
@@ -45,16 +43,12 @@ async def start_run(request: web.Request) -> web.Response:
     if key is not None and (found := await idempotency.earlier(request, key)):
         return await idempotency.replay(request, *found, digest)  # before any other check
     row = await _resolve_template(request, body)
-    spec = app[keys.SUPERVISOR].template_spec(row["id"], row["spec"])
-    inputs = validate_inputs(spec.variables, body.input)
-    run_id = new_id()  # secret inputs are sealed to their run, so the id comes first
-    inputs = await seal_inputs_async(spec.variables, inputs, app[keys.SUPERVISOR].sealer, run_id)
-    template = {"id": row["id"], "name": row["name"], "version": row["version"]}
-    needs = spec.needs
-    steps = [(s.name, s.kind, needs[s.name]) for s in spec.steps]
     sup = app[keys.SUPERVISOR]
+    new = await prepare_run(sup, row, body.input)
+    run_id = new.run_id
     hook = callback_hook(request, body.callback_url)
-    args = (template, steps, inputs, body.trigger_type, hook, sup.callback_key, run_id)
+    args = (new.template, new.steps, new.inputs, body.trigger_type, hook, sup.callback_key,
+            run_id)
     try:
         if key is None:
             await app[keys.STORE].write(ops_runs.create_run, me["name"], *args)
@@ -170,7 +164,8 @@ async def cancel_run(request: web.Request) -> web.Response:
     if reason:
         reason = (await run_masker(request, path_run_id(request))).text(reason)
     run_id = await _act(request, ops_runs.cancel_run, reason)
-    request.app[keys.SUPERVISOR].cancel(run_id)
+    request.app[keys.SUPERVISOR].cancel(run_id)  # its child runs' Runners too
+    request.app[keys.SUPERVISOR].timer_poke()  # a parent waiting for this run goes on
     return await run_answer(request)
 
 

@@ -93,7 +93,7 @@ def resume_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) ->
         ops_approvals.apply_decision(conn, run_id, decided)
 
 
-def cancel_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str,
+def cancel_run(conn: sqlite3.Connection, run_id: str, owner: str | None, actor: str,
                reason: str | None) -> None:
     run = load_run(conn, run_id, owner)
     target = transition(run["status"], Action.CANCEL)
@@ -112,6 +112,10 @@ def cancel_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str,
 
     cancel_open(conn, run_id, actor)
     add_event(conn, run_id, "run.cancelled", actor, {"reason": reason})
+    from wfe.daemon.store import ops_children
+
+    ops_children.cancel_children(conn, run_id, actor, "the parent run was cancelled")
+    ops_children.child_ended(conn, run_id, RunStatus.CANCELLED, reason)
 
 
 def retry_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) -> None:

@@ -10,6 +10,7 @@ import sqlite3
 import time
 from typing import Any
 
+from wfe.daemon.store import ops_children
 from wfe.daemon.store.ops_runs import deadline_from, insert_snapshot
 from wfe.daemon.store.util import SYSTEM, add_event, append_events, dumps, now_iso
 from wfe.engine.states import Action, RunStatus, transition
@@ -229,6 +230,7 @@ def complete_run(conn: sqlite3.Connection, run_id: str) -> bool:
     conn.execute("UPDATE runs SET status = 'completed', finished_at = ?, updated_at = ?,"
                  " wake_at = NULL WHERE id = ?", (now, now, run_id))
     add_event(conn, run_id, "run.completed", SYSTEM)
+    ops_children.child_ended(conn, run_id, RunStatus.COMPLETED)
     return True
 
 
@@ -248,6 +250,8 @@ def fail_run(conn: sqlite3.Connection, run_id: str, reason: str, data: dict | No
 
     cancel_open(conn, run_id, SYSTEM)
     add_event(conn, run_id, "run.failed", actor, {"reason": reason, **(data or {})})
+    ops_children.cancel_children(conn, run_id, SYSTEM, "the parent run failed")
+    ops_children.child_ended(conn, run_id, RunStatus.FAILED, reason, data)
     return True
 
 

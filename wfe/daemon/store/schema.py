@@ -253,6 +253,16 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE steps ADD COLUMN needs TEXT;
     """,
+    # Sub-workflows: a child run names its parent run and the parent's step (by name), and
+    # how deep it is nested (0 for a run started by a person); the parent's step names its
+    # current child.
+    """
+    ALTER TABLE runs ADD COLUMN parent_run_id TEXT;
+    ALTER TABLE runs ADD COLUMN parent_step TEXT;
+    ALTER TABLE runs ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE steps ADD COLUMN child_run_id TEXT;
+    CREATE INDEX runs_parent ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
+    """,
 ]
 
 

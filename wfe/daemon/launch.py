@@ -1,0 +1,35 @@
+"""What starting a run takes before it is written: the same for POST /workflows and for a
+workflow step's child run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from wfe.daemon.secrets import seal_inputs_async
+from wfe.daemon.store.util import new_id
+from wfe.engine.inputs import validate_inputs
+
+if TYPE_CHECKING:
+    from wfe.daemon.supervisor import Supervisor
+
+
+@dataclass(frozen=True)
+class NewRun:
+    run_id: str
+    template: dict[str, Any]  # id, name, version
+    steps: list[tuple[str, str, tuple[str, ...]]]  # name, kind, needs
+    inputs: dict[str, Any]  # validated, secret ones sealed to run_id
+
+
+async def prepare_run(sup: Supervisor, row: dict, raw_input: dict[str, Any]) -> NewRun:
+    """Validate ``raw_input`` against the template's variables (422 naming each bad one)
+    and seal its secret values to the new run's id, which is why the id comes first."""
+    spec = sup.template_spec(row["id"], row["spec"])
+    inputs = validate_inputs(spec.variables, raw_input)
+    run_id = new_id()
+    inputs = await seal_inputs_async(spec.variables, inputs, sup.sealer, run_id)
+    needs = spec.needs
+    return NewRun(run_id=run_id,
+                  template={"id": row["id"], "name": row["name"], "version": row["version"]},
+                  steps=[(s.name, s.kind, needs[s.name]) for s in spec.steps], inputs=inputs)
