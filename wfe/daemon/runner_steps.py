@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from wfe.daemon.faults import fault
+from wfe.daemon.runner_stored import StoredMissing
 from wfe.daemon.secrets import mask_outcome
 from wfe.daemon.steps import StepContext
 from wfe.daemon.steps import http as http_step
@@ -60,6 +61,11 @@ class StepDriver:
     def snapshot_state(self) -> dict:
         raise NotImplementedError
 
+    async def open_step_reads(self, idx: int) -> dict:
+        raise NotImplementedError
+
+    turn_reads: dict[int, dict[str, list[str]]]
+
     async def step_turn(self, idx: int) -> bool:
         """Execute or skip a pending step; False when the run is no longer `running`."""
         row, step = self.steps[idx], self.spec.steps[idx]
@@ -67,6 +73,10 @@ class StepDriver:
             await self.write(ops.fail_run, self.run_id, "invalid_state",
                              {"step": step.name, "status": row["status"]})
             return False
+        try:
+            await self.open_step_reads(idx)
+        except StoredMissing as exc:
+            return await self._fail_before_start(idx, str(exc))
         try:
             ctx = self.expr_context()
             if step.if_ is not None and not evaluate_condition(step.if_, ctx, self.expr_limit):
@@ -103,7 +113,8 @@ class StepDriver:
             return await self._await_callback(idx)
         async with self.sup.step_slots:  # the daemon-wide limit on executing steps
             attempt = await self.write(ops.start_step, self.run_id, idx,
-                                       self.spec.steps[idx].name, self.sup.epoch)
+                                       self.spec.steps[idx].name, self.sup.epoch, None,
+                                       self.turn_reads.get(idx))
             if attempt is None:
                 return False
             fault("step_started")
@@ -172,7 +183,7 @@ class StepDriver:
         # Nothing outside the database acts on a pure step, so its start and its result
         # can share one transaction.
         verdict = await self.write(ops.pure_step, self.run_id, idx, step.name, self.sup.epoch,
-                                   outcome, self.snapshot_state())
+                                   outcome, self.snapshot_state(), self.turn_reads.get(idx))
         return verdict == ops.CONTINUE
 
     async def _run_executor(self, idx: int, attempt: int) -> dict:

@@ -87,10 +87,18 @@ class Masker:
     """Replaces secret values (and their encoded forms) with ``***``."""
 
     def __init__(self, secrets: Iterable[Any] = ()) -> None:
-        forms: set[str] = set()
+        self._forms: set[str] = set()
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[Any]) -> None:
+        """Mask these values too (stored secrets, as a step reads them)."""
+        forms = set(self._forms)
         for value in secrets:
             for text in _texts(value):
                 forms |= secret_forms(text)
+        if forms == self._forms and self._forms:
+            return
+        self._forms = forms
         # Longest first, so a form that contains another is masked whole.
         ordered = sorted(forms, key=len, reverse=True)
         self._text = re.compile("|".join(map(re.escape, ordered))) if ordered else None
@@ -199,6 +207,12 @@ class Sealer:
 def input_context(run_id: str, name: str) -> bytes:
     """The associated data of a run's secret input: it opens only in that run, as that name."""
     return json.dumps(["run-input", run_id, name]).encode()
+
+
+def stored_secret_context(scope: str, name: str) -> bytes:
+    """The associated data of a stored secret: it opens only in its scope ('' is global),
+    as that name."""
+    return json.dumps(["stored-secret", scope, name]).encode()
 
 
 def _b64(raw: bytes) -> str:

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from wfe.daemon.api import approvals, callbacks, history, runs, system, templates, webhooks
 from wfe.daemon.api import audit, openapi, tokens, users
-from wfe.daemon.api import stream
+from wfe.daemon.api import secrets, stream
 
 ROUTES = [
     ("GET", "/api/v1/health", system.health),
@@ -50,6 +50,15 @@ ROUTES = [
     ("POST", "/api/v1/tokens/{id}/revoke", tokens.revoke_token),
     ("GET", "/api/v1/workflows/{id}/audit", audit.verify_run),
     ("GET", "/api/v1/audit", audit.verify_all),
+    ("GET", "/api/v1/audit/events", secrets.global_events),
+    ("POST", "/api/v1/secrets", secrets.create_secret),
+    ("GET", "/api/v1/secrets", secrets.list_secrets),
+    ("PUT", "/api/v1/secrets/{name}", secrets.put_secret),
+    ("DELETE", "/api/v1/secrets/{name}", secrets.remove_secret),
+    ("POST", "/api/v1/vars", secrets.create_var),
+    ("GET", "/api/v1/vars", secrets.list_vars),
+    ("PUT", "/api/v1/vars/{name}", secrets.put_var),
+    ("DELETE", "/api/v1/vars/{name}", secrets.remove_var),
     ("GET", "/api/v1/workflows/{id}/events/stream", stream.run_events),
     ("GET", "/api/v1/events/stream", stream.all_events),
     ("GET", "/api/v1/workflows/{id}/steps/{step}/log/stream", stream.step_log),
