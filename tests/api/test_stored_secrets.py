@@ -221,3 +221,13 @@ async def test_variables_are_shown_and_read_as_vars(settings):
     assert done["steps"][0]["output"] == {"where": "eu-west-1-gold"}
     assert [(v["name"], v["value"]) for v in listed["items"]] == [("REGION", "eu-west-1"),
                                                                   ("TIER", "gold")]
+
+
+async def test_approval_comments_and_cancel_reasons_mask_stored_secrets(settings):
+    async with api_client(settings) as api:
+        await _set(api, "API_TOKEN", CANARY)
+        run, gate = await _at_gate(api, gated(sha_step("before"), after=sha_step("after")))
+        await api.post(f"{V}/workflows/{run['id']}/approvals/{gate['id']}/reject", expect=200,
+                       json={"comment": f"no, {CANARY} leaked"})
+        done = await api.wait_status(run["id"], "failed", "cancelled")
+    assert not leaks(json.dumps(done)) and "no, *** leaked" in json.dumps(done)

@@ -215,6 +215,17 @@ def stored_secret_context(scope: str, name: str) -> bytes:
     return json.dumps(["stored-secret", scope, name]).encode()
 
 
+def open_stored(sealer: Sealer, rows: dict[str, dict]) -> list[Any]:
+    """The values of stored secrets ``{name: {"scope", "value"}}`` that open (for masking)."""
+    out = []
+    for name, row in rows.items():
+        try:
+            out.append(sealer.unseal(row["value"], stored_secret_context(row["scope"], name)))
+        except ValueError:
+            pass  # a value this key cannot open cannot have reached a step either
+    return out
+
+
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

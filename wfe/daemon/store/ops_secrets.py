@@ -99,3 +99,9 @@ async def list_global_events(store: Store, actor: str | None, limit: int,
                            " ORDER BY seq DESC LIMIT ? OFFSET ?", (*params, limit, offset))
     total = await store.scalar(f"SELECT COUNT(*) FROM global_events WHERE {where}", params)
     return [{**r, "data": loads(r["data"])} for r in rows], total
+
+
+async def run_template(store: Store, run_id: str) -> dict | None:
+    """A run's owner and its template (to know which stored secrets it may have read)."""
+    return await store.one("SELECT r.owner, r.template_id, t.spec FROM runs r JOIN templates t"
+                           " ON t.id = r.template_id WHERE r.id = ?", (run_id,))
