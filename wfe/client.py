@@ -363,6 +363,21 @@ class Client:
             body["dry_run"] = True
         return self.request("POST", f"/api/v1/workflows/{_seg(run_id)}/rollback", body)
 
+    # -- stored secrets and variables (kind: "secrets" or "vars") -----------------------
+
+    def set_stored(self, kind: str, name: str, value: str, is_global: bool = False) -> Json:
+        """Set a secret or variable; a secret's answer never holds its value."""
+        return self.request("PUT", f"/api/v1/{kind}/{_seg(name)}",
+                            {"value": value, "global": is_global})
+
+    def list_stored(self, kind: str, limit: int | None = None,
+                    offset: int | None = None) -> Json:
+        return self.request("GET", f"/api/v1/{kind}", query={"limit": limit, "offset": offset})
+
+    def remove_stored(self, kind: str, name: str, is_global: bool = False) -> Json:
+        query = {"global": "true"} if is_global else None
+        return self.request("DELETE", f"/api/v1/{kind}/{_seg(name)}", query=query)
+
     # -- webhooks ----------------------------------------------------------------------
 
     def create_webhook(self, url: str, events: list[str] | None = None,

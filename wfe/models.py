@@ -319,3 +319,37 @@ class AuditSummary(Response):
     runs: int
     events: int
     failures: list[AuditReport]
+
+
+# ---- stored secrets and variables -------------------------------------------------------
+
+STORED_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+MAX_STORED_VALUE = 64 * 1024
+
+
+class StoredValueBody(Model):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    value: str = Field(max_length=MAX_STORED_VALUE)
+    global_: bool = Field(False, alias="global", description="the global scope (admins only)")
+
+
+class SetStoredValue(StoredValueBody):
+    name: str = Field(pattern=STORED_NAME, description="read as secrets.NAME or vars.NAME")
+
+
+class StoredValue(Response):
+    name: str
+    scope: Literal["user", "global"]
+    owner: str | None = Field(None, description="whose it is; null when global")
+    set_by: str
+    set_at: str
+    value: str | None = Field(None, description="variables only: a secret's value is never"
+                                                " answered")
+
+
+class GlobalEvent(Response):
+    seq: int
+    type: str = Field(description="secret.set, secret.removed, var.set or var.removed")
+    actor: str
+    data: dict[str, Any]
+    created_at: str

@@ -26,12 +26,16 @@ SHARED = {("GET", f"{V}/templates/{{id}}"), ("POST", f"{V}/templates/{{id}}/publ
           ("DELETE", f"{V}/templates/{{id}}")}
 # Endpoints that act only on the caller's own data, or make new data for the caller.
 OWN = {("GET", f"{V}/me"), ("POST", f"{V}/templates"), ("POST", f"{V}/workflows"),
-       ("POST", f"{V}/tokens"), ("POST", f"{V}/webhooks")}
+       ("POST", f"{V}/tokens"), ("POST", f"{V}/webhooks"), ("POST", f"{V}/secrets"),
+       ("POST", f"{V}/vars")}
+# A name in the caller's own scope: setting one makes the caller's own, never touches another's.
+OWN_BY_NAME = {("PUT", f"{V}/secrets/{{name}}"), ("PUT", f"{V}/vars/{{name}}")}
 # 403 for everyone else (see wfe.engine.roles)
 ADMIN_ONLY = {("GET", f"{V}/users"), ("POST", f"{V}/users"), ("GET", f"{V}/users/{{id}}"),
               ("PATCH", f"{V}/users/{{id}}"), ("DELETE", f"{V}/users/{{id}}")}
 LISTS = {("GET", p) for p in (f"{V}/workflows", f"{V}/approvals", f"{V}/tokens",
-                              f"{V}/webhooks", f"{V}/audit", f"{V}/templates")}
+                              f"{V}/webhooks", f"{V}/audit", f"{V}/templates",
+                              f"{V}/secrets", f"{V}/vars", f"{V}/audit/events")}
 STREAMS = {key for key, op in OPERATIONS.items() if op.stream and "{" not in key[1]}
 PUBLIC = {key for key, op in OPERATIONS.items() if op.public}
 GATE = {"name": "iso", "steps": [
@@ -47,6 +51,8 @@ def bodies(method: str, path: str) -> dict:
         return {"json": {"step": "build", "dry_run": True}}
     if path.endswith("/callback") or path.startswith(f"{V}/callbacks/"):
         return {"json": {"ok": True}}
+    if path.startswith((f"{V}/secrets", f"{V}/vars")) and method in ("POST", "PUT"):
+        return {"json": {"value": "v", **({"name": "X"} if method == "POST" else {})}}
     if (method, path) == ("POST", f"{V}/users"):
         return {"json": {"name": "mallory"}}
     if (method, path) == ("PATCH", f"{V}/users/{{id}}"):
@@ -74,6 +80,8 @@ class Victim:
                                  expect=201)
         _, delivery = await api.post(f"{V}/webhooks/{hook['id']}/test", expect=202)
         _, token = await api.post(f"{V}/tokens", json={"name": "victim"}, expect=201)
+        for kind in ("secrets", "vars"):
+            await api.post(f"{V}/{kind}", json={"name": "VICTIM_KEY", "value": "v"}, expect=201)
         self.run, self.hook, self.token = run, hook, token
         self.ids = {"run": run["id"], "approval": run["approvals"][0]["id"], "hook": hook["id"],
                     "delivery": delivery["id"], "token": token["id"]}
@@ -87,6 +95,7 @@ class Victim:
             "approval_id": self.ids["approval"] if real else str(uuid.uuid4()),
             "delivery_id": self.ids["delivery"] if real else "msg_" + uuid.uuid4().hex,
             "step": "hook" if path.endswith("/callback") else "build",
+            "name": "VICTIM_KEY",  # bob has none of this name: real or not, it is unknown
             "token": "wfc_" + "A" * 43}
 
 
@@ -147,7 +156,7 @@ async def test_another_users_ids_look_unknown(isolated):
         await victim.make()
         _, bob = await api.post(f"{V}/users", json={"name": "bob"}, expect=201)
         for method, path, _ in ROUTES:
-            if "{" not in path or (method, path) in PUBLIC | SHARED | ADMIN_ONLY:
+            if "{" not in path or (method, path) in PUBLIC | SHARED | ADMIN_ONLY | OWN_BY_NAME:
                 continue
             real = await _call(api, method, fill(path, victim.params(path, True)),
                                bob["token"], **bodies(method, path))

@@ -22,6 +22,7 @@ from wfe.cli import (
     live,
     render,
     runs,
+    secrets,
     templates,
     tokens,
     webhooks,
@@ -196,6 +197,8 @@ app.add_typer(templates.app, name="template")
 app.add_typer(auth.auth_app, name="auth")
 app.add_typer(auth.user_app, name="user")
 app.add_typer(webhooks.app, name="webhook")
+app.add_typer(secrets.secret_app, name="secret")
+app.add_typer(secrets.var_app, name="var")
 app.add_typer(tokens.app, name="token")
 app.add_typer(audit.app, name="audit")
 runs.register(app)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from wfe.daemon.runner_children import children_ended
 from wfe.daemon.runner_steps import StepDriver
+from wfe.daemon.runner_stored import StoredReads
 from wfe.daemon.secrets import SecretUnavailable, open_inputs
 from wfe.daemon.storage import until_stored
 from wfe.daemon.store import ops_approvals
@@ -31,7 +32,7 @@ log = logging.getLogger("wfe.runner")
 DONE = ("succeeded", "skipped")
 
 
-class Runner(StepDriver):
+class Runner(StoredReads, StepDriver):
     def __init__(self, sup: Supervisor, run_id: str) -> None:
         self.sup = sup
         self.run_id = run_id
@@ -72,6 +73,7 @@ class Runner(StepDriver):
                 "input": exc.name, "error": "the secret input does not open with this"
                 " daemon's secret.key (was the key replaced?)"})
             return
+        await self.open_template_secrets()
         if self.masker:  # an attempt a crash cut short left its log unmasked
             await self.stored(lambda: asyncio.to_thread(
                 self.masker.directory, self.sup.log_dir(self.run_id)))
@@ -100,6 +102,7 @@ class Runner(StepDriver):
         self.depth, self.parent_run_id = run["depth"], run["parent_run_id"]
         self.run_meta = {"id": run["id"], "template": tpl["name"], "version": tpl["version"],
                          "owner": run["owner"]}
+        self.init_stored()
 
     # ---- the loop --------------------------------------------------------------------------
 
@@ -208,7 +211,8 @@ class Runner(StepDriver):
                              "callback_url": self.sup.callback_url(self.run_id, s["name"])
                              if s["kind"] == "callback" else None}
                  for s in self.steps}
-        return {"input": self.inputs, "steps": steps, "run": self.run_meta}
+        return {"input": self.inputs, "steps": steps, "run": self.run_meta,
+                **self.stored_context()}
 
     def snapshot_state(self) -> dict:
         outputs = {s["name"]: s["output"] for s in self.steps if s["status"] in DONE}

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from wfe.daemon.faults import fault
 from wfe.daemon.runner_children import start_child
+from wfe.daemon.runner_stored import StoredMissing
 from wfe.daemon.secrets import mask_outcome
 from wfe.daemon.steps import StepContext
 from wfe.daemon.steps import http as http_step
@@ -65,6 +66,11 @@ class StepDriver:
     def snapshot_state(self) -> dict:
         raise NotImplementedError
 
+    async def open_step_reads(self, idx: int) -> dict:
+        raise NotImplementedError
+
+    turn_reads: dict[int, dict[str, list[str]]]
+
     async def step_turn(self, idx: int) -> bool:
         """Execute or skip a pending step; False when the run is no longer `running`."""
         row, step = self.steps[idx], self.spec.steps[idx]
@@ -72,6 +78,10 @@ class StepDriver:
             await self.write(ops.fail_run, self.run_id, "invalid_state",
                              {"step": step.name, "status": row["status"]})
             return False
+        try:
+            await self.open_step_reads(idx)
+        except StoredMissing as exc:
+            return await self._fail_before_start(idx, str(exc))
         try:
             ctx = self.expr_context()
             if step.if_ is not None and not evaluate_condition(step.if_, ctx, self.expr_limit):
@@ -110,7 +120,8 @@ class StepDriver:
             return await start_child(self, idx)
         async with self.sup.step_slots:  # the daemon-wide limit on executing steps
             attempt = await self.write(ops.start_step, self.run_id, idx,
-                                       self.spec.steps[idx].name, self.sup.epoch)
+                                       self.spec.steps[idx].name, self.sup.epoch, None,
+                                       self.turn_reads.get(idx))
             if attempt is None:
                 return False
             fault("step_started")
@@ -124,7 +135,7 @@ class StepDriver:
         started = time.time()
         wake = started + parse_duration(step.sleep)
         attempt = await self.write(ops.start_step, self.run_id, idx, step.name, self.sup.epoch,
-                                   wake, started)
+                                   wake, None, started)
         if attempt is None:
             return False
         self.steps[idx].update(status="waiting", attempt=attempt, wake_at=wake)
@@ -180,7 +191,7 @@ class StepDriver:
         # Nothing outside the database acts on a pure step, so its start and its result
         # can share one transaction.
         verdict = await self.write(ops.pure_step, self.run_id, idx, step.name, self.sup.epoch,
-                                   outcome, self.snapshot_state())
+                                   outcome, self.snapshot_state(), self.turn_reads.get(idx))
         return verdict == ops.CONTINUE
 
     async def _run_executor(self, idx: int, attempt: int) -> dict:

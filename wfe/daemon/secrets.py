@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hmac
 import json
 import os
@@ -87,10 +88,18 @@ class Masker:
     """Replaces secret values (and their encoded forms) with ``***``."""
 
     def __init__(self, secrets: Iterable[Any] = ()) -> None:
-        forms: set[str] = set()
+        self._forms: set[str] = set()
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[Any]) -> None:
+        """Mask these values too (stored secrets, as a step reads them)."""
+        forms = set(self._forms)
         for value in secrets:
             for text in _texts(value):
                 forms |= secret_forms(text)
+        if forms == self._forms and self._forms:
+            return
+        self._forms = forms
         # Longest first, so a form that contains another is masked whole.
         ordered = sorted(forms, key=len, reverse=True)
         self._text = re.compile("|".join(map(re.escape, ordered))) if ordered else None
@@ -199,6 +208,22 @@ class Sealer:
 def input_context(run_id: str, name: str) -> bytes:
     """The associated data of a run's secret input: it opens only in that run, as that name."""
     return json.dumps(["run-input", run_id, name]).encode()
+
+
+def stored_secret_context(scope: str, name: str) -> bytes:
+    """The associated data of a stored secret: it opens only in its scope ('' is global),
+    as that name."""
+    return json.dumps(["stored-secret", scope, name]).encode()
+
+
+def open_stored(sealer: Sealer, rows: dict[str, dict]) -> list[Any]:
+    """The values of stored secrets ``{name: {"scope", "value"}}`` that open (for masking)."""
+    out = []
+    for name, row in rows.items():
+        # A value this key cannot open cannot have reached a step either.
+        with contextlib.suppress(ValueError):
+            out.append(sealer.unseal(row["value"], stored_secret_context(row["scope"], name)))
+    return out
 
 
 def _b64(raw: bytes) -> str:

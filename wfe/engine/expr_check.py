@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Collection, Container
 
 from wfe.engine.expr_limits import MAX_EXPRESSION_BYTES
 from wfe.engine.expr_render import evaluate
@@ -18,6 +18,7 @@ from wfe.engine.expr_syntax import (
     split_text,
 )
 from wfe.engine.shellquote import ShellContextError, ShellScanner
+from wfe.engine.stored import STORED_ROOTS, check_stored_reference
 
 RUN_FIELDS = ("id", "template", "version", "owner")
 STEP_FIELDS = ("output", "status", "callback_url")
@@ -29,6 +30,7 @@ def _check_reference(
     variables: set[str],
     steps_before: Container[str],
     callback_steps: set[str],
+    secrets: Collection[str] | None = None,
 ) -> str | None:
     private = next((k for k in keys if isinstance(k, str) and k.startswith("_")), None)
     if private is not None:
@@ -45,8 +47,11 @@ def _check_reference(
             return f"'{shown}' is unknown; expected one of: {expected}"
     elif name == "steps":
         return _check_step_reference(keys, steps_before, callback_steps)
+    elif name in STORED_ROOTS:
+        return check_stored_reference(name, keys, secrets)
     else:
-        return f"unknown name '{name}'; expressions can use input, steps and run"
+        return (f"unknown name '{name}'; expressions can use input, steps and run, and the"
+                " stored secrets and vars")
     return None
 
 
@@ -75,7 +80,7 @@ def _check_step_reference(
 
 def check(
     text: str, variables: set[str], steps_before: Container[str], callback_steps: set[str],
-    limit: int = MAX_EXPRESSION_BYTES,
+    limit: int = MAX_EXPRESSION_BYTES, secrets: Collection[str] | None = None,
 ) -> list[str]:
     """Problems with the expressions in ``text``: syntax errors, names it may not use, and
     constant expressions over ``limit`` bytes."""
@@ -86,12 +91,13 @@ def check(
     errors: list[str] = []
     for piece in pieces:
         if isinstance(piece, Expr):
-            errors.extend(_check_expr(piece.source, (variables, steps_before, callback_steps),
-                                      limit))
+            errors.extend(_check_expr(piece.source,
+                                      (variables, steps_before, callback_steps, secrets), limit))
     return list(dict.fromkeys(errors))
 
 
-def _check_expr(source: str, names: tuple[set[str], Container[str], set[str]],
+def _check_expr(source: str,
+                names: tuple[set[str], Container[str], set[str], Collection[str] | None],
                 limit: int) -> list[str]:
     try:
         tree = parsed(source)
@@ -121,7 +127,7 @@ def _check_constant(source: str, limit: int) -> list[str]:
 
 def check_condition(
     text: str | bool, variables: set[str], steps_before: Container[str], callback_steps: set[str],
-    limit: int = MAX_EXPRESSION_BYTES,
+    limit: int = MAX_EXPRESSION_BYTES, secrets: Collection[str] | None = None,
 ) -> list[str]:
     if isinstance(text, bool):
         return []
@@ -129,7 +135,7 @@ def check_condition(
         source = condition_source(text)
     except ExpressionError as e:
         return [e.message]
-    return _check_expr(source, (variables, steps_before, callback_steps), limit)
+    return _check_expr(source, (variables, steps_before, callback_steps, secrets), limit)
 
 
 def check_shell(command: str) -> list[str]:

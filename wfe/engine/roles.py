@@ -26,6 +26,7 @@ class Permission(StrEnum):
     CONTROL_RUNS = "runs.control"  # one's own: pause, resume, cancel, retry, roll back
     DECIDE_APPROVALS = "approvals.decide"  # gates on one's own runs or naming one
     MANAGE_USERS = "users.manage"
+    GLOBAL_SECRETS = "secrets.global"  # set and remove the global secrets and variables
 
 
 _RUN = frozenset({Permission.READ_TEMPLATES, Permission.START_RUNS, Permission.CONTROL_RUNS,

@@ -137,8 +137,10 @@ def _semantic_errors(data: dict[str, Any], limit: int) -> list[dict[str, str]]:
     steps = data.get("steps", ...)
     if steps is None or steps == []:
         add("steps", "at least one step is required")
+    declared = data.get("secrets")
+    declared = {str(n) for n in declared} if isinstance(declared, list) else None
     if isinstance(steps, list):
-        _check_steps(steps, {str(n) for n in variables}, add, limit)
+        _check_steps(steps, {str(n) for n in variables}, add, limit, declared)
     return errors
 
 
@@ -164,7 +166,8 @@ def _check_variable(name: str, raw: Any, add: Any) -> None:
             add(f"{path}.required", "a variable with a default cannot be required")
 
 
-def _check_steps(steps: list[Any], variables: set[str], add: Any, limit: int) -> None:
+def _check_steps(steps: list[Any], variables: set[str], add: Any, limit: int,
+                 secrets: set[str] | None = None) -> None:
     callbacks = {
         s["name"] for s in steps if isinstance(s, dict) and isinstance(s.get("name"), str)
         and step_kinds(s) == ["callback"]
@@ -183,7 +186,7 @@ def _check_steps(steps: list[Any], variables: set[str], add: Any, limit: int) ->
         # What the step may read: its upstream steps, found on demand (a set per step would
         # make a long template quadratic).
         readable: Container[str] = graph.Upstream(needs, name) if isinstance(name, str) else ()
-        _check_expressions(raw, path, (variables, readable, callbacks), add, limit)
+        _check_expressions(raw, path, (variables, readable, callbacks), add, limit, secrets)
         if isinstance(name, str):
             first_index.setdefault(name, i)
 
@@ -242,7 +245,7 @@ def _check_applicable(raw: dict[str, Any], kind: str, path: str, add: Any) -> No
 
 def _check_expressions(
     raw: dict[str, Any], path: str, names: tuple[set[str], Container[str], set[str]], add: Any,
-    limit: int,
+    limit: int, secrets: set[str] | None = None,
 ) -> None:
     fields: list[tuple[str, Any]] = [(k, raw.get(k)) for k in ("run", "env", "cwd", "set")]
     if isinstance(raw.get("workflow"), dict):
@@ -256,13 +259,14 @@ def _check_expressions(
             if is_key:
                 add(where, "expressions are not allowed in keys")
                 continue
-            for message in expressions.check(text, *names, limit=limit):
+            for message in expressions.check(text, *names, limit=limit, secrets=secrets):
                 add(where, message)
     if isinstance(raw.get("run"), str):
         for message in expressions.check_shell(raw["run"]):
             add(f"{path}.run", message)
     if isinstance(raw.get("if"), (str, bool)):
-        for message in expressions.check_condition(raw["if"], *names, limit=limit):
+        for message in expressions.check_condition(raw["if"], *names, limit=limit,
+                                                   secrets=secrets):
             add(f"{path}.if", message)
 
 

@@ -305,6 +305,9 @@ class TemplateSpec(_Model):
     variables: dict[str, Variable] = Field(default_factory=dict)
     defaults: DefaultsSpec | None = None
     timeout: Duration | None = None
+    # The stored secrets the template may read; None: any (see wfe.engine.stored).
+    secrets: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]] | None = \
+        Field(None, max_length=256)
     steps: list[StepSpec]
 
     @field_validator("variables", mode="before")

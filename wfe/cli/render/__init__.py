@@ -63,6 +63,7 @@ from wfe.cli.render.runs import (
 from wfe.cli.render.templates import (
     daemon_status,
     secret,
+    stored_values,
     template,
     template_action,
     template_dot,

@@ -142,3 +142,15 @@ def webhooks(payload: dict) -> None:
         return
     rows = [[h["id"], ",".join(h["events"]), ago(h["created_at"]), h["url"]] for h in items]
     table(["ID", "EVENTS", "CREATED", "URL"], rows)
+
+
+def stored_values(payload: dict) -> None:
+    """Secrets (names only) or variables (with their values)."""
+    items = payload.get("items") or []
+    if not items:
+        note("none set")
+        return
+    shows_values = any("value" in v and v["value"] is not None for v in items)
+    rows = [[v["name"], v["scope"], v["set_by"], ago(v["set_at"])]
+            + ([v.get("value") or ""] if shows_values else []) for v in items]
+    table(["NAME", "SCOPE", "SET BY", "SET"] + (["VALUE"] if shows_values else []), rows)

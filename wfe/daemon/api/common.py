@@ -11,11 +11,12 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from wfe.daemon import keys
-from wfe.daemon.secrets import Masker, open_inputs
-from wfe.daemon.store import queries
+from wfe.daemon.secrets import Masker, open_inputs, open_stored
+from wfe.daemon.store import ops_secrets, queries
 from wfe.engine import jsontext
 from wfe.engine.inputs import parse_boolean
 from wfe.engine.roles import Permission, allows, require
+from wfe.engine.stored import template_reads
 from wfe.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
@@ -184,7 +185,14 @@ async def run_answer(request: web.Request) -> web.Response:
 async def run_masker(request: web.Request, run_id: str) -> Masker:
     """Masks the run's secret inputs in text a person sends about it (a cancel reason, an
     approval comment, a live log line) before it is stored or shown."""
-    stored = await queries.run_input(request.app[keys.STORE], run_id)
-    if not stored:
-        return Masker()
-    return open_inputs(stored, request.app[keys.SUPERVISOR].sealer, run_id)[1]
+    store, sup = request.app[keys.STORE], request.app[keys.SUPERVISOR]
+    stored = await queries.run_input(store, run_id)
+    masker = open_inputs(stored, sup.sealer, run_id)[1] if stored else Masker()
+    found = await ops_secrets.run_template(store, run_id)
+    if found is not None and sup.sealer is not None:
+        # The stored secrets its template reads, as they are now.
+        names = template_reads(sup.template_spec(found["template_id"], found["spec"]).steps)
+        rows = await ops_secrets.values_for(store, "secret", found["owner"],
+                                            sorted(names["secrets"]))
+        masker.add(open_stored(sup.sealer, rows))
+    return masker

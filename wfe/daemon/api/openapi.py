@@ -102,6 +102,27 @@ IDEMPOTENCY_KEY = {
                    " started, with 200 and `Idempotent-Replayed: true`, and start nothing; the"
                    " same key with another body is 422 `idempotency_key_reused`."}
 
+STORED_NAME = {"name": {"type": "string", "pattern": m.STORED_NAME,
+                        "description": "a secret's or variable's name"}}
+GLOBAL = query("global", {"type": "boolean", "default": False},
+               "the global scope (admins only) instead of the caller's own")
+
+
+def _stored_ops(noun: str, what: str, note: str) -> dict[tuple[str, str], Op]:
+    """Secrets and variables: the same four operations."""
+    return {
+        ("POST", f"{V}/{noun}"): Op(f"Set a {what} (the caller's own, or global); {note}",
+                                    m.StoredValue, 201, m.SetStoredValue, tag="secrets"),
+        ("GET", f"{V}/{noun}"): Op(f"The caller's own and the global {noun}; {note}",
+                                   m.Page[m.StoredValue], params=PAGING, tag="secrets"),
+        ("PUT", f"{V}/{noun}/{{name}}"): Op(f"Set (or replace) a {what}; {note}",
+                                            m.StoredValue, 200, m.StoredValueBody,
+                                            path=STORED_NAME, tag="secrets"),
+        ("DELETE", f"{V}/{noun}/{{name}}"): Op(f"Remove a {what}", None, 204, params=(GLOBAL,),
+                                               path=STORED_NAME, tag="secrets"),
+    }
+
+
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", f"{V}/health"): Op("Health, versions and live Runners", m.Health, public=True,
                                tag="system"),
@@ -210,6 +231,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", f"{V}/webhooks/{{id}}/test"): Op("Send a test message", m.Delivery, 202,
                                               path={"id": UUID}, tag="webhooks"),
     ("GET", f"{V}/deliveries/{{delivery_id}}"): Op("A delivery", m.Delivery, tag="webhooks"),
+    ("GET", f"{V}/audit/events"): Op(
+        "Changes to secrets and variables (names, never values): all for an admin, the"
+        " caller's own for anyone else", m.Page[m.GlobalEvent], params=PAGING, tag="secrets"),
+    **_stored_ops("secrets", "secret", "a secret's value is never answered"),
+    **_stored_ops("vars", "variable", "variables are not secret: values are shown"),
 }
 
 ERRORS = {

@@ -68,10 +68,12 @@ def expire_run(conn: sqlite3.Connection, run_id: str) -> bool:
 
 
 def start_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch: int,
-               wake_at: float | None = None, started: float | None = None) -> int | None:
-    """Record a step's start (its attempt number) before anything executes it. ``started``:
-    the time a timer's ``wake_at`` was counted from, recorded as the start so that a sleep
-    never looks shorter than it was."""
+               wake_at: float | None = None, reads: dict | None = None,
+               started: float | None = None) -> int | None:
+    """Record a step's start (its attempt number) before anything executes it. ``reads``:
+    the names of the stored secrets and variables it read, for its event. ``started``: the
+    time a timer's ``wake_at`` was counted from, recorded as the start so that a sleep never
+    looks shorter than it was."""
     status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
     if status != RunStatus.RUNNING:
         return None
@@ -90,6 +92,7 @@ def start_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch
     data: dict[str, Any] = {"step": name, "attempt": attempt}
     if wake_at is not None:
         data["until"] = now_iso(wake_at)
+    data.update(reads or {})  # the names of the stored secrets and variables it read
     add_event(conn, run_id, "step.started", SYSTEM, data)
     return attempt
 
@@ -171,7 +174,7 @@ def _schedule_retry(conn, run_id, idx, retry_at, data, result, common) -> None:
 
 
 def pure_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch: int,
-              result: dict, state: dict) -> str:
+              result: dict, state: dict, reads: dict | None = None) -> str:
     """A step with no side effect (``set``): its start and its outcome in one go.
 
     The succeeded case writes the same rows as start_step + finish_step in 7 statements
@@ -198,7 +201,8 @@ def pure_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, epoch:
         " VALUES (?,?,?,'succeeded',?,?,?)", (run_id, idx, attempt, epoch, now, now))
     data = {"step": name, "attempt": attempt}
     seq, head = append_events(conn, run_id, run[1], run[2], run[3],
-                              [("step.started", SYSTEM, data), ("step.succeeded", SYSTEM, data)])
+                              [("step.started", SYSTEM, {**data, **(reads or {})}),
+                               ("step.succeeded", SYSTEM, data)])
     insert_snapshot(conn, run_id, idx, name, state)
     conn.execute("UPDATE runs SET current_step = ?, updated_at = ?, recoveries = 0,"
                  " last_seq = ?, last_hash = ? WHERE id = ?",

@@ -263,6 +263,28 @@ MIGRATIONS: list[str] = [
     ALTER TABLE steps ADD COLUMN child_run_id TEXT;
     CREATE INDEX runs_parent ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
     """,
+    # Stored secrets and variables: a user's own (scope = the user's name) or global
+    # (scope = ''). A secret's value is sealed (AES-GCM, bound to its scope and name); a
+    # variable's is plain text. global_events is the audit log of what belongs to no run
+    # (secret.set, secret.removed, var.set, var.removed): names and actors, never values.
+    """
+    CREATE TABLE stored_values (
+        kind TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at TEXT NOT NULL,
+        PRIMARY KEY (kind, scope, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE global_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        type TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
 ]
 
 
