@@ -119,8 +119,7 @@ async def test_a_canary_secret_reaches_the_steps_and_lands_nowhere(settings, hom
     hooks = "".join(h["body"] + json.dumps(h["headers"]) for h in seen if h["path"] == "/hook")
     for text in (*answers, hooks):
         assert not leaks(text), text[:500]
-    on_disk = {p: p.read_bytes()
-               for p in Path(home).rglob("*") if p.is_file()}
+    on_disk = files_under(home)
     assert any(p.name == "wfe.db" for p in on_disk) and any(p.suffix == ".log" for p in on_disk)
     assert {str(p): leaks(b) for p, b in on_disk.items() if leaks(b)} == {}
 
@@ -232,3 +231,8 @@ async def test_approval_comments_and_cancel_reasons_mask_stored_secrets(settings
                        json={"comment": f"no, {CANARY} leaked"})
         done = await api.wait_status(run["id"], "failed", "cancelled")
     assert not leaks(json.dumps(done)) and "no, *** leaked" in json.dumps(done)
+
+
+def files_under(home) -> dict:
+    """Every file the daemon left under its home, read whole (after the run, off any loop)."""
+    return {p: p.read_bytes() for p in Path(home).rglob("*") if p.is_file()}
