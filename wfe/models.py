@@ -150,6 +150,29 @@ class Step(Response):
     wake_at: str | None = None
     needs: list[str] = Field([], description="the steps this one starts after")
     attempts: list[Attempt] = []
+    items: ItemProgress | None = Field(
+        None, description="a foreach step's items, once its list was evaluated (else null)")
+
+
+class ItemProgress(Response):
+    total: int
+    succeeded: int
+    failed: int
+    running: int
+
+
+class StepItem(Response):
+    """One item of a foreach step."""
+
+    index: int
+    item: Any = Field(None, description="the list's element")
+    status: Literal["pending", "running", "succeeded", "failed", "cancelled"]
+    attempt: int
+    output: Any = None
+    error: str | None = None
+    exit_code: int | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
 
 
 class Event(Response):

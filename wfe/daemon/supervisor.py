@@ -21,7 +21,9 @@ from wfe.daemon.reaper import Reaper
 from wfe.daemon.runner import Runner
 from wfe.daemon.steps import logcap
 from wfe.daemon.store import Store
-from wfe.daemon.store import ops_callbacks, ops_idempotency, ops_recovery, ops_steps
+from wfe.daemon.store import (
+    ops_callbacks, ops_idempotency, ops_items, ops_recovery, ops_steps,
+)
 from wfe.daemon.store.util import is_full
 from wfe.engine.spec import TemplateSpec
 
@@ -66,6 +68,7 @@ class Supervisor:
         self.epoch = await self.store.write(ops_recovery.next_epoch)
         self.callback_key = await self.store.write(ops_callbacks.callback_key)
         attempts = await self.store.write(ops_recovery.interrupted_attempts)
+        attempts += await self.store.write(ops_items.interrupted_item_attempts)
         await asyncio.to_thread(kill_leftovers, attempts)
         fault("recovery")
         revived = await self.store.write(ops_recovery.recover, self.settings.max_recoveries)

@@ -13,6 +13,7 @@ import time
 from wfe.engine.durations import parse_duration
 from wfe.engine.states import Action, RunStatus, StepStatus, resume_target, transition
 from wfe.errors import NotFound
+from wfe.daemon.store.ops_items import reset_items
 from wfe.daemon.store.util import add_event, dumps, new_id, now_iso, ordered_id
 
 WAITING_STEPS = (StepStatus.WAITING.value, StepStatus.PENDING.value)
@@ -128,6 +129,7 @@ def retry_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) -> 
         " budget_from = attempt WHERE run_id = ? AND status NOT IN ('succeeded', 'skipped')",
         (run_id,),
     )
+    reset_items(conn, run_id)
     spec = conn.execute("SELECT spec FROM templates WHERE id = ?", (run["template_id"],)).fetchone()
     conn.execute(
         "UPDATE runs SET status = ?, reason = NULL, finished_at = NULL, current_step = ?,"
