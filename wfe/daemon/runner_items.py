@@ -90,7 +90,8 @@ class FanOut:
     async def _loop(self) -> dict | None:
         while True:
             halted = self.stopped or self.d.halted or self.d.sup.draining
-            plan = plan_items(self.states, self.concurrency, self.step.fail_fast, halted)
+            plan = plan_items(self.states, self.concurrency, self.step.fail_fast is not False,
+                              halted)
             for i in plan.start:
                 self.states[i] = "active"
                 self.active[i] = asyncio.create_task(self._item(i))

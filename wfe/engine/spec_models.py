@@ -241,7 +241,7 @@ class StepSpec(_Model):
     # at most `concurrency` at once (default: the setting foreach_concurrency).
     foreach: str | list[Any] | None = None
     concurrency: int | None = None
-    fail_fast: bool = True
+    fail_fast: bool | None = None  # None: true
 
     @model_validator(mode="after")
     def _bare_kind(self) -> StepSpec:
