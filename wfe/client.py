@@ -345,11 +345,19 @@ class Client:
 
     # -- history -----------------------------------------------------------------------
 
-    def step_log(self, run_id: str, step: str, attempt: int | None = None) -> bytes:
+    def step_log(self, run_id: str, step: str, attempt: int | None = None,
+                 item: int | None = None) -> bytes:
         _, raw = self.request_raw("GET", f"/api/v1/workflows/{_seg(run_id)}/steps/"
-                                         f"{_seg(step)}/log", query={"attempt": attempt},
+                                         f"{_seg(step)}/log",
+                                  query={"attempt": attempt, "item": item},
                                   accept="text/plain")
         return raw
+
+    def step_items(self, run_id: str, step: str, limit: int | None = None,
+                   offset: int | None = None) -> Json:
+        """A foreach step's items, in item order."""
+        return self.request("GET", f"/api/v1/workflows/{_seg(run_id)}/steps/{_seg(step)}"
+                                   "/items", query={"limit": limit, "offset": offset})
 
     def snapshots(self, run_id: str, limit: int | None = None,
                   offset: int | None = None) -> Json:

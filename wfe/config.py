@@ -106,6 +106,10 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     # Steps per template: checking one takes time linear in its length (see README, Security).
     max_template_steps: int = 1000
+    # A `foreach` step: items at once unless the step says (`concurrency`), and the most
+    # items one may have (a longer list fails the step, naming both numbers).
+    foreach_concurrency: int = 16
+    max_foreach_items: int = 10_000
     # Bytes kept of one attempt's log: the first and last half, with a line between saying
     # how much was dropped from the middle.
     max_log_bytes: int = 50 * 1024 * 1024
@@ -162,6 +166,8 @@ class Settings:
             raise InvalidSettings("auth_failure_limit and auth_failure_window must be positive")
         if self.max_template_steps < 1 or self.max_log_bytes < 1024:
             raise InvalidSettings("max_template_steps must be >= 1 and max_log_bytes >= 1024")
+        if self.foreach_concurrency < 1 or self.max_foreach_items < 0:
+            raise InvalidSettings("foreach_concurrency must be >= 1 and max_foreach_items >= 0")
         if self.idempotency_window <= 0:
             raise InvalidSettings("idempotency_window must be a positive number of seconds")
         if self.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep

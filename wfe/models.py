@@ -152,6 +152,29 @@ class Step(Response):
     child_run_id: str | None = Field(None, description="a workflow step's run of its child"
                                                         " template (the latest attempt's)")
     attempts: list[Attempt] = []
+    items: ItemProgress | None = Field(
+        None, description="a foreach step's items, once its list was evaluated (else null)")
+
+
+class ItemProgress(Response):
+    total: int
+    succeeded: int
+    failed: int
+    running: int
+
+
+class StepItem(Response):
+    """One item of a foreach step."""
+
+    index: int
+    item: Any = Field(None, description="the list's element")
+    status: Literal["pending", "running", "succeeded", "failed", "cancelled"]
+    attempt: int
+    output: Any = None
+    error: str | None = None
+    exit_code: int | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
 
 
 class Event(Response):

@@ -111,12 +111,21 @@ def logs(
         help="Go on as the log grows, through retries, until the step is done."),
     as_json: bool = typer.Option(False, "--json",
                                  help="JSON Lines: {step, attempt, line} per line."),
+    item: int | None = typer.Option(None, "--item", min=0,
+                                    help="A foreach step's item (its index): that item's log."),
 ) -> None:
     """A step's log (every step's, in order, without STEP); -f follows it live."""
     c = client()
     run_id = resolve_run(c, run_ref)
-    if step is None and attempt is not None:
-        raise errors.UsageError("--attempt needs a STEP")
+    if step is None and (attempt is not None or item is not None):
+        raise errors.UsageError("--attempt and --item need a STEP")
+    if item is not None:
+        if follow_:
+            raise errors.UsageError("--follow does not go with --item; without -f it"
+                                    " prints the item's log so far")
+        assert step is not None  # checked above: --item needs a STEP
+        _print_item_log(c, run_id, step, item, attempt, as_json)
+        return
     steps = {s["name"]: s for s in c.get_run(run_id)["steps"]}
     if step is not None and step not in steps:
         raise errors.NotFound(f"run {run_id} has no step {step!r}")
@@ -126,6 +135,16 @@ def logs(
         else:
             number = attempt or steps[name].get("attempt") or None
             _print_log(c, run_id, name, number, as_json, header=step is None)
+
+
+def _print_item_log(c: Client, run_id: str, step: str, item: int, attempt: int | None,
+                    as_json: bool) -> None:
+    text = c.step_log(run_id, step, attempt, item=item).decode("utf-8", "replace")
+    if as_json:
+        for line in text.splitlines():
+            render.json_line({"step": step, "item": item, "attempt": attempt, "line": line})
+        return
+    render.text(text)
 
 
 def _print_log(c: Client, run_id: str, step: str, attempt: int | None, as_json: bool,

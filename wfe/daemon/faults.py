@@ -3,7 +3,8 @@
 At the Nth time (default 1st) the daemon passes POINT, it either kills itself with
 SIGKILL (``kill``) or raises an I/O error there (``ioerror``). Unset, it does nothing.
 Points: step_started, before_step_commit, after_step_commit, recovery, webhook_send,
-child_started (a workflow step's child run committed, not yet woken).
+child_started (a workflow step's child run committed, not yet woken), item_started,
+after_item_commit (a foreach step's items).
 
 ``WFE_FAULT=disk_full:MARKER`` makes the disk "full" for as long as the file MARKER exists:
 the writer's commits fail with SQLite's "database or disk is full" and step log files with

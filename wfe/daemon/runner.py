@@ -211,6 +211,9 @@ class Runner(StoredReads, StepDriver):
                              "callback_url": self.sup.callback_url(self.run_id, s["name"])
                              if s["kind"] == "callback" else None}
                  for s in self.steps}
+        for s in self.steps:  # a foreach step's items' outputs, in item order
+            if self.spec.steps[s["idx"]].foreach is not None:
+                steps[s["name"]]["outputs"] = (s["output"] or {}).get("outputs")
         return {"input": self.inputs, "steps": steps, "run": self.run_meta,
                 **self.stored_context()}
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from wfe.daemon.faults import fault
 from wfe.daemon.runner_children import start_child
+from wfe.daemon.runner_items import foreach_turn
 from wfe.daemon.runner_stored import StoredMissing
 from wfe.daemon.secrets import mask_outcome
 from wfe.daemon.steps import StepContext
@@ -46,6 +47,7 @@ class StepDriver:
     executing: dict[int, asyncio.Task]
     tasks: dict[int, asyncio.Task]
     killed: bool
+    halted: bool
     masker: Any
     inputs: dict[str, Any]
 
@@ -108,6 +110,8 @@ class StepDriver:
 
     async def _execute(self, idx: int) -> bool:
         kind = self.spec.steps[idx].kind
+        if self.spec.steps[idx].foreach is not None:
+            return await foreach_turn(self, idx)
         if kind == "sleep":
             return await self._sleep(idx)
         if kind == "set":
@@ -203,7 +207,7 @@ class StepDriver:
             tail_bytes=self.sup.settings.log_tail_bytes, http=self.sup.http,
             env_passthrough=self.sup.settings.step_env_passthrough,
             expr_limit=self.expr_limit,
-            procs=self.sup.reaper, keep_background=self._keeps_background(step),
+            procs=self.sup.reaper, keep_background=self.keeps_background(step),
             max_log_bytes=self.sup.settings.max_log_bytes,
             on_spawn=lambda pgid: self.write(ops.set_pgid, self.run_id, idx, attempt, pgid))
         execute = EXECUTORS[step.kind]
@@ -229,16 +233,20 @@ class StepDriver:
         finally:
             del self.executing[idx]
 
-    def _keeps_background(self, step: Any) -> bool:
+    def keeps_background(self, step: Any) -> bool:
         keep = getattr(step, "keep_background", None)
         return self.sup.settings.step_keep_background if keep is None else bool(keep)
 
-    async def _finish(self, idx: int, attempt: int, outcome: dict) -> bool:
+    async def finish_turn(self, idx: int, attempt: int, outcome: dict) -> bool:
+        """A foreach step's end: its items had their retries, the step has none of its own."""
+        return await self._finish(idx, attempt, outcome, retry=False)
+
+    async def _finish(self, idx: int, attempt: int, outcome: dict, retry: bool = True) -> bool:
         step = self.spec.steps[idx]
         # Masked before it is recorded anywhere; a NaN or Infinity in its output fails it.
         outcome = finite_outcome(await self.stored(lambda: mask_outcome(self.masker, outcome)))
         retry_at = None
-        if outcome["status"] in ("failed", "timed_out"):
+        if retry and outcome["status"] in ("failed", "timed_out"):
             policy = RetryPolicy.from_spec(self.spec.effective_retry(step))
             since = self.steps[idx].get("budget_from") or 0
             if policy.should_retry(attempt, outcome["status"], outcome.get("exit_code"), since):

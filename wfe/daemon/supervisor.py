@@ -25,6 +25,7 @@ from wfe.daemon.store import (
     ops_callbacks,
     ops_children,
     ops_idempotency,
+    ops_items,
     ops_recovery,
     ops_steps,
 )
@@ -72,6 +73,7 @@ class Supervisor:
         self.epoch = await self.store.write(ops_recovery.next_epoch)
         self.callback_key = await self.store.write(ops_callbacks.callback_key)
         attempts = await self.store.write(ops_recovery.interrupted_attempts)
+        attempts += await self.store.write(ops_items.interrupted_item_attempts)
         await asyncio.to_thread(kill_leftovers, attempts)
         fault("recovery")
         revived = await self.store.write(ops_recovery.recover, self.settings.max_recoveries)

@@ -22,6 +22,7 @@ from wfe.engine.stored import STORED_ROOTS, check_stored_reference
 
 RUN_FIELDS = ("id", "template", "version", "owner")
 STEP_FIELDS = ("output", "status", "callback_url")
+LOOP_NAMES = ("item", "index")  # a foreach step's item and its position
 
 
 def _check_reference(
@@ -31,6 +32,8 @@ def _check_reference(
     steps_before: Container[str],
     callback_steps: set[str],
     secrets: Collection[str] | None = None,
+    loop: bool = False,
+    fanouts: Container[str] = (),
 ) -> str | None:
     private = next((k for k in keys if isinstance(k, str) and k.startswith("_")), None)
     if private is not None:
@@ -46,9 +49,12 @@ def _check_reference(
             expected = ", ".join(f"run.{f}" for f in RUN_FIELDS)
             return f"'{shown}' is unknown; expected one of: {expected}"
     elif name == "steps":
-        return _check_step_reference(keys, steps_before, callback_steps)
+        return _check_step_reference(keys, steps_before, callback_steps, fanouts)
     elif name in STORED_ROOTS:
         return check_stored_reference(name, keys, secrets)
+    elif name in LOOP_NAMES:
+        if not loop:
+            return f"'{name}' is only defined in a step with foreach"
     else:
         return (f"unknown name '{name}'; expressions can use input, steps and run, and the"
                 " stored secrets and vars")
@@ -56,7 +62,8 @@ def _check_reference(
 
 
 def _check_step_reference(
-    keys: list[str | int | None], steps_before: Container[str], callback_steps: set[str]
+    keys: list[str | int | None], steps_before: Container[str], callback_steps: set[str],
+    fanouts: Container[str] = (),
 ) -> str | None:
     if not keys or not isinstance(keys[0], str):
         return "'steps' must be followed by a step name, e.g. steps.build.output"
@@ -72,7 +79,8 @@ def _check_step_reference(
             return f"'{shown}' is not an earlier step; only its callback_url can be used here"
         return (f"'{shown}' does not name an earlier step (one this step needs, directly"
                 " or through its needs)")
-    if isinstance(field, str) and field not in STEP_FIELDS:
+    if isinstance(field, str) and field not in STEP_FIELDS and not (
+            field == "outputs" and step in fanouts):
         shown = path_text("steps", keys[:2])
         return f"'{shown}' is unknown; expected output, status or callback_url"
     return None
@@ -81,9 +89,12 @@ def _check_step_reference(
 def check(
     text: str, variables: set[str], steps_before: Container[str], callback_steps: set[str],
     limit: int = MAX_EXPRESSION_BYTES, secrets: Collection[str] | None = None,
+    loop: bool = False, fanouts: Container[str] = (),
 ) -> list[str]:
     """Problems with the expressions in ``text``: syntax errors, names it may not use, and
-    constant expressions over ``limit`` bytes."""
+    constant expressions over ``limit`` bytes. ``loop``: the step has ``foreach`` (so
+    ``item`` and ``index`` are defined); ``fanouts``: the steps with ``foreach`` (their
+    ``outputs`` may be read)."""
     try:
         pieces = split_text(text)
     except ExpressionError as e:
@@ -92,20 +103,21 @@ def check(
     for piece in pieces:
         if isinstance(piece, Expr):
             errors.extend(_check_expr(piece.source,
-                                      (variables, steps_before, callback_steps, secrets), limit))
+                                      (variables, steps_before, callback_steps, secrets), limit,
+                                      loop, fanouts))
     return list(dict.fromkeys(errors))
 
 
 def _check_expr(source: str,
                 names: tuple[set[str], Container[str], set[str], Collection[str] | None],
-                limit: int) -> list[str]:
+                limit: int, loop: bool = False, fanouts: Container[str] = ()) -> list[str]:
     try:
         tree = parsed(source)
     except ExpressionError as e:
         return [e.message]
     errors = []
     for name, keys in references(tree):
-        problem = _check_reference(name, keys, *names)
+        problem = _check_reference(name, keys, *names, loop, fanouts)
         if problem and problem not in errors:
             whole = path_text(name, keys) == source
             errors.append(problem if whole else f"{problem} in {show(source)}")
@@ -128,6 +140,7 @@ def _check_constant(source: str, limit: int) -> list[str]:
 def check_condition(
     text: str | bool, variables: set[str], steps_before: Container[str], callback_steps: set[str],
     limit: int = MAX_EXPRESSION_BYTES, secrets: Collection[str] | None = None,
+    fanouts: Container[str] = (),
 ) -> list[str]:
     if isinstance(text, bool):
         return []
@@ -135,7 +148,8 @@ def check_condition(
         source = condition_source(text)
     except ExpressionError as e:
         return [e.message]
-    return _check_expr(source, (variables, steps_before, callback_steps, secrets), limit)
+    return _check_expr(source, (variables, steps_before, callback_steps, secrets), limit,
+                       False, fanouts)
 
 
 def check_shell(command: str) -> list[str]:

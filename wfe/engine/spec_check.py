@@ -34,6 +34,8 @@ from wfe.engine.spec_models import (
 )
 from wfe.errors import ValidationFailed
 
+FANOUT_KINDS = ("run", "http", "set")  # the kinds a foreach may repeat
+
 
 def parse_template(data: Any, max_expression_bytes: int = MAX_EXPRESSION_BYTES,
                    max_steps: int | None = None) -> TemplateSpec:
@@ -173,6 +175,8 @@ def _check_steps(steps: list[Any], variables: set[str], add: Any, limit: int,
         and step_kinds(s) == ["callback"]
     }
     needs = _check_needs(steps, add)
+    fanouts = {s["name"] for s in steps if isinstance(s, dict)
+               and isinstance(s.get("name"), str) and s.get("foreach") is not None}
     first_index: dict[str, int] = {}
     for i, raw in enumerate(steps):
         if not isinstance(raw, dict):
@@ -183,10 +187,12 @@ def _check_steps(steps: list[Any], variables: set[str], add: Any, limit: int,
         kind = _check_kind(raw, path, add)
         if kind:
             _check_applicable(raw, kind, path, add)
+            _check_foreach(raw, kind, path, add)
         # What the step may read: its upstream steps, found on demand (a set per step would
         # make a long template quadratic).
         readable: Container[str] = graph.Upstream(needs, name) if isinstance(name, str) else ()
-        _check_expressions(raw, path, (variables, readable, callbacks), add, limit, secrets)
+        _check_expressions(raw, path, (variables, readable, callbacks), add, limit, secrets,
+                           fanouts)
         if isinstance(name, str):
             first_index.setdefault(name, i)
 
@@ -243,9 +249,28 @@ def _check_applicable(raw: dict[str, Any], kind: str, path: str, add: Any) -> No
             add(f"{path}.callback.timeout", "a callback step needs a timeout")
 
 
+def _check_foreach(raw: dict[str, Any], kind: str, path: str, add: Any) -> None:
+    name = raw.get("name")
+    if raw.get("foreach") is None:
+        for key in ("concurrency", "fail_fast"):
+            if raw.get(key) is not None:
+                add(f"{path}.{key}", f"{key} is only for a step with foreach")
+        return
+    if kind not in FANOUT_KINDS:
+        add(f"{path}.foreach", f"foreach is only for {', '.join(FANOUT_KINDS)} steps")
+    value = raw["foreach"]
+    if isinstance(value, str) and not expressions.has_expressions(value):
+        add(f"{path}.foreach", "foreach takes a list or an expression giving one,"
+            " e.g. ${{ input.hosts }}")
+    concurrency = raw.get("concurrency")
+    if isinstance(concurrency, int) and not isinstance(concurrency, bool) and concurrency < 1:
+        add(f"{path}.concurrency",
+            f"step '{name}': concurrency must be at least 1 (got {concurrency})")
+
+
 def _check_expressions(
     raw: dict[str, Any], path: str, names: tuple[set[str], Container[str], set[str]], add: Any,
-    limit: int, secrets: set[str] | None = None,
+    limit: int, secrets: set[str] | None = None, fanouts: Container[str] = (),
 ) -> None:
     fields: list[tuple[str, Any]] = [(k, raw.get(k)) for k in ("run", "env", "cwd", "set")]
     if isinstance(raw.get("workflow"), dict):
@@ -259,14 +284,19 @@ def _check_expressions(
             if is_key:
                 add(where, "expressions are not allowed in keys")
                 continue
-            for message in expressions.check(text, *names, limit=limit, secrets=secrets):
+            loop = raw.get("foreach") is not None
+            for message in expressions.check(text, *names, limit=limit, secrets=secrets,
+                                             loop=loop, fanouts=fanouts):
                 add(where, message)
+    for where, text, _ in _strings(raw.get("foreach"), f"{path}.foreach"):
+        for message in expressions.check(text, *names, limit=limit, fanouts=fanouts):
+            add(where, message)
     if isinstance(raw.get("run"), str):
         for message in expressions.check_shell(raw["run"]):
             add(f"{path}.run", message)
     if isinstance(raw.get("if"), (str, bool)):
         for message in expressions.check_condition(raw["if"], *names, limit=limit,
-                                                   secrets=secrets):
+                                                   secrets=secrets, fanouts=fanouts):
             add(f"{path}.if", message)
 
 

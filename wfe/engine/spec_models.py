@@ -261,6 +261,11 @@ class StepSpec(_Model):
     if_: Annotated[str | bool, PlainValidator(_condition)] | None = Field(None, alias="if")
     # None: the step before it in the list (a chain); []: none, it starts at once.
     needs: list[Annotated[str, _named("step")]] | None = Field(None, max_length=256)
+    # Fan-out: the step runs once per item of this list (an expression or a literal list),
+    # at most `concurrency` at once (default: the setting foreach_concurrency).
+    foreach: str | list[Any] | None = None
+    concurrency: int | None = None
+    fail_fast: bool | None = None  # None: true
 
     @model_validator(mode="after")
     def _bare_kind(self) -> StepSpec:

@@ -17,10 +17,10 @@ from wfe.daemon.api.common import (
     user,
     visible_run,
 )
-from wfe.daemon.store import ops_history, queries
+from wfe.daemon.store import item_queries, ops_history, queries
 from wfe.engine.roles import Permission
 from wfe.errors import NotFound, RangeNotSatisfiable, ValidationFailed
-from wfe.models import RollbackRequest, RollbackResult, Snapshot
+from wfe.models import RollbackRequest, RollbackResult, Snapshot, StepItem
 
 
 async def snapshots(request: web.Request) -> web.Response:
@@ -52,8 +52,12 @@ async def step_log(request: web.Request) -> web.StreamResponse:
     if raw is not None and not (raw.isdigit() and int(raw) >= 1):
         raise ValidationFailed("invalid query parameters",
                                [{"path": "attempt", "message": "must be an integer >= 1"}])
-    row = await queries.attempt_log(request.app[keys.STORE], run["id"],
-                                    request.match_info["step"], int(raw) if raw else None)
+    attempt, item = int(raw) if raw else None, _item_param(request)
+    store, step = request.app[keys.STORE], request.match_info["step"]
+    if item is None:
+        row = await queries.attempt_log(store, run["id"], step, attempt)
+    else:
+        row = await item_queries.item_log(store, run["id"], step, item, attempt)
     if row is None:
         raise NotFound("no such step or attempt in this run")
     size = _size(row["log_path"])
@@ -62,6 +66,25 @@ async def step_log(request: web.Request) -> web.StreamResponse:
     _check_range(request, size)
     return web.FileResponse(row["log_path"], headers={
         "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-cache"})
+
+
+def _item_param(request: web.Request) -> int | None:
+    raw = request.query.get("item")
+    if raw is not None and not (raw.isdigit() and len(raw) <= 18):
+        raise ValidationFailed("invalid query parameters",
+                               [{"path": "item", "message": "must be an integer >= 0"}])
+    return int(raw) if raw is not None else None
+
+
+async def step_items(request: web.Request) -> web.Response:
+    """A foreach step's items, in item order (empty for any other step)."""
+    run = await visible_run(request)
+    limit, offset = page_params(request)
+    found = await item_queries.list_items(request.app[keys.STORE], run["id"],
+                                          request.match_info["step"], limit, offset)
+    if found is None:
+        raise NotFound("no such step in this run")
+    return page(StepItem, found[0], found[1], limit, offset)
 
 
 def _size(path: str | None) -> int | None:

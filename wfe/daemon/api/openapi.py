@@ -80,6 +80,8 @@ AFTER = (query("after", {"type": "integer", "minimum": 0, "maximum": INT64},
           "description": "resume after this id"})
 ATTEMPT = query("attempt", {"type": "integer", "minimum": 1, "maximum": INT64},
                 "default: the latest")
+ITEM = query("item", {"type": "integer", "minimum": 0, "maximum": INT64},
+             "a foreach step's item (its index): that item's log")
 USER = {"id": {"type": "string", "minLength": 1, "description": "a user id or name"}}
 RANGE = {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"},
          "description": "one byte range: bytes=START-END, bytes=START- or bytes=-LAST"}
@@ -188,8 +190,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                                    m.RollbackResult, body=m.RollbackRequest,
                                                    path=RUN, errors=(409,), tag="history"),
     ("GET", f"{V}/workflows/{{id}}/steps/{{step}}/log"): Op(
-        "The whole log of a step's attempt, or the byte range asked for", str, path=RUN,
-        produces="text/plain", params=(ATTEMPT, RANGE), errors=(416,), partial=True,
+        "The whole log of a step's attempt (or a foreach item's), or the byte range asked"
+        " for", str, path=RUN, produces="text/plain", params=(ATTEMPT, ITEM, RANGE),
+        errors=(416,), partial=True, tag="history"),
+    ("GET", f"{V}/workflows/{{id}}/steps/{{step}}/items"): Op(
+        "A foreach step's items, in item order", m.Page[m.StepItem], params=PAGING, path=RUN,
         tag="history"),
     ("GET", f"{V}/workflows/{{id}}/events/stream"): Op(
         "A run's events as Server-Sent Events, until its terminal event", str, path=RUN,

@@ -46,6 +46,7 @@ ROUTES = [
     ("GET", "/api/v1/workflows/{id}/snapshots", history.snapshots),
     ("POST", "/api/v1/workflows/{id}/rollback", history.rollback),
     ("GET", "/api/v1/workflows/{id}/steps/{step}/log", history.step_log),
+    ("GET", "/api/v1/workflows/{id}/steps/{step}/items", history.step_items),
     ("POST", "/api/v1/callbacks/{token}", callbacks.by_token),
     ("POST", "/api/v1/workflows/{id}/steps/{step}/callback", callbacks.by_owner),
     ("POST", "/api/v1/webhooks", webhooks.create_webhook),

@@ -32,13 +32,17 @@ class StepContext:
     procs: Any = None  # the daemon's Reaper (wfe.daemon.reaper): every process the step starts
     keep_background: bool = False  # leave background processes running when the step ends
     max_log_bytes: int = 50 * 1024 * 1024  # see wfe.daemon.steps.logcap
+    item: int | None = None  # a foreach step's item: its own key and log
+
 
     @property
     def idempotency_key(self) -> str:
-        return f"{self.run_id}:{self.step.name}"
+        key = f"{self.run_id}:{self.step.name}"
+        return key if self.item is None else f"{key}:{self.item}"
 
     def log_path(self) -> Path:
-        return self.log_dir / f"{self.index:03d}-{self.step.name}.{self.attempt}.log"
+        name = self.step.name if self.item is None else f"{self.step.name}.{self.item}"
+        return self.log_dir / f"{self.index:03d}-{name}.{self.attempt}.log"
 
 
 def result(status: str, **kw: Any) -> dict:

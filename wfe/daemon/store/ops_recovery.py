@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from wfe.daemon.store.ops_items import interrupt_items
 from wfe.daemon.store.ops_steps import fail_run
 from wfe.daemon.store.util import SYSTEM, add_event, now_iso
 
@@ -45,6 +46,7 @@ def interrupt_run(conn: sqlite3.Connection, run_id: str, retry_in: float,
     """A Runner crashed: close its attempt and let the timer try the run again."""
     for a in interrupted_attempts(conn, run_id):
         _close_attempt(conn, a, "the Runner crashed while this attempt ran")
+    interrupt_items(conn, run_id)
     if _count_recovery(conn, run_id, max_recoveries):
         conn.execute("UPDATE runs SET wake_at = ? WHERE id = ? AND status = 'running'",
                      (time.time() + retry_in, run_id))
@@ -72,6 +74,7 @@ def recover(conn: sqlite3.Connection, max_recoveries: int) -> list[str]:
     attempts = interrupted_attempts(conn)
     for a in attempts:
         _close_attempt(conn, a, "the daemon stopped while this attempt ran")
+    interrupt_items(conn)
     revived = []
     for run_id in dict.fromkeys(a["run_id"] for a in attempts):
         status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]

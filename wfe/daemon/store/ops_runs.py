@@ -10,6 +10,7 @@ import json
 import sqlite3
 import time
 
+from wfe.daemon.store.ops_items import reset_items
 from wfe.daemon.store.util import add_event, dumps, new_id, now_iso, ordered_id
 from wfe.engine.durations import parse_duration
 from wfe.engine.states import Action, RunStatus, StepStatus, resume_target, transition
@@ -132,6 +133,7 @@ def retry_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) -> 
         " budget_from = attempt WHERE run_id = ? AND status NOT IN ('succeeded', 'skipped')",
         (run_id,),
     )
+    reset_items(conn, run_id)
     spec = conn.execute("SELECT spec FROM templates WHERE id = ?", (run["template_id"],)).fetchone()
     conn.execute(
         "UPDATE runs SET status = ?, reason = NULL, finished_at = NULL, current_step = ?,"

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from wfe.daemon.secrets import SEALED_PREFIX, hide_sealed
 from wfe.daemon.store import Store
+from wfe.daemon.store.item_queries import item_progress
 from wfe.daemon.store.util import dumps, loads, now_iso
 
 # The name of the step a run is at (or stopped at), for people: an index means little.
@@ -186,8 +187,10 @@ def _steps(conn: sqlite3.Connection, run_id: str) -> list[dict]:
                        " WHERE run_id = ?"
                        " ORDER BY idx", (run_id,))
     previous: list[str] = []
+    progress = item_progress(conn, run_id)
     for r in rows:
         r["index"] = r.pop("idx")
+        r["items"] = progress.get(r["index"])
         r["needs"] = loads(r["needs"]) if r["needs"] is not None else previous
         previous = [r["name"]]
         r["output"] = loads(r["output"])

@@ -285,6 +285,41 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # A foreach step's items (its list, stored once when the step first starts, so a restart
+    # sees the same items), each with its own status and attempts.
+    """
+    CREATE TABLE step_items (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        item INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempt INTEGER NOT NULL DEFAULT 0,
+        budget_from INTEGER NOT NULL DEFAULT 0,
+        output TEXT,
+        error TEXT,
+        exit_code INTEGER,
+        started_at TEXT,
+        finished_at TEXT,
+        PRIMARY KEY (run_id, idx, item)
+    );
+    CREATE TABLE item_attempts (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        item INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        epoch INTEGER,
+        pgid INTEGER,
+        exit_code INTEGER,
+        error TEXT,
+        log_path TEXT,
+        started_at TEXT,
+        finished_at TEXT,
+        PRIMARY KEY (run_id, idx, item, attempt)
+    );
+    CREATE INDEX item_attempts_running ON item_attempts (status) WHERE status = 'running';
+    """,
 ]
 
 
