@@ -242,3 +242,21 @@ async def test_a_sleep_beside_an_open_gate_finishes_while_the_gate_waits(setting
         await api.post(f"{V}/workflows/{run['id']}/approvals/{gate['id']}/approve", expect=200)
         done = await api.wait_status(run["id"], "completed")
     assert done["steps"][2]["output"] == {"done": True}
+
+
+async def test_cancel_makes_never_run_steps_cancelled_and_retry_runs_them(settings, tmp_path):
+    ledger = tmp_path / "ledger"
+    spec = {"name": "cancel-graph", "steps": [
+        {"name": "gate", "approval": {}},
+        {"name": "after", "run": f"echo after >> {ledger}"},
+    ]}
+    async with api_client(settings) as api:
+        await api.template(spec)
+        run = await api.start("cancel-graph")
+        await api.wait_status(run["id"], "waiting_approval")
+        await api.post(f"{V}/workflows/{run['id']}/cancel", expect=200)
+        done = await api.wait_status(run["id"], "cancelled")
+        assert [s["status"] for s in done["steps"]] == ["cancelled", "cancelled"]
+        await api.post(f"{V}/workflows/{run['id']}/retry", expect=200)
+        again = await api.wait_status(run["id"], "waiting_approval")
+        assert [s["status"] for s in again["steps"]] == ["waiting", "pending"]

@@ -114,3 +114,57 @@ def resume_target(paused_from: str | None, approval_open: bool) -> RunStatus:
     if paused_from == RunStatus.PENDING:
         return RunStatus.PENDING
     return RunStatus.RUNNING
+
+
+class StepAction(StrEnum):
+    START = "start"  # an executor (or a pure step) begins an attempt
+    WAIT = "wait"  # a sleep, a gate, a callback or a child run begins waiting
+    SUCCEED = "succeed"
+    FAIL = "fail"  # for good: no attempt left
+    RETRY_LATER = "retry_later"  # an attempt failed; the next one is due later
+    INTERRUPT = "interrupt"  # the daemon or the Runner died while it ran: it runs again
+    SKIP = "skip"  # its `if` was false
+    CANCEL = "cancel"  # the run was cancelled or failed beside it
+    RESET = "reset"  # a retry or a rollback makes it run again
+
+
+T, SA = StepStatus, StepAction
+# A step's life: every write of a step status is one of these. Pending steps of a cancelled
+# run become cancelled; a retry resets what did not get done, a rollback what it undoes.
+STEP_TRANSITIONS: dict[tuple[StepStatus, StepAction], StepStatus] = {
+    (T.PENDING, SA.START): T.RUNNING,
+    (T.PENDING, SA.WAIT): T.WAITING,
+    (T.PENDING, SA.SUCCEED): T.SUCCEEDED,  # a pure step: start and result in one commit
+    (T.PENDING, SA.SKIP): T.SKIPPED,
+    (T.PENDING, SA.CANCEL): T.CANCELLED,
+    (T.RUNNING, SA.SUCCEED): T.SUCCEEDED,
+    (T.RUNNING, SA.FAIL): T.FAILED,
+    (T.RUNNING, SA.RETRY_LATER): T.PENDING,
+    (T.RUNNING, SA.INTERRUPT): T.PENDING,
+    (T.RUNNING, SA.CANCEL): T.CANCELLED,
+    (T.WAITING, SA.SUCCEED): T.SUCCEEDED,
+    (T.WAITING, SA.FAIL): T.FAILED,
+    (T.WAITING, SA.RETRY_LATER): T.PENDING,
+    (T.WAITING, SA.CANCEL): T.CANCELLED,
+    (T.FAILED, SA.RESET): T.PENDING,
+    (T.CANCELLED, SA.RESET): T.PENDING,
+    (T.SUCCEEDED, SA.RESET): T.PENDING,
+    (T.SKIPPED, SA.RESET): T.PENDING,
+}
+del T, SA
+
+
+def step_transition(status: StepStatus | str, action: StepAction | str) -> StepStatus:
+    """The status a step moves to; InvalidTransition when its table has no such move (a bug
+    in whatever asked, as no person acts on a step directly)."""
+    status, action = StepStatus(status), StepAction(action)
+    target = STEP_TRANSITIONS.get((status, action))
+    if target is None:
+        raise InvalidTransition(f"a step that is {status.value} cannot {action.value}",
+                                {"status": status.value, "action": action.value})
+    return target
+
+
+def step_sources(action: StepAction) -> list[str]:
+    """The step statuses ``action`` applies to, for a store write that moves them all."""
+    return [s.value for (s, a) in STEP_TRANSITIONS if a == action]

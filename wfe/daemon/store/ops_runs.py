@@ -13,7 +13,15 @@ import time
 from wfe.daemon.store.ops_items import reset_items
 from wfe.daemon.store.util import add_event, dumps, new_id, now_iso, ordered_id
 from wfe.engine.durations import parse_duration
-from wfe.engine.states import Action, RunStatus, StepStatus, resume_target, transition
+from wfe.engine.states import (
+    Action,
+    RunStatus,
+    StepAction,
+    StepStatus,
+    resume_target,
+    step_transition,
+    transition,
+)
 from wfe.errors import NotFound
 
 WAITING_STEPS = (StepStatus.WAITING.value, StepStatus.PENDING.value)
@@ -104,10 +112,13 @@ def cancel_run(conn: sqlite3.Connection, run_id: str, owner: str | None, actor: 
         "UPDATE runs SET status = ?, reason = ?, finished_at = ?, updated_at = ?, wake_at = NULL"
         " WHERE id = ?", (target.value, reason, now, now, run_id),
     )
-    # A step with a live process is closed by its Runner once the process is gone.
+    # Waiting and never-run steps are cancelled now; a step with a live process is closed
+    # by its Runner once the process is gone.
     conn.execute(
-        "UPDATE steps SET status = 'cancelled', finished_at = ?, wake_at = NULL"
-        " WHERE run_id = ? AND status = 'waiting'", (now, run_id),
+        "UPDATE steps SET status = ?, finished_at = ?, wake_at = NULL"
+        " WHERE run_id = ? AND status IN (?, ?)",
+        (step_transition(StepStatus.WAITING, StepAction.CANCEL).value, now, run_id,
+         StepStatus.WAITING.value, StepStatus.PENDING.value),
     )
     from wfe.daemon.store.ops_approvals import cancel_open
 
@@ -129,9 +140,10 @@ def retry_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) -> 
     idx = first["idx"] if first else run["current_step"]
     # Only what did not get done runs again: completed branches keep their outputs.
     conn.execute(
-        "UPDATE steps SET status = 'pending', error = NULL, wake_at = NULL,"
-        " budget_from = attempt WHERE run_id = ? AND status NOT IN ('succeeded', 'skipped')",
-        (run_id,),
+        "UPDATE steps SET status = ?, error = NULL, wake_at = NULL, budget_from = attempt"
+        " WHERE run_id = ? AND status NOT IN (?, ?)",
+        (step_transition(StepStatus.FAILED, StepAction.RESET).value, run_id,
+         StepStatus.SUCCEEDED.value, StepStatus.SKIPPED.value),
     )
     reset_items(conn, run_id)
     spec = conn.execute("SELECT spec FROM templates WHERE id = ?", (run["template_id"],)).fetchone()
