@@ -6,7 +6,7 @@ from aiohttp import web
 
 from wfe.daemon.api import approvals, callbacks, history, runs, system, templates, webhooks
 from wfe.daemon.api import audit, openapi, tokens, users
-from wfe.daemon.api import stream
+from wfe.daemon.api import schedules, stream
 
 ROUTES = [
     ("GET", "/api/v1/health", system.health),
@@ -36,6 +36,14 @@ ROUTES = [
     ("GET", "/api/v1/workflows/{id}/steps/{step}/log", history.step_log),
     ("POST", "/api/v1/callbacks/{token}", callbacks.by_token),
     ("POST", "/api/v1/workflows/{id}/steps/{step}/callback", callbacks.by_owner),
+    ("POST", "/api/v1/schedules", schedules.create_schedule),
+    ("GET", "/api/v1/schedules", schedules.list_schedules),
+    ("GET", "/api/v1/schedules/{id}", schedules.get_schedule),
+    ("PATCH", "/api/v1/schedules/{id}", schedules.update_schedule),
+    ("DELETE", "/api/v1/schedules/{id}", schedules.delete_schedule),
+    ("POST", "/api/v1/schedules/{id}/pause", schedules.pause_schedule),
+    ("POST", "/api/v1/schedules/{id}/resume", schedules.resume_schedule),
+    ("POST", "/api/v1/schedules/{id}/trigger", schedules.trigger_schedule),
     ("POST", "/api/v1/webhooks", webhooks.create_webhook),
     ("GET", "/api/v1/webhooks", webhooks.list_webhooks),
     ("GET", "/api/v1/webhooks/{id}", webhooks.get_webhook),

@@ -13,13 +13,13 @@ from wfe.daemon.api.common import (
     run_answer, run_masker, template_viewer, user,
 )
 from wfe.daemon.api.webhooks import callback_hook
+from wfe.daemon.run_start import run_parts
 from wfe.daemon.secrets import seal_inputs_async
 from wfe.daemon.store import ops_runs, queries, run_list
 from wfe.daemon.store.run_list import RunFilter
 from wfe.daemon.store.util import new_id
 from wfe.engine.durations import parse_instant
 from wfe.daemon.store.ops_idempotency import KeyTaken
-from wfe.engine.inputs import validate_inputs
 from wfe.engine.roles import Permission
 from wfe.engine.spec_models import NAME_RULES
 from wfe.engine.states import RunStatus
@@ -37,12 +37,9 @@ async def start_run(request: web.Request) -> web.Response:
         return await idempotency.replay(request, *found, digest)  # before any other check
     row = await _resolve_template(request, body)
     spec = app[keys.SUPERVISOR].template_spec(row["id"], row["spec"])
-    inputs = validate_inputs(spec.variables, body.input)
+    template, steps, inputs = run_parts(spec, row, body.input)
     run_id = new_id()  # secret inputs are sealed to their run, so the id comes first
     inputs = await seal_inputs_async(spec.variables, inputs, app[keys.SUPERVISOR].sealer, run_id)
-    template = {"id": row["id"], "name": row["name"], "version": row["version"]}
-    needs = spec.needs
-    steps = [(s.name, s.kind, needs[s.name]) for s in spec.steps]
     sup = app[keys.SUPERVISOR]
     hook = callback_hook(request, body.callback_url)
     args = (template, steps, inputs, body.trigger_type, hook, sup.callback_key, run_id)
@@ -88,7 +85,7 @@ async def list_runs(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     where = RunFilter(status=choice_param(request, "status", [s.value for s in RunStatus]),
                       id_prefix=_id_prefix(request), template=_template_name(request),
-                      since=_since(request))
+                      since=_since(request), schedule=_schedule(request))
     items, total = await run_list.list_runs(request.app[keys.STORE], user(request)["name"],
                                             where, limit, offset, request.query.get("before"))
     return page_json(items, total, limit, offset)
@@ -104,6 +101,15 @@ def _template_name(request: web.Request) -> str | None:
             {"path": "template",
              "message": f"must be a template name: {NAME_RULES['template'][1]} (at most 64)"}])
     return name
+
+
+def _schedule(request: web.Request) -> str | None:
+    """Another user's schedule, or no schedule, simply has no runs here."""
+    ref = request.query.get("schedule")
+    if ref is not None and not queries.is_uuid(ref):
+        raise ValidationFailed("invalid query parameters", [
+            {"path": "schedule", "message": "must be a schedule id"}])
+    return ref.lower() if ref else None
 
 
 def _since(request: web.Request) -> str | None:
