@@ -24,6 +24,7 @@ from wfe.cli import (
     runs,
     templates,
     tokens,
+    schedules,
     webhooks,
 )
 from wfe.engine.inputs import parse_boolean
@@ -196,6 +197,7 @@ app.add_typer(templates.app, name="template")
 app.add_typer(auth.auth_app, name="auth")
 app.add_typer(auth.user_app, name="user")
 app.add_typer(webhooks.app, name="webhook")
+app.add_typer(schedules.app, name="schedule")
 app.add_typer(tokens.app, name="token")
 app.add_typer(audit.app, name="audit")
 runs.register(app)

@@ -59,6 +59,8 @@ from wfe.cli.render.runs import (
 )
 from wfe.cli.render.templates import (
     daemon_status,
+    schedule,
+    schedules,
     secret,
     template,
     template_action,

@@ -133,3 +133,28 @@ def webhooks(payload: dict) -> None:
         return
     rows = [[h["id"], ",".join(h["events"]), ago(h["created_at"]), h["url"]] for h in items]
     table(["ID", "EVENTS", "CREATED", "URL"], rows)
+
+
+def _when(s: dict) -> str:
+    return f"cron {s['cron']} ({s['tz']})" if s.get("cron") else f"every {s['every']:g}s"
+
+
+def schedules(payload: dict) -> None:
+    items = payload.get("items") or []
+    if not items:
+        note("no schedules")
+        return
+    rows = [[s["id"], s["name"], _when(s), "paused" if s["paused"] else (s["next_fire_at"] or ""),
+             s.get("last_fire_at") or "", s.get("last_run_status") or ""] for s in items]
+    table(["ID", "NAME", "WHEN", "NEXT", "LAST", "LAST RUN"], rows, status_col=5)
+
+
+def schedule(s: dict) -> None:
+    kv([("id", s["id"]), ("name", s["name"]),
+        ("template", s["template"] + (f"@{s['version']}" if s.get("version") else "")),
+        ("when", _when(s)), ("overlap", s["overlap"]), ("catchup", s["catchup"]),
+        ("paused", "yes" if s["paused"] else "no"), ("next fire", s.get("next_fire_at") or "-"),
+        ("last fire", s.get("last_fire_at") or "-"),
+        ("last run", f"{s.get('last_run_id') or '-'} {s.get('last_run_status') or ''}")])
+    for e in s.get("events") or []:
+        out(f"{e['at']}  {e['type']}  {e['data'].get('reason', '')}")
