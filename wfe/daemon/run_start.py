@@ -3,13 +3,14 @@ a schedule's fire): the input checked against the variables, and the steps as a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from wfe.engine.inputs import validate_inputs
 from wfe.engine.spec import TemplateSpec
 
 
-def run_parts(spec: TemplateSpec, row: dict, raw_input: dict[str, Any]
+def run_parts(spec: TemplateSpec, row: Mapping[str, Any], raw_input: dict[str, Any]
               ) -> tuple[dict, list[tuple[str, str, tuple[str, ...]]], dict]:
     """(template ref, steps, validated input); ValidationFailed names each bad input."""
     inputs = validate_inputs(spec.variables, raw_input)

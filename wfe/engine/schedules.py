@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
@@ -57,7 +58,7 @@ class Spec:
     every: float | None = None
     offset: float = 0.0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         if self.cron is not None:
             return {"cron": self.cron, "tz": self.tz}
         return {"every": self.every, "offset": self.offset}
@@ -91,7 +92,7 @@ def make_spec(cron: str | None, tz: str | None, every: float | None,
     return Spec(cron=expr, tz=tz or "UTC")
 
 
-def spec_from_dict(d: dict) -> Spec:
+def spec_from_dict(d: dict[str, Any]) -> Spec:
     if d.get("cron") is not None:
         return Spec(cron=d["cron"], tz=d.get("tz") or "UTC")
     return Spec(every=float(d["every"]), offset=float(d.get("offset") or 0.0))
@@ -159,7 +160,8 @@ def catchup_plan(spec: Spec, policy: Catchup, next_due: float, now: float, delay
     if latest == next_due and on_time:
         return Plan([latest], 0, after)
     if policy is Catchup.ALL:
-        times, t = [], latest
+        times: list[float] = []
+        t = latest
         while t >= next_due and len(times) < max(1, cap):
             times.append(t)
             t = last_fire(spec, t - 0.001)

@@ -203,7 +203,7 @@ def _start(conn, row, ctx: FireContext, when: float) -> str:
     tpl = _template(conn, row["template"], row["version"])
     spec = TemplateSpec.model_validate(json.loads(tpl["spec"]))
     raw, _ = open_inputs(loads(row["input"]), ctx.sealer, seal_context(row["id"]))
-    template, steps, inputs = run_parts(spec, tpl, raw)
+    template, steps, inputs = run_parts(spec, dict(tpl), raw)
     inputs = seal_inputs(spec.variables, inputs, ctx.sealer, run_id)
     scheduled_for = now_iso(when)
     ops_runs.create_run(conn, row["owner"], template, steps, inputs, "schedule", None,
