@@ -270,9 +270,10 @@ class Client:
 
     def list_runs(self, status: str | None = None, limit: int | None = None,
                   offset: int | None = None, before: str | None = None,
-                  template: str | None = None, since: str | None = None) -> Json:
+                  template: str | None = None, since: str | None = None,
+                  schedule: str | None = None) -> Json:
         query = {"status": status, "limit": limit, "offset": offset, "before": before,
-                 "template": template, "since": since}
+                 "template": template, "since": since, "schedule": schedule}
         return self.request("GET", "/api/v1/workflows", query=query)
 
     def get_run(self, run_id: str) -> Json:
@@ -385,6 +386,27 @@ class Client:
     def remove_stored(self, kind: str, name: str, is_global: bool = False) -> Json:
         query = {"global": "true"} if is_global else None
         return self.request("DELETE", f"/api/v1/{kind}/{_seg(name)}", query=query)
+
+    # -- schedules ---------------------------------------------------------------------
+
+    def create_schedule(self, body: Json) -> Json:
+        return self.request("POST", "/api/v1/schedules", body)
+
+    def list_schedules(self, limit: int | None = None, offset: int | None = None) -> Json:
+        return self.request("GET", "/api/v1/schedules", query={"limit": limit, "offset": offset})
+
+    def get_schedule(self, schedule_id: str) -> Json:
+        return self.request("GET", f"/api/v1/schedules/{_seg(schedule_id)}")
+
+    def update_schedule(self, schedule_id: str, body: Json) -> Json:
+        return self.request("PATCH", f"/api/v1/schedules/{_seg(schedule_id)}", body)
+
+    def schedule_action(self, schedule_id: str, verb: str) -> Json:
+        """pause, resume or trigger (which answers the run it started)."""
+        return self.request("POST", f"/api/v1/schedules/{_seg(schedule_id)}/{verb}")
+
+    def delete_schedule(self, schedule_id: str) -> Json:
+        return self.request("DELETE", f"/api/v1/schedules/{_seg(schedule_id)}")
 
     # -- webhooks ----------------------------------------------------------------------
 

@@ -135,6 +135,10 @@ class Settings:
     step_env_passthrough: tuple[str, ...] = ()
     # How long an Idempotency-Key of a run start is remembered, in seconds (docs/API.md).
     idempotency_window: float = 24 * 3600.0
+    # Schedules (see README, Schedules): the most runs one catch-up starts (`catchup: all`),
+    # and how late a fire may start and still count as on time rather than missed.
+    max_catchup_runs: int = 100
+    schedule_grace: float = 60.0
 
     @classmethod
     def load(cls, p: Paths, env: Mapping[str, str] | None = None, **overrides) -> Settings:

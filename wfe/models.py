@@ -221,10 +221,14 @@ class Run(Response):
     id: str
     status: RunStatus
     template: TemplateRef
-    trigger_type: str = Field(description="api, cli, or workflow (a workflow step started it)")
+    trigger_type: str = Field(description="api, cli, schedule, or workflow (a workflow step"
+                                          " started it)")
     parent_run_id: str | None = Field(None, description="the run whose workflow step started"
                                                          " this one")
     parent_step: str | None = Field(None, description="the name of that step")
+    schedule_id: str | None = Field(None, description="the schedule that started it")
+    scheduled_for: str | None = Field(None, description="when its schedule was due (a"
+                                                         " catch-up run's missed time)")
     input: dict[str, Any]
     owner: str
     reason: str | None = None
@@ -269,6 +273,76 @@ class CallbackAccepted(Response):
     accepted: bool
     consumed: bool = Field(description="true when the waiting step took it at once; false when"
                                         " it is kept until the run reaches the step")
+
+
+# ---- schedules --------------------------------------------------------------------------
+
+Duration = str | float
+OverlapName = Literal["skip", "allow", "buffer_one", "cancel_previous"]
+CatchupName = Literal["none", "latest", "all"]
+
+
+class CreateSchedule(Model):
+    template: str = Field(max_length=200, description="NAME (the latest published version at"
+                                                      " each fire) or NAME@VERSION")
+    input: dict[str, Any] = {}
+    name: str | None = Field(None, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$",
+                             description="default: the template's name")
+    cron: str | None = Field(None, max_length=200, description="5 fields, or @hourly, @daily,"
+                                                               " @weekly, @monthly, @yearly")
+    tz: str | None = Field(None, max_length=100, description="an IANA zone for cron (default:"
+                                                             " the daemon's)")
+    every: Duration | None = Field(None, description="an interval instead of cron: 30s, 5m")
+    offset: Duration | None = Field(None, description="with every: shift from the epoch's grid")
+    overlap: OverlapName = "skip"
+    catchup: CatchupName = "none"
+    jitter: Duration | None = Field(None, description="delay each fire by a fixed part of this"
+                                                      " (from the schedule's id)")
+    paused: bool = False
+
+
+class UpdateSchedule(Model):
+    input: dict[str, Any] | None = None
+    name: str | None = Field(None, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")
+    cron: str | None = Field(None, max_length=200)
+    tz: str | None = Field(None, max_length=100)
+    every: Duration | None = None
+    offset: Duration | None = None
+    overlap: OverlapName | None = None
+    catchup: CatchupName | None = None
+    jitter: Duration | None = None
+
+
+class ScheduleEvent(Response):
+    type: str = Field(description="schedule.skipped (with data.reason: overlap, missed, paused,"
+                                  " error); fires are run events (schedule.fired)")
+    at: str
+    data: dict[str, Any]
+
+
+class Schedule(Response):
+    id: str
+    name: str
+    owner: str
+    template: str
+    version: int | None = Field(None, description="null: the latest published version")
+    input: dict[str, Any]
+    cron: str | None = None
+    tz: str | None = None
+    every: float | None = None
+    offset: float | None = None
+    overlap: OverlapName
+    catchup: CatchupName
+    jitter: float
+    paused: bool
+    next_fire_at: str | None = Field(None, description="jitter included; null while paused")
+    last_fire_at: str | None = None
+    last_run_id: str | None = None
+    last_run_status: RunStatus | None = None
+    buffered_for: str | None = Field(None, description="a fire waiting for the run before it")
+    created_at: str
+    updated_at: str
+    events: list[ScheduleEvent] | None = Field(None, description="the latest skips (in get)")
 
 
 # ---- webhooks ---------------------------------------------------------------------------

@@ -27,7 +27,8 @@ SHARED = {("GET", f"{V}/templates/{{id}}"), ("POST", f"{V}/templates/{{id}}/publ
 # Endpoints that act only on the caller's own data, or make new data for the caller.
 OWN = {("GET", f"{V}/me"), ("POST", f"{V}/templates"), ("POST", f"{V}/workflows"),
        ("POST", f"{V}/tokens"), ("POST", f"{V}/webhooks"), ("POST", f"{V}/secrets"),
-       ("POST", f"{V}/vars")}
+       ("POST", f"{V}/vars"),
+       ("POST", f"{V}/schedules")}
 # A name in the caller's own scope: setting one makes the caller's own, never touches another's.
 OWN_BY_NAME = {("PUT", f"{V}/secrets/{{name}}"), ("PUT", f"{V}/vars/{{name}}")}
 # 403 for everyone else (see wfe.engine.roles)
@@ -35,7 +36,8 @@ ADMIN_ONLY = {("GET", f"{V}/users"), ("POST", f"{V}/users"), ("GET", f"{V}/users
               ("PATCH", f"{V}/users/{{id}}"), ("DELETE", f"{V}/users/{{id}}")}
 LISTS = {("GET", p) for p in (f"{V}/workflows", f"{V}/approvals", f"{V}/tokens",
                               f"{V}/webhooks", f"{V}/audit", f"{V}/templates",
-                              f"{V}/secrets", f"{V}/vars", f"{V}/audit/events")}
+                              f"{V}/secrets", f"{V}/vars", f"{V}/audit/events",
+                              f"{V}/schedules")}
 STREAMS = {key for key, op in OPERATIONS.items() if op.stream and "{" not in key[1]}
 PUBLIC = {key for key, op in OPERATIONS.items() if op.public}
 GATE = {"name": "iso", "steps": [
@@ -57,6 +59,10 @@ def bodies(method: str, path: str) -> dict:
         return {"json": {"name": "mallory"}}
     if (method, path) == ("PATCH", f"{V}/users/{{id}}"):
         return {"json": {"role": "operator"}}
+    if (method, path) == ("POST", f"{V}/schedules"):
+        return {"json": {"template": "iso", "cron": "@yearly", "paused": True}}
+    if (method, path) == ("PATCH", f"{V}/schedules/{{id}}"):
+        return {"json": {"name": "renamed"}}
     return {"json": {"name": "x", "steps": [{"name": "a", "set": {}}]}} if path.endswith(
         "/templates") else ({"json": {"template": "iso"}} if path.endswith("/workflows") else {})
 
@@ -80,15 +86,18 @@ class Victim:
                                  expect=201)
         _, delivery = await api.post(f"{V}/webhooks/{hook['id']}/test", expect=202)
         _, token = await api.post(f"{V}/tokens", json={"name": "victim"}, expect=201)
+        _, sched = await api.post(f"{V}/schedules", json={"template": "iso", "cron": "@yearly",
+                                                          "paused": True}, expect=201)
         for kind in ("secrets", "vars"):
             await api.post(f"{V}/{kind}", json={"name": "VICTIM_KEY", "value": "v"}, expect=201)
         self.run, self.hook, self.token = run, hook, token
         self.ids = {"run": run["id"], "approval": run["approvals"][0]["id"], "hook": hook["id"],
-                    "delivery": delivery["id"], "token": token["id"]}
+                    "delivery": delivery["id"], "token": token["id"], "schedule": sched["id"]}
 
     def params(self, path: str, real: bool) -> dict:
         run = self.ids["run"] if real else str(uuid.uuid4())
-        by_id = {"tokens": "token", "webhooks": "hook", "workflows": "run"}
+        by_id = {"tokens": "token", "webhooks": "hook", "workflows": "run",
+                 "schedules": "schedule"}
         kind = by_id.get(path.split("/")[3], "run")
         return {
             "id": self.ids[kind] if real else (run if kind == "run" else str(uuid.uuid4())),

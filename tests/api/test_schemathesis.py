@@ -35,10 +35,12 @@ max-examples = {MAX_EXAMPLES}
 with-security-parameters = false
 """)
 # JSON Schema cannot say everything a body must be (exactly one of template_id and
-# template; step names unique; expressions naming declared variables; a valid URL): for
-# these a schema-valid body may still get 422, and positive_data_acceptance allows it.
+# template; step names unique; expressions naming declared variables; a valid URL; exactly
+# one of cron and every, a cron expression that parses, a known time zone): for these a
+# schema-valid body may still get 422, and positive_data_acceptance allows it.
 SEMANTIC = {("POST", "/api/v1/templates"), ("POST", "/api/v1/workflows"),
-            ("POST", "/api/v1/webhooks"), ("POST", "/api/v1/workflows/{id}/rollback")}
+            ("POST", "/api/v1/webhooks"), ("POST", "/api/v1/workflows/{id}/rollback"),
+            ("POST", "/api/v1/schedules"), ("PATCH", "/api/v1/schedules/{id}")}
 # Streams stay open (SSE): they are documented but not fuzzed.
 STREAMS = {key for key, op in OPERATIONS.items() if op.stream}
 

@@ -22,6 +22,7 @@ from wfe.cli import (
     live,
     render,
     runs,
+    schedules,
     secrets,
     templates,
     tokens,
@@ -199,6 +200,7 @@ app.add_typer(auth.user_app, name="user")
 app.add_typer(webhooks.app, name="webhook")
 app.add_typer(secrets.secret_app, name="secret")
 app.add_typer(secrets.var_app, name="var")
+app.add_typer(schedules.app, name="schedule")
 app.add_typer(tokens.app, name="token")
 app.add_typer(audit.app, name="audit")
 runs.register(app)

@@ -88,6 +88,8 @@ def ls(
     since: str | None = typer.Option(
         None, "--since", metavar="WHEN",
         help="Only runs created since: a time ago (30m, 1h, 2d) or an ISO-8601 time."),
+    schedule: str | None = typer.Option(None, "--schedule", metavar="ID",
+                                        help="Only runs this schedule started."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many (max 500)."),
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     before: str | None = typer.Option(
@@ -101,7 +103,7 @@ def ls(
     c = client()
     cursor = resolve_run(c, before) if before else None
     payload = c.list_runs(status=status, limit=limit, offset=offset, before=cursor,
-                          template=template, since=after)
+                          template=template, since=after, schedule=schedule)
     render.listing(payload, as_json, quiet, render.runs)
 
 

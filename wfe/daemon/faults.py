@@ -4,7 +4,8 @@ At the Nth time (default 1st) the daemon passes POINT, it either kills itself wi
 SIGKILL (``kill``) or raises an I/O error there (``ioerror``). Unset, it does nothing.
 Points: step_started, before_step_commit, after_step_commit, recovery, webhook_send,
 child_started (a workflow step's child run committed, not yet woken), item_started,
-after_item_commit (a foreach step's items).
+after_item_commit (a foreach step's items),
+schedule_fire (a fire's run made, not committed), schedule_fired (committed, not woken).
 
 ``WFE_FAULT=disk_full:MARKER`` makes the disk "full" for as long as the file MARKER exists:
 the writer's commits fail with SQLite's "database or disk is full" and step log files with

@@ -1,5 +1,5 @@
 """What starting a run takes before it is written: the same for POST /workflows and for a
-workflow step's child run."""
+workflow step's child run (a schedule's fire, inside the writer, uses run_parts alone)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from wfe.daemon.secrets import seal_inputs_async
 from wfe.daemon.store.util import new_id
-from wfe.engine.inputs import validate_inputs
+from wfe.engine.run_parts import run_parts
 
 if TYPE_CHECKING:
     from wfe.daemon.supervisor import Supervisor
@@ -26,10 +26,7 @@ async def prepare_run(sup: Supervisor, row: dict, raw_input: dict[str, Any]) -> 
     """Validate ``raw_input`` against the template's variables (422 naming each bad one)
     and seal its secret values to the new run's id, which is why the id comes first."""
     spec = sup.template_spec(row["id"], row["spec"])
-    inputs = validate_inputs(spec.variables, raw_input)
+    template, steps, inputs = run_parts(spec, row, raw_input)
     run_id = new_id()
     inputs = await seal_inputs_async(spec.variables, inputs, sup.sealer, run_id)
-    needs = spec.needs
-    return NewRun(run_id=run_id,
-                  template={"id": row["id"], "name": row["name"], "version": row["version"]},
-                  steps=[(s.name, s.kind, needs[s.name]) for s in spec.steps], inputs=inputs)
+    return NewRun(run_id=run_id, template=template, steps=steps, inputs=inputs)

@@ -27,6 +27,7 @@ from wfe.daemon.store import (
     ops_idempotency,
     ops_items,
     ops_recovery,
+    ops_schedules,
     ops_steps,
 )
 from wfe.daemon.store.util import is_full
@@ -65,6 +66,8 @@ class Supervisor:
         self.reaper = Reaper()
         # Steps executing at once across all runs (a run's branches each take one).
         self.step_slots = asyncio.Semaphore(settings.max_concurrent_steps)
+        # A schedule's fire waits for a run to end (buffer_one): a run's end pokes the timer.
+        self._sched_buffered = True
 
     # ---- start-up and shut-down ----------------------------------------------------------
 
@@ -150,6 +153,8 @@ class Supervisor:
                 self._queue.append(run_id)
 
     def cancel(self, run_id: str) -> None:
+        if self._sched_buffered:
+            self.timer_poke()
         runner = self.runners.get(run_id)
         if runner is not None:
             runner.kill()
@@ -183,6 +188,8 @@ class Supervisor:
         finally:
             del self.live[run_id]
             del self.runners[run_id]
+            if self._sched_buffered:
+                self.timer_poke()
             if not (self._stopping or self.draining):
                 self._after_exit(run_id)
 
@@ -248,11 +255,14 @@ class Supervisor:
             for row in due:
                 self.wake(row["id"])
             await self._expire_runs(now)
+            sched_due = await self._fire_schedules(now)
             nxt = await self.store.scalar(
                 "SELECT MIN(t) FROM (SELECT MIN(wake_at) AS t FROM runs WHERE wake_at > ?"
                 " UNION ALL SELECT MIN(deadline) FROM runs WHERE deadline > ?"
                 " AND status NOT IN ('completed', 'failed', 'cancelled'))", (now, now))
             delay = self.settings.timer_max_sleep
+            if sched_due is not None:
+                nxt = sched_due if nxt is None else min(nxt, sched_due)
             if nxt is not None:
                 delay = max(0.0, min(delay, nxt - time.time()))
             try:
@@ -260,6 +270,25 @@ class Supervisor:
                     await self._poke.wait()
             except TimeoutError:
                 pass
+
+    def schedule_context(self) -> ops_schedules.FireContext:
+        return ops_schedules.FireContext(self.sealer, self.callback_key,
+                                         self.settings.schedule_grace,
+                                         self.settings.max_catchup_runs)
+
+    async def _fire_schedules(self, now: float) -> float | None:
+        """Fire the schedules due (one transaction); returns when the next one is due."""
+        due, self._sched_buffered = self.store.read(ops_schedules.next_due)
+        if self.draining or not ((due is not None and due <= now) or self._sched_buffered):
+            return due
+        fired = await self.store.write(ops_schedules.fire_due, now, self.schedule_context())
+        fault("schedule_fired")  # committed; the runs are not woken yet
+        self._sched_buffered = fired.buffered
+        for run_id in fired.cancelled:
+            self.cancel(run_id)
+        for run_id in fired.started:
+            self.wake(run_id)
+        return self.store.read(ops_schedules.next_due)[0]
 
     async def _expire_runs(self, now: float) -> None:
         """Fail runs whose template timeout passed, and stop the step they are executing."""

@@ -62,6 +62,8 @@ from wfe.cli.render.runs import (
 )
 from wfe.cli.render.templates import (
     daemon_status,
+    schedule,
+    schedules,
     secret,
     stored_values,
     template,

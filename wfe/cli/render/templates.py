@@ -154,3 +154,28 @@ def stored_values(payload: dict) -> None:
     rows = [[v["name"], v["scope"], v["set_by"], ago(v["set_at"])]
             + ([v.get("value") or ""] if shows_values else []) for v in items]
     table(["NAME", "SCOPE", "SET BY", "SET"] + (["VALUE"] if shows_values else []), rows)
+
+
+def _when(s: dict) -> str:
+    return f"cron {s['cron']} ({s['tz']})" if s.get("cron") else f"every {s['every']:g}s"
+
+
+def schedules(payload: dict) -> None:
+    items = payload.get("items") or []
+    if not items:
+        note("no schedules")
+        return
+    rows = [[s["id"], s["name"], _when(s), "paused" if s["paused"] else (s["next_fire_at"] or ""),
+             s.get("last_fire_at") or "", s.get("last_run_status") or ""] for s in items]
+    table(["ID", "NAME", "WHEN", "NEXT", "LAST", "LAST RUN"], rows, status_col=5)
+
+
+def schedule(s: dict) -> None:
+    kv([("id", s["id"]), ("name", s["name"]),
+        ("template", s["template"] + (f"@{s['version']}" if s.get("version") else "")),
+        ("when", _when(s)), ("overlap", s["overlap"]), ("catchup", s["catchup"]),
+        ("paused", "yes" if s["paused"] else "no"), ("next fire", s.get("next_fire_at") or "-"),
+        ("last fire", s.get("last_fire_at") or "-"),
+        ("last run", f"{s.get('last_run_id') or '-'} {s.get('last_run_status') or ''}")])
+    for e in s.get("events") or []:
+        out(f"{e['at']}  {e['type']}  {e['data'].get('reason', '')}")

@@ -95,6 +95,8 @@ TEMPLATE_NAME = query("template", {"type": "string", "pattern": f"^{NAME_RULES['
                       "only runs of this template (a name: every version of it)")
 SINCE = query("since", {"type": "string", "format": "date-time"},
               "only runs created at or after this ISO-8601 time (UTC when it names no offset)")
+SCHEDULE_ID = query("schedule", {"type": "string", "format": "uuid"},
+                    "only runs this schedule started")
 V = "/api/v1"
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
@@ -166,7 +168,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                    params=(IDEMPOTENCY_KEY,), replay=True, tag="runs"),
     ("GET", f"{V}/workflows"): Op("The caller's runs, newest first", m.Page[m.Run],
                                   params=(RUN_STATUS, TEMPLATE_NAME, SINCE, ID_PREFIX, BEFORE,
-                                          *PAGING),
+                                          SCHEDULE_ID, *PAGING),
                                   errors=(404,), tag="runs"),
     ("GET", f"{V}/workflows/{{id}}"): Op("A run with its steps, events and approvals", m.Run,
                                          path=RUN, tag="runs"),
@@ -215,6 +217,23 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                                path=RUN, tag="audit"),
     ("GET", f"{V}/audit"): Op("Verify the audit chain of every run of the caller",
                               m.AuditSummary, tag="audit"),
+    ("POST", f"{V}/schedules"): Op("Create a schedule", m.Schedule, 201, m.CreateSchedule,
+                                   errors=(404, 409), tag="schedules"),
+    ("GET", f"{V}/schedules"): Op("The caller's schedules, newest first", m.Page[m.Schedule],
+                                  params=PAGING, tag="schedules"),
+    ("GET", f"{V}/schedules/{{id}}"): Op("A schedule with its latest skips", m.Schedule,
+                                         path={"id": UUID}, tag="schedules"),
+    ("PATCH", f"{V}/schedules/{{id}}"): Op("Change a schedule", m.Schedule, body=m.UpdateSchedule,
+                                           path={"id": UUID}, errors=(404, 409),
+                                           tag="schedules"),
+    ("DELETE", f"{V}/schedules/{{id}}"): Op("Delete a schedule (its runs stay)", None, 204,
+                                            path={"id": UUID}, tag="schedules"),
+    **{("POST", f"{V}/schedules/{{id}}/{verb}"): Op(f"{verb.title()} a schedule", m.Schedule,
+                                                    path={"id": UUID}, tag="schedules")
+       for verb in ("pause", "resume")},
+    ("POST", f"{V}/schedules/{{id}}/trigger"): Op(
+        "Start a run of the schedule now (whatever its overlap policy)", m.Run, 201,
+        path={"id": UUID}, errors=(404, 409), tag="schedules"),
     ("POST", f"{V}/webhooks"): Op("Subscribe a URL to events; the answer holds its secret",
                                   m.Webhook, 201, m.CreateWebhook, tag="webhooks"),
     ("GET", f"{V}/webhooks"): Op(

@@ -91,7 +91,7 @@ async def list_runs(request: web.Request) -> web.Response:
     limit, offset = page_params(request)
     where = RunFilter(status=choice_param(request, "status", [s.value for s in RunStatus]),
                       id_prefix=_id_prefix(request), template=_template_name(request),
-                      since=_since(request))
+                      since=_since(request), schedule=_schedule(request))
     items, total = await run_list.list_runs(request.app[keys.STORE], user(request)["name"],
                                             where, limit, offset, request.query.get("before"))
     return page_json(items, total, limit, offset)
@@ -107,6 +107,15 @@ def _template_name(request: web.Request) -> str | None:
             {"path": "template",
              "message": f"must be a template name: {NAME_RULES['template'][1]} (at most 64)"}])
     return name
+
+
+def _schedule(request: web.Request) -> str | None:
+    """Another user's schedule, or no schedule, simply has no runs here."""
+    ref = request.query.get("schedule")
+    if ref is not None and not queries.is_uuid(ref):
+        raise ValidationFailed("invalid query parameters", [
+            {"path": "schedule", "message": "must be a schedule id"}])
+    return ref.lower() if ref else None
 
 
 def _since(request: web.Request) -> str | None:

@@ -38,16 +38,18 @@ def load_run(conn: sqlite3.Connection, run_id: str, owner: str | None = None) ->
 def create_run(conn: sqlite3.Connection, owner: str, template: dict,
                steps: list[tuple[str, str, tuple[str, ...]]],
                input_: dict, trigger_type: str, hook: dict | None = None,
-               callback_key: bytes | None = None, run_id: str | None = None) -> str:
+               callback_key: bytes | None = None, run_id: str | None = None,
+               schedule: tuple[str, str] | None = None) -> str:
     """``hook``: ``{url, secret}`` of the start request's callback_url, which gets every
     event of this run (written before run.created, so that event is delivered too).
-    ``run_id``: given when the caller needed it first (secret inputs are sealed to it)."""
+    ``run_id``: given when the caller needed it first (secret inputs are sealed to it).
+    ``schedule``: (schedule id, the time it was due as stored) of a run a schedule starts."""
     run_id, now = run_id or new_id(), now_iso()
     conn.execute(
         "INSERT INTO runs (id, owner, template_id, status, input, trigger_type, created_at,"
-        " updated_at, wake_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        " updated_at, wake_at, schedule_id, scheduled_for) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (run_id, owner, template["id"], RunStatus.PENDING.value, dumps(input_), trigger_type,
-         now, now, time.time()),
+         now, now, time.time(), *(schedule or (None, None))),
     )
     conn.executemany(
         "INSERT INTO steps (run_id, idx, name, kind, status, needs) VALUES (?,?,?,?,?,?)",

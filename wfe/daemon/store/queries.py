@@ -15,8 +15,8 @@ from wfe.daemon.store.util import dumps, loads, now_iso
 # The name of the step a run is at (or stopped at), for people: an index means little.
 CURRENT_STEP_NAME = "(SELECT s.name FROM steps s WHERE s.run_id = r.id AND s.idx = r.current_step)"
 RUN_COLUMNS = (
-    "r.id, r.status, r.trigger_type, r.parent_run_id, r.parent_step, r.input, r.owner,"
-    " r.reason, r.current_step, r.created_at,"
+    "r.id, r.status, r.trigger_type, r.parent_run_id, r.parent_step, r.schedule_id,"
+    " r.scheduled_for, r.input, r.owner, r.reason, r.current_step, r.created_at,"
     " r.started_at, r.finished_at, r.updated_at, t.id AS t_id, t.name AS t_name,"
     f" t.version AS t_version, {CURRENT_STEP_NAME} AS current_step_name"
 )
@@ -94,6 +94,7 @@ def run_view(row: dict) -> dict:
     return {
         "id": row["id"], "status": row["status"], "trigger_type": row["trigger_type"],
         "parent_run_id": row["parent_run_id"], "parent_step": row["parent_step"],
+        "schedule_id": row["schedule_id"], "scheduled_for": row["scheduled_for"],
         "input": hide_sealed(loads(row["input"])), "owner": row["owner"], "reason": row["reason"],
         "current_step": row["current_step"], "current_step_name": row["current_step_name"],
         "created_at": row["created_at"],

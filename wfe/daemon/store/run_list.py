@@ -21,11 +21,12 @@ class RunFilter:
     id_prefix: str | None = None
     template: str | None = None  # a template name: every version of it
     since: str | None = None
+    schedule: str | None = None  # a schedule's id: the runs it started
 
     @property
     def counted(self) -> bool:
         """Whether the total must be counted: the kept counts are per owner and status only."""
-        return bool(self.id_prefix or self.template or self.since)
+        return bool(self.id_prefix or self.template or self.since or self.schedule)
 
 
 async def list_runs(store: Store, owner: str, where: RunFilter, limit: int, offset: int,
@@ -57,6 +58,9 @@ def _where(owner: str, f: RunFilter) -> tuple[str, list]:
     if f.template:
         where += " AND r.template_id IN (SELECT id FROM templates WHERE name = ?)"
         params.append(f.template)
+    if f.schedule:
+        where += " AND r.schedule_id = ?"
+        params.append(f.schedule)
     if f.since:  # a range of the (owner, created_at) index
         where += " AND r.created_at >= ?"
         params.append(f.since)
@@ -105,7 +109,8 @@ RUN_JSON = _json_object([
     ("template", _json_object([("id", "t.id", "q"), ("name", "t.name", "q"),
                                ("version", "t.version", "n")]), "j"),
     ("trigger_type", "r.trigger_type", "q"), ("parent_run_id", "r.parent_run_id", "q"),
-    ("parent_step", "r.parent_step", "q"),
+    ("parent_step", "r.parent_step", "q"), ("schedule_id", "r.schedule_id", "q"),
+    ("scheduled_for", "r.scheduled_for", "q"),
     ("input", "r.input", "j"), ("owner", "r.owner", "q"),
     ("reason", "r.reason", "q"), ("current_step", "r.current_step", "n"),
     ("current_step_name", CURRENT_STEP_NAME, "q"), ("current_steps", "'null'", "j"),

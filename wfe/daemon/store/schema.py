@@ -320,6 +320,47 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX item_attempts_running ON item_attempts (status) WHERE status = 'running';
     """,
+    # Schedules start runs of a published template. next_fire_at is the nominal time of the
+    # next fire; due_at adds the schedule's jitter (what the timer waits for). A fire moves
+    # both in the transaction that creates its run, so a crash neither loses nor doubles
+    # one. Skips belong to no run, so they are kept in schedule_events (the audit log's
+    # events each belong to a run and its hash chain).
+    """
+    CREATE TABLE schedules (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        template TEXT NOT NULL,
+        version INTEGER,
+        input TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        overlap TEXT NOT NULL,
+        catchup TEXT NOT NULL,
+        jitter REAL NOT NULL DEFAULT 0,
+        paused_at REAL,
+        next_fire_at REAL NOT NULL,
+        due_at REAL NOT NULL,
+        buffered_for REAL,
+        last_fire_at REAL,
+        last_run_id TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX schedules_owner ON schedules (owner, created_at);
+    CREATE INDEX schedules_due ON schedules (due_at) WHERE paused_at IS NULL;
+    CREATE INDEX schedules_buffered ON schedules (buffered_for) WHERE buffered_for IS NOT NULL;
+    CREATE TABLE schedule_events (
+        id INTEGER PRIMARY KEY,
+        schedule_id TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+        type TEXT NOT NULL,
+        at TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX schedule_events_schedule ON schedule_events (schedule_id, id);
+    ALTER TABLE runs ADD COLUMN schedule_id TEXT;
+    ALTER TABLE runs ADD COLUMN scheduled_for TEXT;
+    CREATE INDEX runs_schedule ON runs (schedule_id, created_at) WHERE schedule_id IS NOT NULL;
+    """,
 ]
 
 
