@@ -217,6 +217,29 @@ class Attempt(Response):
     log_tail: str | None = None
 
 
+class HandlerStep(Response):
+    name: str = Field(description="an undo is named <step>.undo")
+    role: Literal["undo", "on_failure", "finally"]
+    target: str | None = Field(None, description="the main step an undo compensates")
+    kind: str
+    status: Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]
+    attempt: int
+    started_at: str | None = None
+    finished_at: str | None = None
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    exit_code: int | None = None
+    log_tail: str | None = None
+
+
+class RunHandlers(Response):
+    status: Literal["waiting", "pending", "running", "done"] = Field(
+        description="waiting: the run has not ended; pending/running: they run now, after the"
+                    " run ended (its status does not change); done: each had its turn")
+    failed: list[str] = Field(description="the handlers that failed")
+    steps: list[HandlerStep]
+
+
 class Run(Response):
     id: str
     status: RunStatus
@@ -245,6 +268,9 @@ class Run(Response):
     steps: list[Step] | None = None
     events: list[Event] | None = None
     approvals: list[Approval] | None = None
+    handlers: RunHandlers | None = Field(
+        None, description="the run's undo, on_failure and finally steps (in a run's detail;"
+                          " null when its template has none)")
     callback_secret: str | None = Field(None, description="the callback_url's signing secret;"
                                                            " in the start answer only")
 

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from wfe.daemon.runner_children import children_ended
+from wfe.daemon.runner_handlers import HandlerDriver
 from wfe.daemon.runner_steps import StepDriver
 from wfe.daemon.runner_stored import StoredReads
 from wfe.daemon.secrets import SecretUnavailable, open_inputs
@@ -32,7 +33,7 @@ log = logging.getLogger("wfe.runner")
 DONE = ("succeeded", "skipped")
 
 
-class Runner(StoredReads, StepDriver):
+class Runner(StoredReads, StepDriver, HandlerDriver):
     def __init__(self, sup: Supervisor, run_id: str) -> None:
         self.sup = sup
         self.run_id = run_id
@@ -40,6 +41,7 @@ class Runner(StoredReads, StepDriver):
         self.executing: dict[int, asyncio.Task] = {}  # a step's process or request
         self.killed = False
         self.halted = False  # nothing new starts: the run stopped being `running`
+        self.ended = False  # the graph reached its verdict: the run's handlers may be due
         self._poked = asyncio.Event()
         self.depth, self.parent_run_id = 0, None  # where it sits among sub-workflows
 
@@ -65,6 +67,7 @@ class Runner(StoredReads, StepDriver):
     async def run(self) -> None:
         claim = await self.write(ops_approvals.claim, self.run_id)
         if claim is None:
+            await self.run_handlers()  # an ended run's undo, on_failure, finally (if due)
             return
         try:
             self._load(claim)
@@ -85,6 +88,9 @@ class Runner(StoredReads, StepDriver):
             if self.tasks:
                 await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         children_ended(self)
+        # A run that hibernates, or has no handlers, costs no extra write here.
+        if self.ended and self.spec.handler_steps:
+            await self.run_handlers()
 
     def _load(self, claim: dict) -> None:
         run, tpl = claim["run"], claim["template"]
@@ -194,6 +200,7 @@ class Runner(StoredReads, StepDriver):
 
     async def _rest(self, verdict: Verdict | None) -> None:
         """Nothing executes: end the run, or let it hibernate until something is due."""
+        self.ended = verdict in (Verdict.COMPLETED, Verdict.FAILED, Verdict.CANCELLED)
         if verdict == Verdict.COMPLETED:
             await self.write(ops.complete_run, self.run_id)
         elif verdict == Verdict.FAILED:

@@ -24,6 +24,7 @@ from wfe.daemon.store import (
     Store,
     ops_callbacks,
     ops_children,
+    ops_handlers,
     ops_idempotency,
     ops_items,
     ops_recovery,
@@ -77,9 +78,11 @@ class Supervisor:
         self.callback_key = await self.store.write(ops_callbacks.callback_key)
         attempts = await self.store.write(ops_recovery.interrupted_attempts)
         attempts += await self.store.write(ops_items.interrupted_item_attempts)
+        attempts += await self.store.write(ops_handlers.interrupted)
         await asyncio.to_thread(kill_leftovers, attempts)
         fault("recovery")
         revived = await self.store.write(ops_recovery.recover, self.settings.max_recoveries)
+        await self.store.write(ops_handlers.recover)
         if revived:
             log.info("recovered %d interrupted runs", len(revived))
         return revived

@@ -21,6 +21,8 @@ from wfe.engine.shellquote import ShellContextError, ShellScanner
 from wfe.engine.stored import STORED_ROOTS, check_stored_reference
 
 RUN_FIELDS = ("id", "template", "version", "owner")
+# What a failure handler (undo, on_failure, finally) also reads: how the run ended.
+HANDLER_RUN_FIELDS = (*RUN_FIELDS, "status", "reason", "failed_step", "error")
 STEP_FIELDS = ("output", "status", "callback_url")
 LOOP_NAMES = ("item", "index")  # a foreach step's item and its position
 
@@ -34,6 +36,7 @@ def _check_reference(
     secrets: Collection[str] | None = None,
     loop: bool = False,
     fanouts: Container[str] = (),
+    run_fields: tuple[str, ...] = RUN_FIELDS,
 ) -> str | None:
     private = next((k for k in keys if isinstance(k, str) and k.startswith("_")), None)
     if private is not None:
@@ -45,8 +48,8 @@ def _check_reference(
             known = ", ".join(sorted(variables)) or "none"
             return f"'{shown}' is not a declared variable (declared: {known})"
     elif name == "run":
-        if isinstance(first, str) and first not in RUN_FIELDS:
-            expected = ", ".join(f"run.{f}" for f in RUN_FIELDS)
+        if isinstance(first, str) and first not in run_fields:
+            expected = ", ".join(f"run.{f}" for f in run_fields)
             return f"'{shown}' is unknown; expected one of: {expected}"
     elif name == "steps":
         return _check_step_reference(keys, steps_before, callback_steps, fanouts)
@@ -90,6 +93,7 @@ def check(
     text: str, variables: set[str], steps_before: Container[str], callback_steps: set[str],
     limit: int = MAX_EXPRESSION_BYTES, secrets: Collection[str] | None = None,
     loop: bool = False, fanouts: Container[str] = (),
+    run_fields: tuple[str, ...] = RUN_FIELDS,
 ) -> list[str]:
     """Problems with the expressions in ``text``: syntax errors, names it may not use, and
     constant expressions over ``limit`` bytes. ``loop``: the step has ``foreach`` (so
@@ -104,20 +108,21 @@ def check(
         if isinstance(piece, Expr):
             errors.extend(_check_expr(piece.source,
                                       (variables, steps_before, callback_steps, secrets), limit,
-                                      loop, fanouts))
+                                      loop, fanouts, run_fields))
     return list(dict.fromkeys(errors))
 
 
 def _check_expr(source: str,
                 names: tuple[set[str], Container[str], set[str], Collection[str] | None],
-                limit: int, loop: bool = False, fanouts: Container[str] = ()) -> list[str]:
+                limit: int, loop: bool = False, fanouts: Container[str] = (),
+                run_fields: tuple[str, ...] = RUN_FIELDS) -> list[str]:
     try:
         tree = parsed(source)
     except ExpressionError as e:
         return [e.message]
     errors = []
     for name, keys in references(tree):
-        problem = _check_reference(name, keys, *names, loop, fanouts)
+        problem = _check_reference(name, keys, *names, loop, fanouts, run_fields)
         if problem and problem not in errors:
             whole = path_text(name, keys) == source
             errors.append(problem if whole else f"{problem} in {show(source)}")
@@ -140,7 +145,7 @@ def _check_constant(source: str, limit: int) -> list[str]:
 def check_condition(
     text: str | bool, variables: set[str], steps_before: Container[str], callback_steps: set[str],
     limit: int = MAX_EXPRESSION_BYTES, secrets: Collection[str] | None = None,
-    fanouts: Container[str] = (),
+    fanouts: Container[str] = (), run_fields: tuple[str, ...] = RUN_FIELDS,
 ) -> list[str]:
     if isinstance(text, bool):
         return []
@@ -149,7 +154,7 @@ def check_condition(
     except ExpressionError as e:
         return [e.message]
     return _check_expr(source, (variables, steps_before, callback_steps, secrets), limit,
-                       False, fanouts)
+                       False, fanouts, run_fields)
 
 
 def check_shell(command: str) -> list[str]:

@@ -15,6 +15,9 @@ def run_parts(spec: TemplateSpec, row: Mapping[str, Any], raw_input: dict[str, A
     """(template ref, steps, validated input); ValidationFailed names each bad input."""
     inputs = validate_inputs(spec.variables, raw_input)
     template = {"id": row["id"], "name": row["name"], "version": row["version"]}
+    if spec.handler_steps:
+        template["handlers"] = [(h.name, role, target, h.kind)
+                                for role, target, h in spec.handler_steps]
     needs = spec.needs
     steps = [(s.name, s.kind, needs[s.name]) for s in spec.steps]
     return template, steps, inputs

@@ -143,6 +143,9 @@ def _semantic_errors(data: dict[str, Any], limit: int) -> list[dict[str, str]]:
     declared = {str(n) for n in declared} if isinstance(declared, list) else None
     if isinstance(steps, list):
         _check_steps(steps, {str(n) for n in variables}, add, limit, declared)
+        from wfe.engine.spec_handlers import check_handlers  # it builds on this module
+
+        check_handlers(data, steps, {str(n) for n in variables}, add, limit)
     return errors
 
 
@@ -271,6 +274,7 @@ def _check_foreach(raw: dict[str, Any], kind: str, path: str, add: Any) -> None:
 def _check_expressions(
     raw: dict[str, Any], path: str, names: tuple[set[str], Container[str], set[str]], add: Any,
     limit: int, secrets: set[str] | None = None, fanouts: Container[str] = (),
+    run_fields: tuple[str, ...] = expressions.RUN_FIELDS,
 ) -> None:
     fields: list[tuple[str, Any]] = [(k, raw.get(k)) for k in ("run", "env", "cwd", "set")]
     if isinstance(raw.get("workflow"), dict):
@@ -286,7 +290,7 @@ def _check_expressions(
                 continue
             loop = raw.get("foreach") is not None
             for message in expressions.check(text, *names, limit=limit, secrets=secrets,
-                                             loop=loop, fanouts=fanouts):
+                                             loop=loop, fanouts=fanouts, run_fields=run_fields):
                 add(where, message)
     for where, text, _ in _strings(raw.get("foreach"), f"{path}.foreach"):
         for message in expressions.check(text, *names, limit=limit, fanouts=fanouts):
@@ -296,7 +300,8 @@ def _check_expressions(
             add(f"{path}.run", message)
     if isinstance(raw.get("if"), (str, bool)):
         for message in expressions.check_condition(raw["if"], *names, limit=limit,
-                                                   secrets=secrets, fanouts=fanouts):
+                                                   secrets=secrets, fanouts=fanouts,
+                                                   run_fields=run_fields):
             add(f"{path}.if", message)
 
 

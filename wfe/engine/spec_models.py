@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from wfe.engine import graph
+from wfe.engine import graph, handlers
 from wfe.engine.durations import parse_duration
 
 KINDS = ("run", "http", "sleep", "set", "approval", "callback", "workflow")
@@ -266,6 +266,8 @@ class StepSpec(_Model):
     foreach: str | list[Any] | None = None
     concurrency: int | None = None
     fail_fast: bool | None = None  # None: true
+    # Run when the run fails or is cancelled after this step succeeded (wfe.engine.handlers).
+    undo: UndoSpec | None = None
 
     @model_validator(mode="after")
     def _bare_kind(self) -> StepSpec:
@@ -304,6 +306,25 @@ class StepSpec(_Model):
         return SHELLS.get(self.shell or "sh", self.shell or "/bin/sh")
 
 
+class UndoSpec(StepSpec):
+    """A step's ``undo:``: a step body without a name or needs of its own. It is named
+    ``<step>.undo`` (wfe.engine.handlers.undo_name); the name is not part of the template."""
+
+    name: str = Field("", exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _body_only(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            given = [k for k in ("name", "needs", "undo") if k in value]
+            if given:
+                raise ValueError(f"an undo is a step body: it has no {', '.join(given)}")
+        return value
+
+
+StepSpec.model_rebuild()
+
+
 class TemplateSpec(_Model):
     name: Annotated[str, _named("template")]
     description: str | None = None
@@ -314,6 +335,16 @@ class TemplateSpec(_Model):
     secrets: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]] | None = \
         Field(None, max_length=256)
     steps: list[StepSpec]
+    # Failure handlers (wfe.engine.handlers): after undos when the run failed; always last.
+    on_failure: list[StepSpec] | None = Field(None, max_length=256)
+    finally_: list[StepSpec] | None = Field(None, alias="finally", max_length=256)
+
+    @model_validator(mode="after")
+    def _undo_names(self) -> TemplateSpec:
+        for step in self.steps:
+            if step.undo is not None:
+                step.undo.name = handlers.undo_name(step.name)
+        return self
 
     @field_validator("variables", mode="before")
     @classmethod
@@ -350,6 +381,18 @@ class TemplateSpec(_Model):
             if s.name == name:
                 return s
         raise KeyError(name)
+
+    @property
+    def handler_steps(self) -> list[tuple[str, str | None, StepSpec]]:
+        """Every failure handler as ``(role, the step an undo compensates, its spec)``."""
+        out: list[tuple[str, str | None, StepSpec]] = [
+            ("undo", s.name, s.undo) for s in self.steps if s.undo is not None]
+        out += [("on_failure", None, s) for s in self.on_failure or ()]
+        out += [("finally", None, s) for s in self.finally_ or ()]
+        return out
+
+    def handler(self, name: str) -> StepSpec:
+        return next(spec for _, _, spec in self.handler_steps if spec.name == name)
 
     def effective_step(self, step: StepSpec) -> StepSpec:
         """The step with what ``defaults`` gives it that executors read from the step itself

@@ -23,7 +23,7 @@ from wfe.daemon.api.common import (
 )
 from wfe.daemon.api.webhooks import callback_hook
 from wfe.daemon.launch import prepare_run
-from wfe.daemon.store import ops_runs, queries, run_list
+from wfe.daemon.store import ops_handlers, ops_runs, queries, run_list
 from wfe.daemon.store.ops_idempotency import KeyTaken
 from wfe.daemon.store.run_list import RunFilter
 from wfe.engine.durations import parse_instant
@@ -172,8 +172,13 @@ async def cancel_run(request: web.Request) -> web.Response:
     reason = body.reason
     if reason:
         reason = (await run_masker(request, path_run_id(request))).text(reason)
-    run_id = await _act(request, ops_runs.cancel_run, reason)
+    try:
+        run_id = await _act(request, ops_runs.cancel_run, reason)
+    except Conflict:
+        # The run has ended and its handlers still run: this cancel stops them.
+        run_id = await _act(request, ops_handlers.cancel_handlers)
     request.app[keys.SUPERVISOR].cancel(run_id)  # its child runs' Runners too
+    request.app[keys.SUPERVISOR].wake(run_id)  # its handlers (if any) are due now
     request.app[keys.SUPERVISOR].timer_poke()  # a parent waiting for this run goes on
     return await run_answer(request)
 

@@ -47,6 +47,9 @@ def rollback(conn: sqlite3.Connection, run_id: str, owner: str, actor: str,
     """The steps that run again; nothing changes on a dry run."""
     run = load_run(conn, run_id, owner)
     target = transition(run["status"], Action.ROLLBACK)
+    from wfe.daemon.store.ops_handlers import refuse_while_handling
+
+    refuse_while_handling(run, "roll back")
     snap = find_snapshot(conn, run_id, snapshot_id, step)
     state = loads(snap["state"])
     done = _done_at(conn, run_id, snap, state)

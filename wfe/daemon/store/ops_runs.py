@@ -56,6 +56,10 @@ def create_run(conn: sqlite3.Connection, owner: str, template: dict,
         [(run_id, i, name, kind, StepStatus.PENDING.value, dumps(list(needs)))
          for i, (name, kind, needs) in enumerate(steps)],
     )
+    if template.get("handlers"):
+        from wfe.daemon.store.ops_handlers import insert_handlers
+
+        insert_handlers(conn, run_id, template["handlers"])
     callbacks = [(i, name) for i, (name, kind, _) in enumerate(steps) if kind == "callback"]
     if callbacks:
         from wfe.daemon.store.ops_callbacks import register
@@ -135,6 +139,9 @@ def cancel_run(conn: sqlite3.Connection, run_id: str, owner: str | None, actor: 
 def retry_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) -> None:
     run = load_run(conn, run_id, owner)
     target = transition(run["status"], Action.RETRY)
+    from wfe.daemon.store.ops_handlers import refuse_while_handling
+
+    refuse_while_handling(run, "retry")
     first = conn.execute(
         "SELECT idx, name FROM steps WHERE run_id = ? AND status NOT IN ('succeeded', 'skipped')"
         " ORDER BY idx LIMIT 1", (run_id,),

@@ -10,6 +10,7 @@ from datetime import datetime
 from wfe.daemon.secrets import SEALED_PREFIX, hide_sealed
 from wfe.daemon.store import Store
 from wfe.daemon.store.item_queries import item_progress
+from wfe.daemon.store.ops_handlers import handlers_view
 from wfe.daemon.store.util import dumps, loads, now_iso
 
 # The name of the step a run is at (or stopped at), for people: an index means little.
@@ -132,6 +133,7 @@ def read_run(conn: sqlite3.Connection, run_id: str, user: str, detail: bool) -> 
         run["current_steps"] = current_steps(run["steps"])
         run["events"] = _events(conn, run_id)
         run["approvals"] = _approvals(conn, run_id)
+        run["handlers"] = handlers_view(conn, run_id)
     return run
 
 
@@ -163,6 +165,7 @@ def read_run_json(conn: sqlite3.Connection, run_id: str, user: str) -> str | Non
     run["current_steps"] = current_steps(run["steps"])
     run["events"] = _EVENTS_HERE
     run["approvals"] = _approvals(conn, run_id)
+    run["handlers"] = handlers_view(conn, run_id)
     run["callback_secret"] = None
     (events,) = conn.execute(EVENTS_JSON, (run_id,)).fetchone()
     return dumps(run).replace(f'"{_EVENTS_HERE}"', events, 1)

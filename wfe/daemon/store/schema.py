@@ -361,6 +361,43 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN scheduled_for TEXT;
     CREATE INDEX runs_schedule ON runs (schedule_id, created_at) WHERE schedule_id IS NOT NULL;
     """,
+    # Failure handlers (undo, on_failure, finally): one row per handler of the template,
+    # written with the run. runs.handlers: NULL (none), 'waiting' (the run has not ended),
+    # 'pending' -> 'running' -> 'done'. The trigger marks them due, and wakes the run, in the
+    # very transaction that ends the run, whichever path ends it. pos: the order the engine
+    # gave when they started (NULL: not selected yet).
+    """
+    CREATE TABLE handler_steps (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        target TEXT,
+        kind TEXT NOT NULL,
+        pos INTEGER,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempt INTEGER NOT NULL DEFAULT 0,
+        pgid INTEGER,
+        started_at TEXT,
+        finished_at TEXT,
+        output TEXT,
+        error TEXT,
+        exit_code INTEGER,
+        log_tail TEXT,
+        PRIMARY KEY (run_id, name)
+    ) WITHOUT ROWID;
+    ALTER TABLE runs ADD COLUMN handlers TEXT;
+    CREATE INDEX runs_handlers ON runs (handlers) WHERE handlers IN ('pending', 'running');
+    CREATE TRIGGER runs_handlers_due AFTER UPDATE OF status ON runs
+        WHEN NEW.handlers IS NOT NULL
+        AND NEW.status IN ('completed', 'failed', 'cancelled')
+        AND OLD.status NOT IN ('completed', 'failed', 'cancelled') BEGIN
+        UPDATE handler_steps SET status = 'pending', pos = NULL, attempt = 0, started_at = NULL,
+            finished_at = NULL, output = NULL, error = NULL, exit_code = NULL, log_tail = NULL
+            WHERE run_id = NEW.id;
+        UPDATE runs SET handlers = 'pending',
+            wake_at = (julianday('now') - 2440587.5) * 86400.0 WHERE id = NEW.id;
+    END;
+    """,
 ]
 
 
