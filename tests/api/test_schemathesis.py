@@ -33,6 +33,14 @@ max-examples = {MAX_EXAMPLES}
 # The test sends the bearer token itself; generated (and removed) Authorization headers
 # would be overwritten and misjudged. ignored_auth still probes without and with a bad one.
 with-security-parameters = false
+
+# The coverage phase makes every boundary case the schema defines, whatever max-examples
+# says: for a template (a step's many kinds, handlers, foreach) that is some 10,000 calls
+# and minutes. Template bodies get the fuzzing phase here and their own tests elsewhere.
+[[operations]]
+include-path = "/api/v1/templates"
+include-method = "POST"
+phases.coverage.enabled = false
 """)
 # JSON Schema cannot say everything a body must be (exactly one of template_id and
 # template; step names unique; expressions naming declared variables; a valid URL; exactly
@@ -113,8 +121,8 @@ JSON_BODIES = {(method.upper(), path)
                for path, item in build_document(ROUTES)["paths"].items()
                for method, op in item.items()
                if "application/json" in op.get("requestBody", {}).get("content", {})}
-hostile_schema = schema.include(func=lambda ctx: (
-    ctx.operation.method.upper(), ctx.operation.path) in JSON_BODIES)
+hostile_schema = schema.exclude(func=lambda ctx: (
+    ctx.operation.method.upper(), ctx.operation.path) not in JSON_BODIES)
 
 
 def with_surrogates(value):

@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from wfe.engine import graph, handlers
 from wfe.engine.durations import parse_duration
@@ -310,7 +311,11 @@ class UndoSpec(StepSpec):
     """A step's ``undo:``: a step body without a name or needs of its own. It is named
     ``<step>.undo`` (wfe.engine.handlers.undo_name); the name is not part of the template."""
 
-    name: str = Field("", exclude=True)
+    # Not part of an undo's document either (the validator below refuses them); an undo of
+    # an undo would also make the schema recursive, and generators build undos of undos.
+    name: SkipJsonSchema[str] = Field("", exclude=True)
+    needs: SkipJsonSchema[None] = Field(None, exclude=True)
+    undo: SkipJsonSchema[None] = Field(None, exclude=True)
 
     @model_validator(mode="before")
     @classmethod

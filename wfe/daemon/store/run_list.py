@@ -117,6 +117,7 @@ RUN_JSON = _json_object([
     ("created_at", "r.created_at", "q"), ("started_at", "r.started_at", "q"),
     ("finished_at", "r.finished_at", "q"), ("updated_at", "r.updated_at", "q"),
     ("steps", "'null'", "j"), ("events", "'null'", "j"), ("approvals", "'null'", "j"),
+    ("handlers", "'null'", "j"),
     ("callback_secret", "'null'", "j"),
 ])
 
