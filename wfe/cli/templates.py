@@ -113,7 +113,8 @@ def validate(
         spec = _checked_file(file)
     except errors.WfeError as e:
         if not as_json:
-            raise
+            render.error(e, full=True)  # listing the problems is what this command is for
+            raise typer.Exit(e.exit_code) from None
         # A script asked for JSON: it gets a document either way, and the exit code.
         render.json_out({"file": file, "valid": False, "name": None, "warnings": [],
                          "errors": _problems(e)})

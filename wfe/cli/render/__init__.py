@@ -22,6 +22,7 @@ from wfe.cli.render.base import (
     fancy,
     flush,
     footer,
+    is_terminal,
     json_line,
     json_out,
     kv,
@@ -35,6 +36,7 @@ from wfe.cli.render.base import (
     table,
     template_ref,
     text,
+    usage_error,
     warn,
 )
 from wfe.cli.render.graph import progress, progress_line

@@ -33,7 +33,7 @@ def configure(color: bool = True) -> None:
 
 def fancy() -> bool:
     """A terminal a person reads: rich tables and live views."""
-    return os.environ.get("TERM") != "dumb" and sys.stdout.isatty()
+    return is_terminal(sys.stdout)
 
 
 def color() -> bool:
@@ -78,18 +78,46 @@ def json_line(data: Any) -> None:
     flush()
 
 
-def error(e: Exception) -> None:
-    lines = [f"error: {getattr(e, 'message', None) or e}"]
+def error(e: Exception, full: bool = False) -> None:
+    """One line on stderr. A validation error with several problems says how many (and the
+    first); ``full`` (--debug, --json, ``template validate``) lists each on a line of its own.
+    """
+    message = getattr(e, "message", None) or str(e)
     details = getattr(e, "details", None)
-    if getattr(e, "code", None) == "validation_failed" and isinstance(details, list):
-        for d in details:
-            if isinstance(d, dict):
-                lines.append(f"  {d.get('path') or '(root)'}: {d.get('message')}")
+    problems = _problems(e)
+    lines = [f"error: {message}"]
+    if full:
+        lines += [f"  {p}" for p in problems]
+    elif len(problems) == 1:
+        lines[0] += f" ({problems[0]})"
+    elif problems:
+        lines[0] += (f" ({len(problems)} problems, the first: {problems[0]}; --debug or --json"
+                     " lists them all)")
     if isinstance(details, dict) and isinstance(details.get("candidates"), list):
-        for r in details["candidates"]:  # an ambiguous run id prefix
+        for r in details["candidates"]:  # an ambiguous run id prefix: what to choose from
             lines.append(f"  {r.get('id')}  {template_ref(r.get('template'))}  "
                          f"{r.get('status')}  {ago(r.get('created_at'))}")
     sys.stderr.write("\n".join(lines) + "\n")
+
+
+def _problems(e: Exception) -> list[str]:
+    details = getattr(e, "details", None)
+    if getattr(e, "code", None) != "validation_failed" or not isinstance(details, list):
+        return []
+    return [f"{d.get('path') or '(root)'}: {d.get('message')}" for d in details
+            if isinstance(d, dict)]
+
+
+def usage_error(message: str, help_command: str) -> None:
+    """click's usage error in one line, as every other error (``wfe show`` without RUN)."""
+    sys.stderr.write(f"error: {' '.join(message.split())} (see: {help_command})\n")
+
+
+def is_terminal(stream) -> bool:
+    try:
+        return os.environ.get("TERM") != "dumb" and stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def confirm(question: str) -> bool:
