@@ -7,6 +7,7 @@ import typer
 
 from wfe import config, errors
 from wfe.cli import client, render
+from wfe.cli.verbs import command
 from wfe.client import resolve_token
 from wfe.engine.roles import Role
 
@@ -34,12 +35,15 @@ ROLE_HELP = ("admin: everything, users too; author: writes templates (code run a
              "daemon's OS user); operator: runs published templates. Default: operator.")
 
 
-@user_app.command()
-def add(
+@command(user_app, "create", "add")
+def create(
     name: str = typer.Argument(..., help="The new user's name."),
     role: Role | None = typer.Option(None, "--role", help=ROLE_HELP, case_sensitive=False),
     admin: bool = typer.Option(False, "--admin", help="The same as --role admin."),
     as_json: bool = typer.Option(False, "--json", help="Print the API's {user, token} JSON."),
+    quiet: bool = typer.Option(False, "-q", "--quiet",
+                               help="Only print the user's id (their token is then not shown:"
+                                    " --json gives both)."),
 ) -> None:
     """Create a user and print their token (shown once: pass it on now)."""
     if admin and role not in (None, Role.ADMIN):
@@ -48,11 +52,13 @@ def add(
     payload = client().create_user(name, role=chosen.value if chosen else None)
     if as_json:
         render.json_out(payload)
-        return
-    render.user_created(payload)
+    elif quiet:
+        render.out(payload["user"]["id"])
+    else:
+        render.user_created(payload)
 
 
-@user_app.command("ls")
+@command(user_app, "ls")
 def list_(
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
@@ -66,7 +72,20 @@ def list_(
         render.users(payload)
 
 
-@user_app.command("rm")
+@command(user_app, "show")
+def show(
+    name: str = typer.Argument(..., metavar="NAME", help="The user's name (or id)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's user JSON."),
+) -> None:
+    """A user: name, role, id and since when."""
+    user = client().get_user(name)
+    if as_json:
+        render.json_out(user)
+    else:
+        render.user(user)
+
+
+@command(user_app, "rm")
 def remove(
     name: str = typer.Argument(..., metavar="NAME", help="The user's name (or id)."),
     as_json: bool = typer.Option(False, "--json", help='Print {"removed": NAME}.'),

@@ -21,6 +21,7 @@ QUIET_HELP = "Only print the run's id."
 def register(app: typer.Typer) -> None:
     for fn in (start, ls, show, pause, resume, cancel, retry):
         app.command(fn.__name__)(fn)
+    app.command("list", hidden=True)(ls)  # the other spelling every noun's ls has
 
 
 def _run_arg():

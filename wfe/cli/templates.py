@@ -6,6 +6,7 @@ import typer
 
 from wfe import errors
 from wfe.cli import client, content_type_of, read_text, render
+from wfe.cli.verbs import command
 from wfe.client import is_uuid
 
 app = typer.Typer(help="Create, publish and inspect workflow templates.", no_args_is_help=True)
@@ -15,11 +16,12 @@ REF_HELP = "A template id, NAME (its latest version) or NAME@VERSION."
 JSON_HELP = "Print the API's JSON."
 
 
-@app.command()
+@command(app, "create")
 def create(
     file: str = typer.Argument(..., help=FILE_HELP),
     publish: bool = typer.Option(False, "--publish", help="Publish it right away."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the template's id."),
 ) -> None:
     """Create a new draft version of a template (version n+1 of its name)."""
     text = read_text(file)
@@ -30,6 +32,8 @@ def create(
         t = c.publish_template(t["id"])
     if as_json:
         render.json_out(t)
+    elif quiet:
+        render.out(t["id"])
     else:
         render.template_action(t, "created")
 
@@ -49,7 +53,7 @@ def publish(
         render.template_action(t, "published")
 
 
-@app.command("rm")
+@command(app, "rm")
 def remove(
     ref: str = typer.Argument(..., metavar="ID|NAME[@VERSION]", help=REF_HELP),
     as_json: bool = typer.Option(False, "--json", help='Print {"removed": REF}.'),
@@ -62,7 +66,7 @@ def remove(
         render.note(f"removed template {ref}")
 
 
-@app.command("ls")
+@command(app, "ls")
 def list_(
     name: str | None = typer.Option(None, "--name", help="Only versions of this name."),
     status: str | None = typer.Option(None, "--status", help="draft, published or archived."),
@@ -78,7 +82,7 @@ def list_(
         render.templates(payload)
 
 
-@app.command()
+@command(app, "show")
 def show(
     ref: str = typer.Argument(..., metavar="ID|NAME[@VERSION]", help=REF_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),

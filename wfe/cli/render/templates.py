@@ -131,6 +131,11 @@ def users(payload: dict) -> None:
     footer(payload)
 
 
+def user(u: dict) -> None:
+    kv([("name", str(u.get("name"))), ("role", str(u.get("role"))), ("id", str(u.get("id"))),
+        ("created", ago(u.get("created_at")))])
+
+
 def whoami(user: dict) -> None:
     out(f"{user['name']} ({user['role']})")
 
@@ -154,6 +159,11 @@ def stored_values(payload: dict) -> None:
     rows = [[v["name"], v["scope"], v["set_by"], ago(v["set_at"])]
             + ([v.get("value") or ""] if shows_values else []) for v in items]
     table(["NAME", "SCOPE", "SET BY", "SET"] + (["VALUE"] if shows_values else []), rows)
+
+
+def stored_value(v: dict) -> None:
+    kv([("name", str(v["name"])), ("value", str(v.get("value") or "")),
+        ("scope", str(v["scope"])), ("set by", str(v["set_by"])), ("set", ago(v["set_at"]))])
 
 
 def _when(s: dict) -> str:
