@@ -7,6 +7,7 @@ import typer
 
 from wfe import config, errors
 from wfe.cli import client, render
+from wfe.cli.output import Output, field_opt, output_opt
 from wfe.cli.verbs import command
 from wfe.client import resolve_token
 from wfe.engine.roles import Role
@@ -63,26 +64,25 @@ def list_(
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help="Print the API's JSON."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the users' ids."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """List the daemon's users and their roles, oldest first."""
-    payload = client().list_users(limit=limit, offset=offset)
-    if as_json:
-        render.json_out(payload)
-    else:
-        render.users(payload)
+    how = Output.of(as_json, quiet, output, field)
+    render.emit(client().list_users(limit=limit, offset=offset), how, render.users)
 
 
 @command(user_app, "show")
 def show(
     name: str = typer.Argument(..., metavar="NAME", help="The user's name (or id)."),
     as_json: bool = typer.Option(False, "--json", help="Print the API's user JSON."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """A user: name, role, id and since when."""
-    user = client().get_user(name)
-    if as_json:
-        render.json_out(user)
-    else:
-        render.user(user)
+    how = Output.of(as_json, False, output, field)
+    render.emit(client().get_user(name), how, render.user)
 
 
 @command(user_app, "rm")
@@ -114,10 +114,9 @@ def set_role(
 
 def whoami(
     as_json: bool = typer.Option(False, "--json", help="Print the API's user JSON."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """Who the daemon takes you for: your user name and role."""
-    user = client().me()
-    if as_json:
-        render.json_out(user)
-    else:
-        render.whoami(user)
+    how = Output.of(as_json, False, output, field)
+    render.emit(client().me(), how, render.whoami)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from wfe.cli import client, render
+from wfe.cli.output import Output, field_opt, output_opt
 from wfe.cli.runs import _variables, coerce, parse_pairs
 from wfe.cli.verbs import command
 
@@ -53,16 +54,21 @@ def list_(
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the schedules' ids."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """List your schedules with their next and last fire."""
-    render.listing(client().list_schedules(limit, offset), as_json, quiet, render.schedules)
+    how = Output.of(as_json, quiet, output, field)
+    render.emit(client().list_schedules(limit, offset), how, render.schedules)
 
 
 @command(app, "show")
 def show(schedule_id: str = typer.Argument(..., metavar="ID", help=ID_HELP),
-         as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+         as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+         output: str | None = output_opt(), field: str | None = field_opt()) -> None:
     """A schedule, with its latest skipped fires."""
-    _show(client().get_schedule(schedule_id), as_json)
+    how = Output.of(as_json, False, output, field)
+    render.emit(client().get_schedule(schedule_id), how, render.schedule)
 
 
 def _act(verb: str, schedule_id: str, as_json: bool) -> None:

@@ -10,6 +10,7 @@ import typer
 
 from wfe import errors
 from wfe.cli import client, read_text, render
+from wfe.cli.output import Output, field_opt, output_opt
 from wfe.cli.verbs import command
 
 secret_app = typer.Typer(help="Secrets your runs read as ${{ secrets.NAME }} (never shown).",
@@ -74,9 +75,9 @@ def var_set(
         render.note(f"set variable {name} ({made['scope']})")
 
 
-def _ls(kind: str, limit: int | None, offset: int | None, as_json: bool, quiet: bool) -> None:
+def _ls(kind: str, limit: int | None, offset: int | None, how: Output) -> None:
     payload = client().list_stored(kind, limit=limit, offset=offset)
-    render.listing(payload, as_json, quiet, render.stored_values, key="name")
+    render.emit(payload, how, render.stored_values, key="name")
 
 
 def _rm(kind: str, name: str, is_global: bool, as_json: bool) -> None:
@@ -92,9 +93,11 @@ def secret_ls(
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the names."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """Your secrets and the global ones: names, scope, who set them and when (no values)."""
-    _ls("secrets", limit, offset, as_json, quiet)
+    _ls("secrets", limit, offset, Output.of(as_json, quiet, output, field))
 
 
 @command(var_app, "ls")
@@ -103,22 +106,23 @@ def var_ls(
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the names."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """Your variables and the global ones, with their values."""
-    _ls("vars", limit, offset, as_json, quiet)
+    _ls("vars", limit, offset, Output.of(as_json, quiet, output, field))
 
 
 @command(var_app, "show")
 def var_show(
     name: str = typer.Argument(..., help="The variable's name."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """A variable: its value, scope, who set it and when (yours, else the global one)."""
-    found = _find_stored("vars", name)
-    if as_json:
-        render.json_out(found)
-    else:
-        render.stored_value(found)
+    how = Output.of(as_json, False, output, field)
+    render.emit(_find_stored("vars", name), how, render.stored_value, key="name")
 
 
 def _find_stored(kind: str, name: str) -> dict:

@@ -6,6 +6,7 @@ import typer
 
 from wfe import errors
 from wfe.cli import client, content_type_of, read_text, render
+from wfe.cli.output import Output, field_opt, output_opt
 from wfe.cli.verbs import command
 from wfe.client import is_uuid
 
@@ -73,13 +74,14 @@ def list_(
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the templates' ids."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """List templates, newest first."""
+    how = Output.of(as_json, quiet, output, field)
     payload = client().list_templates(name=name, status=status, limit=limit, offset=offset)
-    if as_json:
-        render.json_out(payload)
-    else:
-        render.templates(payload)
+    render.emit(payload, how, render.templates)
 
 
 @command(app, "show")
@@ -88,19 +90,21 @@ def show(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     graph: bool = typer.Option(False, "--graph", help="Print its steps as a graph, by level."),
     dot: bool = typer.Option(False, "--dot", help="Print its graph as Graphviz (dot -Tsvg)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the template's id."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """Show one template: its variables and steps (or its graph)."""
-    if sum((as_json, graph, dot)) > 1:
-        raise errors.UsageError("give one of --json, --graph and --dot")
+    how = Output.of(as_json, quiet, output, field)
+    if sum((how.machine or how.format == "wide", graph, dot)) > 1:
+        raise errors.UsageError("give one of --json, --graph and --dot (or -o, --field)")
     t = client().get_template(ref)
-    if as_json:
-        render.json_out(t)
-    elif dot:
+    if dot:
         render.template_dot(t)
     elif graph:
         render.template_graph(t)
     else:
-        render.template(t)
+        render.emit(t, how, render.template)
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from wfe.cli import client, render
+from wfe.cli.output import Output, field_opt, output_opt
 from wfe.cli.verbs import command
 
 app = typer.Typer(help="Your API tokens: create one per script or machine, revoke at will.",
@@ -37,12 +38,16 @@ def list_(
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the tokens' ids."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """List your tokens, newest first (never the tokens themselves)."""
-    payload = client().list_tokens(limit=limit, offset=offset)
-    if as_json:
-        render.json_out(payload)
-        return
+    how = Output.of(as_json, quiet, output, field)
+    render.emit(client().list_tokens(limit=limit, offset=offset), how, _tokens)
+
+
+def _tokens(payload: dict) -> None:
     rows = [[t["id"], t["name"] or "-", render.ago(t["created_at"]),
              "revoked " + render.ago(t["revoked_at"]) if t["revoked_at"] else "active"]
             for t in payload["items"]]

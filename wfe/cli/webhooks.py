@@ -8,6 +8,7 @@ import typer
 
 from wfe import errors
 from wfe.cli import client, render
+from wfe.cli.output import Output, field_opt, output_opt
 from wfe.cli.verbs import command
 
 app = typer.Typer(help="Send run events to your URLs (signed per Standard Webhooks).",
@@ -48,23 +49,25 @@ def list_(
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the webhooks' ids."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """List your webhooks, newest first."""
+    how = Output.of(as_json, quiet, output, field)
     payload = client().list_webhooks(run_id=run_id, limit=limit, offset=offset)
-    render.listing(payload, as_json, quiet, render.webhooks)
+    render.emit(payload, how, render.webhooks)
 
 
 @command(app, "show")
 def show(
     webhook_id: str = typer.Argument(..., metavar="ID", help=ID_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """A webhook: its URL and the events it gets (its secret is never shown again)."""
-    hook = client().get_webhook(webhook_id)
-    if as_json:
-        render.json_out(hook)
-    else:
-        _describe(hook)
+    how = Output.of(as_json, False, output, field)
+    render.emit(client().get_webhook(webhook_id), how, _describe)
 
 
 @command(app, "rm")
@@ -88,17 +91,24 @@ def deliveries(
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the deliveries' ids."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """A webhook's deliveries, newest first: status, attempts, last answer, next attempt."""
+    how = Output.of(as_json, quiet, output, field)
     payload = client().list_deliveries(webhook_id, status, limit, offset, failing=failed)
-    if as_json:
-        render.json_out(payload)
-    elif not payload["items"]:
+    render.emit(payload, how, _deliveries)
+
+
+def _deliveries(payload: dict) -> None:
+    if not payload["items"]:
         render.note("no deliveries")
-    else:
-        rows = [_delivery_row(d) for d in payload["items"]]
-        render.table(["ID", "TYPE", "STATUS", "ATTEMPTS", "CODE", "NEXT", "CREATED",
-                      "LAST ERROR"], rows, 2)
+        return
+    rows = [_delivery_row(d) for d in payload["items"]]
+    render.table(["ID", "TYPE", "STATUS", "ATTEMPTS", "CODE", "NEXT", "CREATED", "LAST ERROR"],
+                 rows, 2, drop=("CREATED", "NEXT", "CODE", "ATTEMPTS", "TYPE"),
+                 elide="LAST ERROR")
 
 
 @app.command()

@@ -40,6 +40,7 @@ from wfe.cli.render.base import (
     warn,
 )
 from wfe.cli.render.graph import progress, progress_line
+from wfe.cli.render.output import emit
 from wfe.cli.render.runs import (
     GRAPH_HEADERS,
     STEP_HEADERS,
@@ -48,8 +49,6 @@ from wfe.cli.render.runs import (
     decided,
     event_line,
     events,
-    ids,
-    listing,
     log_line,
     rollback,
     run,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from wfe.cli.render.base import (
     DETAIL_WIDTH,
     ago,
@@ -11,7 +9,6 @@ from wfe.cli.render.base import (
     elapsed,
     fancy,
     footer,
-    json_out,
     kv,
     note,
     out,
@@ -152,22 +149,6 @@ def run_summary(run: dict) -> None:
     status = run.get("status", "?")
     took = elapsed(run.get("started_at"), run.get("finished_at"))
     say(f"run {run.get('id')} {status_word(status)} in {took}")
-
-
-def ids(payload: dict, key: str = "id") -> None:
-    for item in payload.get("items") or []:
-        out(str(item.get(key)))
-
-
-def listing(payload: dict, as_json: bool, quiet: bool, view: Callable[[dict], None],
-            key: str = "id") -> None:
-    """A page as every list command prints it: the JSON, the ids (``-q``), or ``view``."""
-    if as_json:
-        json_out(payload)
-    elif quiet:
-        ids(payload, key)
-    else:
-        view(payload)
 
 
 def events(items: list[dict]) -> None:
