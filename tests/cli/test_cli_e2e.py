@@ -163,11 +163,17 @@ def test_template_create_from_stdin_and_publish_twice(cli, env):
 
 def test_template_create_invalid_shows_paths(cli, env, tmp_path):
     f = tmp_path / "bad.yaml"
-    f.write_text("name: ok\nsteps:\n  - name: x\n    run: echo\n    sleep: 1s\n")
+    f.write_text("name: ok\nsteps:\n  - name: x\n    run: echo\n    sleep: 1s\n  - run: true\n")
     r = cli(env, "template", "create", str(f))
     assert r.exit_code == errors.EXIT_USAGE
-    first, *details = r.stderr.splitlines()
-    assert first.startswith("error: ") and details and details[0].startswith("  steps[0]")
+    [line] = r.stderr.splitlines()  # one line: how many, and the first
+    assert line.startswith("error: ") and "problems, the first: steps[0]" in line, line
+    assert "--debug or --json lists them all" in line
+    for flag in ("--json", "--debug"):  # each problem on a line of its own
+        r = cli(env, "template", "create", str(f), flag)
+        first, *details = r.stderr.splitlines()
+        assert first.startswith("error: ") and len(details) >= 2, r.stderr
+        assert details[0].startswith("  steps[0]") and details[-1].startswith("  steps[1]")
 
 
 # -- runs ----------------------------------------------------------------------------------

@@ -446,7 +446,7 @@ def test_cli_shows_validation_details_from_the_daemon(cli, fake_server, tmp_path
     r = cli({"WFE_HOME": str(tmp_path), "WFE_URL": fake_server, "WFE_TOKEN": "t"},
             "template", "create", str(f))  # fmt: skip
     assert r.exit_code == errors.EXIT_USAGE
-    assert r.stderr == "error: bad\n  name: x\n"
+    assert r.stderr == "error: bad (name: x)\n"  # one problem: said in the line
 
 
 def test_cli_conflict_is_exit_5(cli, fake_server, tmp_path):

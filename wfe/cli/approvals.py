@@ -9,6 +9,7 @@ import typer
 from wfe import errors
 from wfe.cli import client, render, resolve_run
 from wfe.cli.completion import complete_run
+from wfe.cli.output import Output, field_opt, output_opt
 
 RUN_HELP = "The run: its id, a unique prefix of 4+ characters, or @last."
 ID_HELP = "The approval's id; may be left out when the run has one pending approval."
@@ -29,12 +30,15 @@ def approvals(
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help="Print the API's JSON."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the runs' ids."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """Your inbox: the approvals you may decide, across runs, newest first."""
     if status not in STATUSES:
         raise errors.UsageError(f"--status must be one of: {', '.join(STATUSES)}")
+    how = Output.of(as_json, quiet, output, field)
     payload = client().list_approvals(None if status == "all" else status, limit, offset)
-    render.listing(payload, as_json, quiet, render.approvals, key="run_id")
+    render.emit(payload, how, render.approvals, key="run_id")
 
 
 def _decide_command(verdict: str):

@@ -7,6 +7,8 @@ import typer
 
 from wfe import config, errors
 from wfe.cli import client, render
+from wfe.cli.output import Output, field_opt, output_opt
+from wfe.cli.verbs import command
 from wfe.client import resolve_token
 from wfe.engine.roles import Role
 
@@ -34,12 +36,15 @@ ROLE_HELP = ("admin: everything, users too; author: writes templates (code run a
              "daemon's OS user); operator: runs published templates. Default: operator.")
 
 
-@user_app.command()
-def add(
+@command(user_app, "create", "add")
+def create(
     name: str = typer.Argument(..., help="The new user's name."),
     role: Role | None = typer.Option(None, "--role", help=ROLE_HELP, case_sensitive=False),
     admin: bool = typer.Option(False, "--admin", help="The same as --role admin."),
     as_json: bool = typer.Option(False, "--json", help="Print the API's {user, token} JSON."),
+    quiet: bool = typer.Option(False, "-q", "--quiet",
+                               help="Only print the user's id (their token is then not shown:"
+                                    " --json gives both)."),
 ) -> None:
     """Create a user and print their token (shown once: pass it on now)."""
     if admin and role not in (None, Role.ADMIN):
@@ -48,25 +53,39 @@ def add(
     payload = client().create_user(name, role=chosen.value if chosen else None)
     if as_json:
         render.json_out(payload)
-        return
-    render.user_created(payload)
+    elif quiet:
+        render.out(payload["user"]["id"])
+    else:
+        render.user_created(payload)
 
 
-@user_app.command("ls")
+@command(user_app, "ls")
 def list_(
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help="Print the API's JSON."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the users' ids."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """List the daemon's users and their roles, oldest first."""
-    payload = client().list_users(limit=limit, offset=offset)
-    if as_json:
-        render.json_out(payload)
-    else:
-        render.users(payload)
+    how = Output.of(as_json, quiet, output, field)
+    render.emit(client().list_users(limit=limit, offset=offset), how, render.users)
 
 
-@user_app.command("rm")
+@command(user_app, "show")
+def show(
+    name: str = typer.Argument(..., metavar="NAME", help="The user's name (or id)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's user JSON."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
+) -> None:
+    """A user: name, role, id and since when."""
+    how = Output.of(as_json, False, output, field)
+    render.emit(client().get_user(name), how, render.user)
+
+
+@command(user_app, "rm")
 def remove(
     name: str = typer.Argument(..., metavar="NAME", help="The user's name (or id)."),
     as_json: bool = typer.Option(False, "--json", help='Print {"removed": NAME}.'),
@@ -95,10 +114,9 @@ def set_role(
 
 def whoami(
     as_json: bool = typer.Option(False, "--json", help="Print the API's user JSON."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """Who the daemon takes you for: your user name and role."""
-    user = client().me()
-    if as_json:
-        render.json_out(user)
-    else:
-        render.whoami(user)
+    how = Output.of(as_json, False, output, field)
+    render.emit(client().me(), how, render.whoami)

@@ -175,8 +175,8 @@ class LogTail:
             for _, line in step_logs(self.c, self.run_id, step, attempt):
                 if line is not None:
                     self.sink(step, attempt, line)
-        except errors.WfeError:
-            pass
+        except (errors.WfeError, BrokenPipeError):
+            pass  # a reader that left is the main thread's to end on (wfe.cli.pipe)
 
     def join(self, timeout: float = 2.0) -> None:
         """Let the last lines of a step that just ended arrive."""

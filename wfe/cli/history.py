@@ -10,6 +10,7 @@ import typer
 from wfe import errors
 from wfe.cli import client, read_text, render, resolve_run
 from wfe.cli.completion import complete_run
+from wfe.cli.output import Output, field_opt, output_opt
 from wfe.client import is_uuid
 
 RUN_HELP = "The run: its id, a unique prefix of 4+ characters, or @last."
@@ -28,11 +29,13 @@ def snapshots(
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help="Print the API's JSON."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the snapshots' ids."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """A run's snapshots: its state after each step, oldest first."""
+    how = Output.of(as_json, quiet, output, field)
     c = client()
-    payload = c.snapshots(resolve_run(c, run_ref), limit, offset)
-    render.listing(payload, as_json, quiet, render.snapshots)
+    render.emit(c.snapshots(resolve_run(c, run_ref), limit, offset), how, render.snapshots)
 
 
 def rollback(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from wfe import errors
-from wfe.cli import client, follow, render, resolve_run
+from wfe.cli import client, follow, pipe, render, resolve_run
 from wfe.cli.completion import complete_run, complete_step
 from wfe.client import Client
 
@@ -32,6 +32,7 @@ def parse_timeout(text: str | None) -> float | None:
 
 def show_live(c: Client, run_id: str, as_json: bool = False) -> None:
     """Watch a run to its end and exit with the code of its outcome."""
+    pipe.exit_when_reader_leaves()
     if as_json:
         run = follow.wait(c, run_id)
         render.json_out(run)
@@ -87,6 +88,8 @@ def events(
         raise errors.UsageError("give a RUN, or -f to follow the events of all your runs")
     c = client()
     run_id = resolve_run(c, run_ref) if run_ref is not None else None
+    if follow_:
+        pipe.exit_when_reader_leaves()  # `wfe events -f | head -3` while nothing happens
     stream = follow.events(c, run_id, follow_)
     if as_json:
         for e in stream:
@@ -129,6 +132,8 @@ def logs(
     steps = {s["name"]: s for s in c.get_run(run_id)["steps"]}
     if step is not None and step not in steps:
         raise errors.NotFound(f"run {run_id} has no step {step!r}")
+    if follow_:
+        pipe.exit_when_reader_leaves()
     for name in [step] if step else list(steps):
         if follow_:
             _follow_log(c, run_id, name, attempt, as_json, prefix=step is None)

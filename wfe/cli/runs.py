@@ -11,6 +11,7 @@ import typer
 from wfe import errors
 from wfe.cli import client, read_text, render, resolve_run
 from wfe.cli.completion import complete_run, complete_template
+from wfe.cli.output import Output, field_opt, output_opt
 from wfe.engine.inputs import parse_boolean
 
 JSON_HELP = "Print the API's JSON."
@@ -21,6 +22,7 @@ QUIET_HELP = "Only print the run's id."
 def register(app: typer.Typer) -> None:
     for fn in (start, ls, show, pause, resume, cancel, retry):
         app.command(fn.__name__)(fn)
+    app.command("list", hidden=True)(ls)  # the other spelling every noun's ls has
 
 
 def _run_arg():
@@ -97,14 +99,17 @@ def ls(
         help="Start after this run (the last one of the previous page): next pages by cursor."),
     as_json: bool = _json_opt(),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the runs' ids."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """List your runs, newest first."""
     after = _since(since) if since is not None else None
+    how = Output.of(as_json, quiet, output, field)
     c = client()
     cursor = resolve_run(c, before) if before else None
     payload = c.list_runs(status=status, limit=limit, offset=offset, before=cursor,
                           template=template, since=after, schedule=schedule)
-    render.listing(payload, as_json, quiet, render.runs)
+    render.emit(payload, how, render.runs)
 
 
 def _since(text: str) -> str:
@@ -119,14 +124,13 @@ def _since(text: str) -> str:
         raise errors.UsageError(f"--since: {e}") from None
 
 
-def show(run_ref: str = _run_arg(), as_json: bool = _json_opt()) -> None:
+def show(run_ref: str = _run_arg(), as_json: bool = _json_opt(),
+         quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the run's id."),
+         output: str | None = output_opt(), field: str | None = field_opt()) -> None:
     """Show a run: its steps, then its events."""
+    how = Output.of(as_json, quiet, output, field)
     c = client()
-    run = c.get_run(resolve_run(c, run_ref))
-    if as_json:
-        render.json_out(run)
-    else:
-        render.run(run)
+    render.emit(c.get_run(resolve_run(c, run_ref)), how, render.run)
 
 
 def pause(run_ref: str = _run_arg(), as_json: bool = _json_opt(),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from wfe.cli import client, render
+from wfe.cli.output import Output, field_opt, output_opt
 from wfe.cli.runs import _variables, coerce, parse_pairs
+from wfe.cli.verbs import command
 
 app = typer.Typer(help="Start runs of a published template on a schedule.",
                   no_args_is_help=True)
@@ -14,8 +16,8 @@ JSON_HELP = "Print the API's JSON."
 ID_HELP = "The schedule's id."
 
 
-@app.command()
-def add(
+@command(app, "create", "add")
+def create(
     template: str = typer.Argument(
         ..., metavar="TEMPLATE", help="NAME (the latest published at each fire) or NAME@VERSION."),
     cron: str | None = typer.Option(None, "--cron", help="5 fields, or @hourly, @daily, ..."),
@@ -31,6 +33,7 @@ def add(
     jitter: str | None = typer.Option(None, "--jitter", help="Spread fires over this long."),
     name: str | None = typer.Option(None, "--name", help="Default: the template's name."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the schedule's id."),
 ) -> None:
     """Create a schedule."""
     c = client()
@@ -39,25 +42,33 @@ def add(
             "offset": offset, "overlap": overlap, "catchup": catchup, "jitter": jitter,
             "name": name}
     sched = c.create_schedule({k: v for k, v in body.items() if v is not None})
-    _show(sched, as_json)
+    if quiet and not as_json:
+        render.out(sched["id"])
+    else:
+        _show(sched, as_json)
 
 
-@app.command("ls")
+@command(app, "ls")
 def list_(
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the schedules' ids."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """List your schedules with their next and last fire."""
-    render.listing(client().list_schedules(limit, offset), as_json, quiet, render.schedules)
+    how = Output.of(as_json, quiet, output, field)
+    render.emit(client().list_schedules(limit, offset), how, render.schedules)
 
 
-@app.command()
+@command(app, "show")
 def show(schedule_id: str = typer.Argument(..., metavar="ID", help=ID_HELP),
-         as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+         as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+         output: str | None = output_opt(), field: str | None = field_opt()) -> None:
     """A schedule, with its latest skipped fires."""
-    _show(client().get_schedule(schedule_id), as_json)
+    how = Output.of(as_json, False, output, field)
+    render.emit(client().get_schedule(schedule_id), how, render.schedule)
 
 
 def _act(verb: str, schedule_id: str, as_json: bool) -> None:
@@ -89,7 +100,7 @@ def trigger(schedule_id: str = typer.Argument(..., metavar="ID", help=ID_HELP),
         render.out(run["id"])
 
 
-@app.command()
+@command(app, "rm")
 def rm(schedule_id: str = typer.Argument(..., metavar="ID", help=ID_HELP),
        as_json: bool = typer.Option(False, "--json", help='Print {"deleted": ID}.')) -> None:
     """Delete a schedule; the runs it started stay."""

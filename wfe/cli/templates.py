@@ -6,6 +6,8 @@ import typer
 
 from wfe import errors
 from wfe.cli import client, content_type_of, read_text, render
+from wfe.cli.output import Output, field_opt, output_opt
+from wfe.cli.verbs import command
 from wfe.client import is_uuid
 
 app = typer.Typer(help="Create, publish and inspect workflow templates.", no_args_is_help=True)
@@ -15,11 +17,12 @@ REF_HELP = "A template id, NAME (its latest version) or NAME@VERSION."
 JSON_HELP = "Print the API's JSON."
 
 
-@app.command()
+@command(app, "create")
 def create(
     file: str = typer.Argument(..., help=FILE_HELP),
     publish: bool = typer.Option(False, "--publish", help="Publish it right away."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the template's id."),
 ) -> None:
     """Create a new draft version of a template (version n+1 of its name)."""
     text = read_text(file)
@@ -30,6 +33,8 @@ def create(
         t = c.publish_template(t["id"])
     if as_json:
         render.json_out(t)
+    elif quiet:
+        render.out(t["id"])
     else:
         render.template_action(t, "created")
 
@@ -49,7 +54,7 @@ def publish(
         render.template_action(t, "published")
 
 
-@app.command("rm")
+@command(app, "rm")
 def remove(
     ref: str = typer.Argument(..., metavar="ID|NAME[@VERSION]", help=REF_HELP),
     as_json: bool = typer.Option(False, "--json", help='Print {"removed": REF}.'),
@@ -62,41 +67,44 @@ def remove(
         render.note(f"removed template {ref}")
 
 
-@app.command("ls")
+@command(app, "ls")
 def list_(
     name: str | None = typer.Option(None, "--name", help="Only versions of this name."),
     status: str | None = typer.Option(None, "--status", help="draft, published or archived."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the templates' ids."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """List templates, newest first."""
+    how = Output.of(as_json, quiet, output, field)
     payload = client().list_templates(name=name, status=status, limit=limit, offset=offset)
-    if as_json:
-        render.json_out(payload)
-    else:
-        render.templates(payload)
+    render.emit(payload, how, render.templates)
 
 
-@app.command()
+@command(app, "show")
 def show(
     ref: str = typer.Argument(..., metavar="ID|NAME[@VERSION]", help=REF_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     graph: bool = typer.Option(False, "--graph", help="Print its steps as a graph, by level."),
     dot: bool = typer.Option(False, "--dot", help="Print its graph as Graphviz (dot -Tsvg)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the template's id."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """Show one template: its variables and steps (or its graph)."""
-    if sum((as_json, graph, dot)) > 1:
-        raise errors.UsageError("give one of --json, --graph and --dot")
+    how = Output.of(as_json, quiet, output, field)
+    if sum((how.machine or how.format == "wide", graph, dot)) > 1:
+        raise errors.UsageError("give one of --json, --graph and --dot (or -o, --field)")
     t = client().get_template(ref)
-    if as_json:
-        render.json_out(t)
-    elif dot:
+    if dot:
         render.template_dot(t)
     elif graph:
         render.template_graph(t)
     else:
-        render.template(t)
+        render.emit(t, how, render.template)
 
 
 @app.command()
@@ -113,7 +121,8 @@ def validate(
         spec = _checked_file(file)
     except errors.WfeError as e:
         if not as_json:
-            raise
+            render.error(e, full=True)  # listing the problems is what this command is for
+            raise typer.Exit(e.exit_code) from None
         # A script asked for JSON: it gets a document either way, and the exit code.
         render.json_out({"file": file, "valid": False, "name": None, "warnings": [],
                          "errors": _problems(e)})

@@ -8,6 +8,8 @@ import typer
 
 from wfe import errors
 from wfe.cli import client, render
+from wfe.cli.output import Output, field_opt, output_opt
+from wfe.cli.verbs import command
 
 app = typer.Typer(help="Send run events to your URLs (signed per Standard Webhooks).",
                   no_args_is_help=True)
@@ -16,25 +18,30 @@ JSON_HELP = "Print the API's JSON."
 ID_HELP = "The webhook's id."
 
 
-@app.command()
-def add(
+@command(app, "create", "add")
+def create(
     url: str = typer.Argument(..., help="Where to POST events: http:// or https://."),
     events: list[str] = typer.Option(
         [], "-e", "--event", metavar="PATTERN",
         help="An event type or pattern (run.*, approval.requested); repeatable. Default: *."),
     secret: str | None = typer.Option(None, "--secret", help="whsec_... (default: generated)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quiet: bool = typer.Option(False, "-q", "--quiet",
+                               help="Only print the webhook's id (not its secret)."),
 ) -> None:
     """Subscribe a URL to events; prints the signing secret, which is shown only this once."""
     hook = client().create_webhook(url, events or None, secret)
     if as_json:
         render.json_out(hook)
         return
+    if quiet:
+        render.out(hook["id"])
+        return
     _describe(hook)
     render.note("keep the secret: it is shown only this once (receivers verify with it)")
 
 
-@app.command("ls")
+@command(app, "ls")
 def list_(
     run_id: str | None = typer.Option(None, "--run", metavar="RUN",
                                       help="The callback_url webhook of this run instead."),
@@ -42,13 +49,28 @@ def list_(
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the webhooks' ids."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """List your webhooks, newest first."""
+    how = Output.of(as_json, quiet, output, field)
     payload = client().list_webhooks(run_id=run_id, limit=limit, offset=offset)
-    render.listing(payload, as_json, quiet, render.webhooks)
+    render.emit(payload, how, render.webhooks)
 
 
-@app.command()
+@command(app, "show")
+def show(
+    webhook_id: str = typer.Argument(..., metavar="ID", help=ID_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
+) -> None:
+    """A webhook: its URL and the events it gets (its secret is never shown again)."""
+    how = Output.of(as_json, False, output, field)
+    render.emit(client().get_webhook(webhook_id), how, _describe)
+
+
+@command(app, "rm")
 def rm(
     webhook_id: str = typer.Argument(..., metavar="ID", help=ID_HELP),
     as_json: bool = typer.Option(False, "--json", help='Print {"deleted": ID}.'),
@@ -69,17 +91,24 @@ def deliveries(
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
     offset: int | None = typer.Option(None, "--offset", min=0, help="Skip this many."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only print the deliveries' ids."),
+    output: str | None = output_opt(),
+    field: str | None = field_opt(),
 ) -> None:
     """A webhook's deliveries, newest first: status, attempts, last answer, next attempt."""
+    how = Output.of(as_json, quiet, output, field)
     payload = client().list_deliveries(webhook_id, status, limit, offset, failing=failed)
-    if as_json:
-        render.json_out(payload)
-    elif not payload["items"]:
+    render.emit(payload, how, _deliveries)
+
+
+def _deliveries(payload: dict) -> None:
+    if not payload["items"]:
         render.note("no deliveries")
-    else:
-        rows = [_delivery_row(d) for d in payload["items"]]
-        render.table(["ID", "TYPE", "STATUS", "ATTEMPTS", "CODE", "NEXT", "CREATED",
-                      "LAST ERROR"], rows, 2)
+        return
+    rows = [_delivery_row(d) for d in payload["items"]]
+    render.table(["ID", "TYPE", "STATUS", "ATTEMPTS", "CODE", "NEXT", "CREATED", "LAST ERROR"],
+                 rows, 2, drop=("CREATED", "NEXT", "CODE", "ATTEMPTS", "TYPE"),
+                 elide="LAST ERROR")
 
 
 @app.command()
@@ -124,6 +153,8 @@ def _first_attempt(c, d: dict, wait: float) -> dict:
 def _describe(hook: dict) -> None:
     for key in ("id", "url", "events", "secret"):
         value = hook.get(key)
+        if value is None:  # the secret, but when just created
+            continue
         render.out(f"{key:<7} {','.join(value) if isinstance(value, list) else value}")
 
 

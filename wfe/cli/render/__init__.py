@@ -22,6 +22,7 @@ from wfe.cli.render.base import (
     fancy,
     flush,
     footer,
+    is_terminal,
     json_line,
     json_out,
     kv,
@@ -35,9 +36,11 @@ from wfe.cli.render.base import (
     table,
     template_ref,
     text,
+    usage_error,
     warn,
 )
 from wfe.cli.render.graph import progress, progress_line
+from wfe.cli.render.output import emit
 from wfe.cli.render.runs import (
     GRAPH_HEADERS,
     STEP_HEADERS,
@@ -46,8 +49,6 @@ from wfe.cli.render.runs import (
     decided,
     event_line,
     events,
-    ids,
-    listing,
     log_line,
     rollback,
     run,
@@ -65,6 +66,7 @@ from wfe.cli.render.templates import (
     schedule,
     schedules,
     secret,
+    stored_value,
     stored_values,
     template,
     template_action,
@@ -72,6 +74,7 @@ from wfe.cli.render.templates import (
     template_graph,
     template_warnings,
     templates,
+    user,
     user_created,
     users,
     valid,

@@ -9,11 +9,15 @@ must not pay for it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+
+from wfe.cli.render import fit
 
 # One colour per status token, wherever the token appears (runs, steps, templates).
 STATUS_STYLES = {
@@ -25,6 +29,7 @@ STATUS_STYLES = {
 DETAIL_WIDTH = 60
 
 _COLOR = [True]  # --no-color turns it off for this invocation
+_WIDE = [False]  # -o wide: every column, whole ids, whatever the width
 
 
 def configure(color: bool = True) -> None:
@@ -33,7 +38,29 @@ def configure(color: bool = True) -> None:
 
 def fancy() -> bool:
     """A terminal a person reads: rich tables and live views."""
-    return os.environ.get("TERM") != "dumb" and sys.stdout.isatty()
+    return is_terminal(sys.stdout)
+
+
+def width() -> int | None:
+    """How wide a line may be: the terminal's (or COLUMNS); None for a pipe or a file,
+    and for -o wide (whole lines, for grep and for people who scroll)."""
+    if _WIDE[0]:
+        return None
+    if fancy():
+        return int(console().width)
+    try:
+        return int(os.environ["COLUMNS"]) or None
+    except (KeyError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def wide(on: bool = True) -> Iterator[None]:
+    before, _WIDE[0] = _WIDE[0], on or _WIDE[0]
+    try:
+        yield
+    finally:
+        _WIDE[0] = before
 
 
 def color() -> bool:
@@ -78,18 +105,46 @@ def json_line(data: Any) -> None:
     flush()
 
 
-def error(e: Exception) -> None:
-    lines = [f"error: {getattr(e, 'message', None) or e}"]
+def error(e: Exception, full: bool = False) -> None:
+    """One line on stderr. A validation error with several problems says how many (and the
+    first); ``full`` (--debug, --json, ``template validate``) lists each on a line of its own.
+    """
+    message = getattr(e, "message", None) or str(e)
     details = getattr(e, "details", None)
-    if getattr(e, "code", None) == "validation_failed" and isinstance(details, list):
-        for d in details:
-            if isinstance(d, dict):
-                lines.append(f"  {d.get('path') or '(root)'}: {d.get('message')}")
+    problems = _problems(e)
+    lines = [f"error: {message}"]
+    if full:
+        lines += [f"  {p}" for p in problems]
+    elif len(problems) == 1:
+        lines[0] += f" ({problems[0]})"
+    elif problems:
+        lines[0] += (f" ({len(problems)} problems, the first: {problems[0]}; --debug or --json"
+                     " lists them all)")
     if isinstance(details, dict) and isinstance(details.get("candidates"), list):
-        for r in details["candidates"]:  # an ambiguous run id prefix
+        for r in details["candidates"]:  # an ambiguous run id prefix: what to choose from
             lines.append(f"  {r.get('id')}  {template_ref(r.get('template'))}  "
                          f"{r.get('status')}  {ago(r.get('created_at'))}")
     sys.stderr.write("\n".join(lines) + "\n")
+
+
+def _problems(e: Exception) -> list[str]:
+    details = getattr(e, "details", None)
+    if getattr(e, "code", None) != "validation_failed" or not isinstance(details, list):
+        return []
+    return [f"{d.get('path') or '(root)'}: {d.get('message')}" for d in details
+            if isinstance(d, dict)]
+
+
+def usage_error(message: str, help_command: str) -> None:
+    """click's usage error in one line, as every other error (``wfe show`` without RUN)."""
+    sys.stderr.write(f"error: {' '.join(message.split())} (see: {help_command})\n")
+
+
+def is_terminal(stream) -> bool:
+    try:
+        return os.environ.get("TERM") != "dumb" and stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def confirm(question: str) -> bool:
@@ -173,8 +228,16 @@ def template_ref(t: dict | None) -> str:
 # -- tables ----------------------------------------------------------------------------
 
 
-def table(headers: list[str], rows: list[list[str]], status_col: int | None = None, title=None):
-    """Print a table: rich on a terminal, aligned plain text otherwise."""
+def table(headers: list[str], rows: list[list[str]], status_col: int | None = None, title=None,
+          drop: tuple[str, ...] | None = None, elide: str | None = None):
+    """Print a table: rich on a terminal, aligned plain text otherwise; narrowed to the
+    width (see render.fit): ``drop`` names the columns that may go, in order (default:
+    right to left, except the first and the status), ``elide`` the free text to cut."""
+    status = headers[status_col] if status_col is not None else None
+    if drop is None:
+        drop = tuple(h for h in reversed(headers[1:]) if h != status)
+    headers, rows = fit.fit(headers, rows, width(), drop, elide)
+    status_col = headers.index(status) if status in headers else None
     if fancy():
         console().print(rich_table(headers, rows, status_col, title))
     else:
@@ -191,11 +254,10 @@ def rich_table(headers, rows, status_col=None, title=None):
 
     t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", show_edge=False,
               pad_edge=False, collapse_padding=True)
-    for i, h in enumerate(headers):
-        # Ids are there to be copied: never fold or elide them. Only the last (free text)
-        # column wraps; the others are short tokens, better elided than broken.
-        last = i == len(headers) - 1
-        t.add_column(h, no_wrap=not last, min_width=36 if h == "ID" else None)
+    for h in headers:
+        # The rows were fitted to the width already (render.fit): nothing wraps, so an id
+        # is never broken; a status keeps its whole width.
+        t.add_column(h, no_wrap=True)
     for row in rows:
         cells = [Text(c) for c in row]
         if status_col is not None:
@@ -233,17 +295,21 @@ def say(line: str) -> None:
 
 
 def kv(pairs: list[tuple[str, str]]) -> None:
-    width = max(len(k) for k, _ in pairs)
+    keys = max(len(k) for k, _ in pairs)
+    room = width()
+    if room is not None:  # free text is cut to the line; a status or an id never is
+        pairs = [(k, v if k == "status" else fit.cut(v, max(room - keys - 2, 36)))
+                 for k, v in pairs]
     if fancy():
         from rich.markup import escape
 
         c = console()
         for k, v in pairs:
             shown = status_word(v) if k == "status" else escape(v)
-            c.print(f"[bold]{k.ljust(width)}[/]  {shown}")
+            c.print(f"[bold]{k.ljust(keys)}[/]  {shown}")
     else:
         for k, v in pairs:
-            out(f"{k.ljust(width)}  {v}")
+            out(f"{k.ljust(keys)}  {v}")
 
 
 def footer(payload: dict) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from wfe.cli.render.base import (
     DETAIL_WIDTH,
     ago,
@@ -11,7 +9,6 @@ from wfe.cli.render.base import (
     elapsed,
     fancy,
     footer,
-    json_out,
     kv,
     note,
     out,
@@ -19,7 +16,9 @@ from wfe.cli.render.base import (
     status_word,
     table,
     template_ref,
+    width,
 )
+from wfe.cli.render.fit import command_lines, cut
 from wfe.cli.render.graph import layout, progress
 
 
@@ -29,7 +28,8 @@ def runs(payload: dict) -> None:
         note("no runs")
         return
     rows = [_run_row(r) for r in items]
-    table(["ID", "TEMPLATE", "STATUS", "STEP", "CREATED", "DURATION"], rows, 2)
+    table(["ID", "TEMPLATE", "STATUS", "STEP", "CREATED", "DURATION"], rows, 2,
+          drop=("DURATION", "CREATED", "STEP", "TEMPLATE"), elide="TEMPLATE")
     footer(payload)
 
 
@@ -85,8 +85,11 @@ def step_headers(run: dict) -> list[str]:
     return STEP_HEADERS if layout(run.get("steps") or []) is None else GRAPH_HEADERS
 
 
+STEP_DROP = ("ATTEMPT", "KIND", "NEEDS", "TIME", "#")
+
+
 def steps(run: dict) -> None:
-    table(step_headers(run), step_rows(run), 3)
+    table(step_headers(run), step_rows(run), 3, drop=STEP_DROP, elide=STEP_HEADERS[-1])
 
 
 def run_header(run: dict) -> None:
@@ -115,17 +118,26 @@ def run(run: dict) -> None:
     pending = [a for a in run.get("approvals") or [] if a.get("status") == "pending"]
     for a in pending:
         out()
-        out(f"waiting for approval at {a.get('step')}: {a.get('message') or ''}".rstrip())
-        out(f"  decide with: wfe approve {run.get('id')}   or   wfe reject {run.get('id')}")
+        said = f"waiting for approval at {a.get('step')}: {a.get('message') or ''}".rstrip()
+        out(cut(said, width() or len(said)))
+        for line in decide_lines(run.get("id", "")):
+            out(line)
     children = [s for s in run.get("steps") or [] if s.get("child_run_id")]
     if children:
         out()
         for s in children:
-            out(f"step {s.get('name')} runs child {s['child_run_id']}  (wfe show"
-                f" {s['child_run_id']})")
+            lead = f"step {s.get('name')} runs child {s['child_run_id']}  "
+            for line in command_lines([f"wfe show {s['child_run_id']}"], width(), lead):
+                out(line)
     if run.get("events"):
         out()
         events(run["events"])
+
+
+def decide_lines(run_id: str) -> list[str]:
+    """How to decide, whole: on a narrow terminal one command a line, never cut mid-id."""
+    commands = [f"wfe approve {run_id}", f"wfe reject {run_id}"]
+    return command_lines(commands, width(), "  decide with: ")
 
 
 def run_action(run: dict) -> None:
@@ -139,26 +151,10 @@ def run_summary(run: dict) -> None:
     say(f"run {run.get('id')} {status_word(status)} in {took}")
 
 
-def ids(payload: dict, key: str = "id") -> None:
-    for item in payload.get("items") or []:
-        out(str(item.get(key)))
-
-
-def listing(payload: dict, as_json: bool, quiet: bool, view: Callable[[dict], None],
-            key: str = "id") -> None:
-    """A page as every list command prints it: the JSON, the ids (``-q``), or ``view``."""
-    if as_json:
-        json_out(payload)
-    elif quiet:
-        ids(payload, key)
-    else:
-        view(payload)
-
-
 def events(items: list[dict]) -> None:
     rows = [[str(e.get("seq", "")), ago(e.get("at")), e.get("type", ""),
              str(e.get("actor") or "-"), compact(e.get("data"))] for e in items]  # fmt: skip
-    table(["SEQ", "AT", "EVENT", "ACTOR", "DATA"], rows)
+    table(["SEQ", "AT", "EVENT", "ACTOR", "DATA"], rows, drop=("ACTOR", "AT"), elide="DATA")
 
 
 SHORT_ID = 8  # a run id's first characters: unique enough to tell interleaved runs apart
@@ -185,7 +181,8 @@ def approvals(payload: dict) -> None:
              a.get("status", ""), ago(a.get("requested_at")),
              ago(a.get("expires_at")) if a.get("expires_at") else "-",
              compact(a.get("message"), 60)] for a in items]  # fmt: skip
-    table(["RUN", "TEMPLATE", "STEP", "STATUS", "REQUESTED", "EXPIRES", "MESSAGE"], rows, 3)
+    table(["RUN", "TEMPLATE", "STEP", "STATUS", "REQUESTED", "EXPIRES", "MESSAGE"], rows, 3,
+          drop=("EXPIRES", "REQUESTED", "TEMPLATE", "STEP"), elide="MESSAGE")
     footer(payload)
 
 
@@ -213,7 +210,8 @@ def snapshots(payload: dict) -> None:
              ago(s.get("created_at")),
              compact(((s.get("state") or {}).get("outputs") or {}).get(s.get("step")), 50)]
             for s in items]  # fmt: skip
-    table(["ID", "AFTER", "STEP", "CREATED", "OUTPUT"], rows)
+    table(["ID", "AFTER", "STEP", "CREATED", "OUTPUT"], rows, drop=("CREATED", "AFTER"),
+          elide="OUTPUT")
     footer(payload)
 
 

@@ -27,7 +27,8 @@ def templates(payload: dict) -> None:
     rows = [[t.get("id", ""), t.get("name", ""), str(t.get("version", "")), t.get("status", ""),
              str(len(t.get("steps") or [])), ago(t.get("created_at")),
              compact(t.get("description"), 40)] for t in items]  # fmt: skip
-    table(["ID", "NAME", "VERSION", "STATUS", "STEPS", "CREATED", "DESCRIPTION"], rows, 3)
+    table(["ID", "NAME", "VERSION", "STATUS", "STEPS", "CREATED", "DESCRIPTION"], rows, 3,
+          drop=("CREATED", "STEPS", "DESCRIPTION", "VERSION"), elide="DESCRIPTION")
     footer(payload)
 
 
@@ -50,11 +51,12 @@ def template(t: dict) -> None:
         rows = [[name, str(v.get("type") or "string"), "yes" if v.get("required") else "no",
                  compact(v.get("default")) if "default" in v else "-",
                  compact(v.get("description"), 40)] for name, v in variables.items()]  # fmt: skip
-        table(["VARIABLE", "TYPE", "REQUIRED", "DEFAULT", "DESCRIPTION"], rows)
+        table(["VARIABLE", "TYPE", "REQUIRED", "DEFAULT", "DESCRIPTION"], rows,
+              elide="DESCRIPTION")
     out()
     steps_ = enumerate(t.get("steps") or [])
     rows = [[str(i), s.get("name", ""), _kind(s), _step_summary(s)] for i, s in steps_]
-    table(["#", "STEP", "KIND", "DOES"], rows)
+    table(["#", "STEP", "KIND", "DOES"], rows, drop=("#", "KIND"), elide="DOES")
 
 
 KINDS = ("run", "http", "sleep", "set", "approval", "callback", "workflow")
@@ -131,6 +133,11 @@ def users(payload: dict) -> None:
     footer(payload)
 
 
+def user(u: dict) -> None:
+    kv([("name", str(u.get("name"))), ("role", str(u.get("role"))), ("id", str(u.get("id"))),
+        ("created", ago(u.get("created_at")))])
+
+
 def whoami(user: dict) -> None:
     out(f"{user['name']} ({user['role']})")
 
@@ -141,7 +148,7 @@ def webhooks(payload: dict) -> None:
         note("no webhooks")
         return
     rows = [[h["id"], ",".join(h["events"]), ago(h["created_at"]), h["url"]] for h in items]
-    table(["ID", "EVENTS", "CREATED", "URL"], rows)
+    table(["ID", "EVENTS", "CREATED", "URL"], rows, drop=("CREATED", "EVENTS"), elide="URL")
 
 
 def stored_values(payload: dict) -> None:
@@ -153,7 +160,13 @@ def stored_values(payload: dict) -> None:
     shows_values = any("value" in v and v["value"] is not None for v in items)
     rows = [[v["name"], v["scope"], v["set_by"], ago(v["set_at"])]
             + ([v.get("value") or ""] if shows_values else []) for v in items]
-    table(["NAME", "SCOPE", "SET BY", "SET"] + (["VALUE"] if shows_values else []), rows)
+    table(["NAME", "SCOPE", "SET BY", "SET"] + (["VALUE"] if shows_values else []), rows,
+          drop=("SET", "SET BY"), elide="VALUE")
+
+
+def stored_value(v: dict) -> None:
+    kv([("name", str(v["name"])), ("value", str(v.get("value") or "")),
+        ("scope", str(v["scope"])), ("set by", str(v["set_by"])), ("set", ago(v["set_at"]))])
 
 
 def _when(s: dict) -> str:

@@ -22,7 +22,9 @@ from wfe.cli.render.base import (
     say,
     status_word,
     template_ref,
+    width,
 )
+from wfe.cli.render.fit import command_lines
 from wfe.cli.render.graph import layout, progress
 
 if TYPE_CHECKING:  # rich is imported only when the live screen is drawn
@@ -185,9 +187,12 @@ def _said_of(s: dict) -> str:
 
 
 def _approval_lines(run_id: str, approval: dict) -> list[str]:
+    # Inside a panel (4 columns of border and padding) on a terminal; a plain line else.
+    room = width()
+    commands = [f"wfe approve {run_id}", f"wfe reject {run_id}"]
     return [f"waiting for approval at {approval.get('step')}",
             str(approval.get("message") or "(no message)"),
-            f"decide with: wfe approve {run_id}   or   wfe reject {run_id}"]
+            *command_lines(commands, room - 4 if room else None, "decide with: ")]
 
 
 def finished(run: dict) -> None:
