@@ -287,7 +287,7 @@ class Run(Response):
                                                            " in the start answer only")
     queued_behind: QueuedBehind | None = Field(
         None, description="set while the run waits for a slot of its template's concurrency"
-                          " group (in a run's answer; null in lists)")
+                          " group; null otherwise")
 
 
 class Snapshot(Response):

@@ -257,3 +257,26 @@ async def test_a_key_that_does_not_render_is_a_422_at_start(settings):
         assert err["error"]["details"][0]["path"] == "concurrency.key"
         _, page = await api.get(f"{V}/workflows?template=kr", expect=200)
         assert page["total"] == 0
+
+
+async def test_concurrent_starts_never_share_the_last_slot(settings, tmp_path):
+    import asyncio
+
+    async with api_client(settings) as api:
+        await api.template(gated(tmp_path, "race", limit=2))
+        await api.template(gated(tmp_path, "race-rj", limit=1, on_conflict="reject"))
+        body = [{"template": "race", "input": {"tag": f"q{i}"}} for i in range(6)]
+        answers = await asyncio.gather(*(api.post(f"{V}/workflows", json=b) for b in body))
+        assert [s for s, _ in answers] == [201] * 6
+        admitted = [r for _, r in answers if r["queued_behind"] is None]
+        queued = sorted(r["queued_behind"]["position"] for _, r in answers
+                        if r["queued_behind"] is not None)
+        assert len(admitted) == 2 and queued == [1, 2, 3, 4]
+        rejects = await asyncio.gather(*(api.post(f"{V}/workflows", json={
+            "template": "race-rj", "input": {"tag": f"r{i}"}}) for i in range(6)))
+        assert sorted(s for s, _ in rejects) == [201] + [409] * 5
+        for i in range(6):
+            go(tmp_path, f"q{i}")
+            go(tmp_path, f"r{i}")
+        for _, r in [*answers, *[a for a in rejects if a[0] == 201]]:
+            await api.wait_status(r["id"], "completed")
