@@ -85,6 +85,12 @@ class Conflict(WfeError):
     exit_code = EXIT_CONFLICT
 
 
+class ConcurrencyLimit(Conflict):
+    """The template's concurrency group is at its limit."""
+
+    code = "concurrency_limit"
+
+
 class InvalidTransition(Conflict):
     """The run's current status does not allow this action."""
 

@@ -96,6 +96,8 @@ class Template(Response):
     steps: list[dict[str, Any]]
     defaults: dict[str, Any] | None = None
     timeout: str | float | None = None
+    concurrency: dict[str, Any] | None = Field(
+        None, description="{limit, key, on_conflict}: at most limit runs per rendered key")
     owner: str
     created_at: str
     published_at: str | None = None
@@ -133,6 +135,16 @@ class TemplateRef(Response):
     id: str
     name: str
     version: int
+
+
+class QueuedBehind(Response):
+    """Why a pending run waits: its template's concurrency group is at its limit."""
+
+    key: str | None = Field(description="the group's rendered concurrency key (null: the"
+                                        " template has no key, so all its runs are one group)")
+    limit: int = Field(description="how many runs of the group may execute at once")
+    position: int = Field(description="its place in line: 1 is the next to start")
+    running: list[str] = Field(description="the runs holding the group's slots, oldest first")
 
 
 class Step(Response):
@@ -273,6 +285,9 @@ class Run(Response):
                           " null when its template has none)")
     callback_secret: str | None = Field(None, description="the callback_url's signing secret;"
                                                            " in the start answer only")
+    queued_behind: QueuedBehind | None = Field(
+        None, description="set while the run waits for a slot of its template's concurrency"
+                          " group; null otherwise")
 
 
 class Snapshot(Response):

@@ -151,3 +151,11 @@ def test_dot_quotes_any_name_safely():
     assert '  "a\\"b\\\\c\\nd" [label="a\\"b\\\\c\\nd\\nrun"];' in lines
     assert '  "a\\"b\\\\c\\nd" -> "e";' in lines
     assert all("\n" not in ln for ln in lines)
+
+
+def test_show_of_a_queued_run_says_what_it_waits_for(capsys):
+    queued = a_run(step(0, "ship", [], "pending"), status="pending") | {"queued_behind": {
+        "key": "prod", "limit": 1, "position": 2, "running": ["r-0"]}}
+    render.run(queued)
+    out = capsys.readouterr().out
+    assert "#2 in line (key 'prod', limit 1); running: r-0" in out

@@ -22,11 +22,14 @@ class NewRun:
     inputs: dict[str, Any]  # validated, secret ones sealed to run_id
 
 
-async def prepare_run(sup: Supervisor, row: dict, raw_input: dict[str, Any]) -> NewRun:
-    """Validate ``raw_input`` against the template's variables (422 naming each bad one)
-    and seal its secret values to the new run's id, which is why the id comes first."""
+async def prepare_run(sup: Supervisor, row: dict, raw_input: dict[str, Any],
+                      owner: str) -> NewRun:
+    """Validate ``raw_input`` against the template's variables (422 naming each bad one),
+    render its concurrency key, and seal its secret values to the new run's id, which is
+    why the id comes first."""
     spec = sup.template_spec(row["id"], row["spec"])
-    template, steps, inputs = run_parts(spec, row, raw_input)
     run_id = new_id()
+    template, steps, inputs = run_parts(spec, row, raw_input, {"id": run_id, "owner": owner},
+                                        sup.settings.max_expression_bytes)
     inputs = await seal_inputs_async(spec.variables, inputs, sup.sealer, run_id)
     return NewRun(run_id=run_id, template=template, steps=steps, inputs=inputs)

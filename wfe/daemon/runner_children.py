@@ -13,7 +13,7 @@ from wfe.daemon.launch import prepare_run
 from wfe.daemon.store import ops_children
 from wfe.engine.expressions import render
 from wfe.engine.spec_models import split_template_ref
-from wfe.errors import ValidationFailed, WfeError
+from wfe.errors import ConcurrencyLimit, ValidationFailed, WfeError
 
 if TYPE_CHECKING:
     from wfe.daemon.runner import Runner
@@ -29,17 +29,23 @@ async def start_child(d: StepDriver, idx: int) -> bool:
         row = _template(d, step.workflow.template)
         raw = render(step.workflow.input, d.expr_context(), d.expr_limit)
         _no_secret_leaks(d, row, raw)
-        new = await prepare_run(d.sup, row, raw)
+        new = await prepare_run(d.sup, row, raw, d.run_meta["owner"])
     except WfeError as exc:
         return await d._fail_before_start(idx, _error_text(exc))
+    displaced: list[str] = []  # runs cancelled to make room for the child (concurrency)
     child = {"template": new.template, "steps": new.steps, "input": new.inputs,
-             "callback_key": d.sup.callback_key, "run_id": new.run_id}
-    attempt = await d.write(ops_children.start_child, d.run_id, idx, step.name, d.sup.epoch,
-                            child, d.depth + 1)
+             "callback_key": d.sup.callback_key, "run_id": new.run_id, "displaced": displaced}
+    try:
+        attempt = await d.write(ops_children.start_child, d.run_id, idx, step.name,
+                                d.sup.epoch, child, d.depth + 1)
+    except ConcurrencyLimit as exc:  # the child's template rejects: nothing was written
+        return await d._fail_before_start(idx, _error_text(exc))
     if attempt is None:
         return False
     fault("child_started")
     d.steps[idx].update(status="waiting", attempt=attempt, wake_at=None)
+    for cancelled in displaced:
+        d.sup.cancel(cancelled)
     d.sup.wake(new.run_id)
     return True
 

@@ -50,6 +50,7 @@ class StepDriver:
     halted: bool
     masker: Any
     inputs: dict[str, Any]
+    run_meta: dict[str, Any]  # id, template, version, owner
 
     @property
     def expr_limit(self) -> int:

@@ -43,6 +43,11 @@ log = logging.getLogger("wfe.supervisor")
 RUNNER_CRASH_BACKOFF = 1.0
 
 
+def _holds_slot(runner: Runner) -> bool:
+    spec = getattr(runner, "spec", None)  # unset when the run was not claimed
+    return spec is not None and spec.concurrency is not None
+
+
 class Supervisor:
     def __init__(self, store: Store, settings: Settings, logs_dir: Path) -> None:
         self.store = store
@@ -156,8 +161,8 @@ class Supervisor:
                 self._queue.append(run_id)
 
     def cancel(self, run_id: str) -> None:
-        if self._sched_buffered:
-            self.timer_poke()
+        # A buffered schedule fire, or a run waiting for the slot the run held, may go now.
+        self.timer_poke()
         runner = self.runners.get(run_id)
         if runner is not None:
             runner.kill()
@@ -191,8 +196,8 @@ class Supervisor:
         finally:
             del self.live[run_id]
             del self.runners[run_id]
-            if self._sched_buffered:
-                self.timer_poke()
+            if self._sched_buffered or _holds_slot(runner):
+                self.timer_poke()  # its end may have admitted waiting runs (wake_at now)
             if not (self._stopping or self.draining):
                 self._after_exit(run_id)
 

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from wfe.engine import expressions, graph
+from wfe.engine.concurrency import ConcurrencySpec, check_key
 from wfe.engine.expr_limits import MAX_EXPRESSION_BYTES
 from wfe.engine.inputs import coerce_value
 from wfe.engine.spec_models import (
@@ -118,7 +119,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         ("defaults",): DefaultsSpec, ("defaults", "retry"): RetrySpec,
         ("steps", "retry"): RetrySpec, ("steps", "http"): HttpSpec,
         ("steps", "approval"): ApprovalSpec, ("steps", "callback"): CallbackSpec,
-        ("steps", "workflow"): WorkflowSpec,
+        ("steps", "workflow"): WorkflowSpec, ("concurrency",): ConcurrencySpec,
     }
     if loc[:1] == ("variables",):
         loc = loc[:1] + loc[2:]  # drop the variable's own name
@@ -146,6 +147,8 @@ def _semantic_errors(data: dict[str, Any], limit: int) -> list[dict[str, str]]:
         from wfe.engine.spec_handlers import check_handlers  # it builds on this module
 
         check_handlers(data, steps, {str(n) for n in variables}, add, limit)
+    if isinstance(data.get("concurrency"), dict):
+        check_key(data["concurrency"].get("key"), variables, add, limit)
     return errors
 
 

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from wfe.engine import graph, handlers
+from wfe.engine.concurrency import ConcurrencySpec
 from wfe.engine.durations import parse_duration
 
 KINDS = ("run", "http", "sleep", "set", "approval", "callback", "workflow")
@@ -343,6 +344,8 @@ class TemplateSpec(_Model):
     # Failure handlers (wfe.engine.handlers): after undos when the run failed; always last.
     on_failure: list[StepSpec] | None = Field(None, max_length=256)
     finally_: list[StepSpec] | None = Field(None, alias="finally", max_length=256)
+    # At most `limit` runs of one (template name, rendered key) execute at once.
+    concurrency: ConcurrencySpec | None = None
 
     @model_validator(mode="after")
     def _undo_names(self) -> TemplateSpec:

@@ -108,7 +108,17 @@ def run_header(run: dict) -> None:
         pairs.append(("input", compact(run["input"], 100)))
     if run.get("reason"):
         pairs.append(("reason", str(run["reason"])))
+    if run.get("queued_behind"):
+        pairs.append(("queued", queued_text(run["queued_behind"])))
     kv(pairs)
+
+
+def queued_text(q: dict) -> str:
+    """Why a pending run waits: its place in its concurrency group's line."""
+    key = f"key {q.get('key')!r}" if q.get("key") is not None else "no key"
+    running = ", ".join(q.get("running") or []) or "-"
+    return (f"#{q.get('position')} in line ({key}, limit {q.get('limit')});"
+            f" running: {running}")
 
 
 def run(run: dict) -> None:

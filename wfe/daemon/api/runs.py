@@ -44,11 +44,12 @@ async def start_run(request: web.Request) -> web.Response:
         return await idempotency.replay(request, *found, digest)  # before any other check
     row = await _resolve_template(request, body)
     sup = app[keys.SUPERVISOR]
-    new = await prepare_run(sup, row, body.input)
+    new = await prepare_run(sup, row, body.input, me["name"])
     run_id = new.run_id
     hook = callback_hook(request, body.callback_url)
+    displaced: list[str] = []  # runs cancelled to make room (concurrency: cancel_oldest)
     args = (new.template, new.steps, new.inputs, body.trigger_type, hook, sup.callback_key,
-            run_id)
+            run_id, None, displaced)
     try:
         if key is None:
             await app[keys.STORE].write(ops_runs.create_run, me["name"], *args)
@@ -59,7 +60,10 @@ async def start_run(request: web.Request) -> web.Response:
     # Read back before waking, so the 201 shows the run as created (pending), not racing it.
     run = await queries.get_run(app[keys.STORE], run_id, me["name"], detail=False)
     assert run is not None  # committed above by the single writer
-    app[keys.SUPERVISOR].wake(run_id)
+    for cancelled in displaced:  # committed with the new run: stop their steps
+        sup.cancel(cancelled)
+    if run["queued_behind"] is None:  # a queued run is woken when a slot frees
+        sup.wake(run_id)
     if hook is not None:  # shown this once, like a webhook's secret
         run["callback_secret"] = hook["secret"]
     return respond(Run, run, status=201)

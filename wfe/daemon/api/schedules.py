@@ -174,8 +174,12 @@ async def delete_schedule(request: web.Request) -> web.Response:
 async def trigger_schedule(request: web.Request) -> web.Response:
     sched_id = path_id(request, "schedule")
     sup, me = request.app[keys.SUPERVISOR], user(request)["name"]
-    run_id = await request.app[keys.STORE].write(
+    fired = await request.app[keys.STORE].write(
         ops_schedules.trigger_schedule, sched_id, me, sup.schedule_context(), time.time())
+    run_id = fired.started[0]
     run = await queries.get_run(request.app[keys.STORE], run_id, me, detail=False)
+    assert run is not None  # committed above by the single writer
+    for cancelled in fired.cancelled:
+        sup.cancel(cancelled)
     sup.wake(run_id)
     return respond(Run, run, status=201)

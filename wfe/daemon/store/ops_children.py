@@ -37,7 +37,8 @@ def start_child(conn: sqlite3.Connection, parent_id: str, idx: int, name: str, e
                 child: dict[str, Any], depth: int) -> int | None:
     """Record the parent step's start (waiting) and create its child run, linked both ways.
 
-    ``child``: create_run's arguments (template, steps, input, callback_key, run_id).
+    ``child``: create_run's arguments (template, steps, input, callback_key, run_id,
+    displaced).
     Returns the step's attempt, or None when the parent is no longer running.
     """
     from wfe.daemon.store.ops_runs import create_run
@@ -48,7 +49,8 @@ def start_child(conn: sqlite3.Connection, parent_id: str, idx: int, name: str, e
     if attempt is None:
         return None
     child_id = create_run(conn, owner, child["template"], child["steps"], child["input"],
-                          "workflow", None, child["callback_key"], child["run_id"])
+                          "workflow", None, child["callback_key"], child["run_id"],
+                          displaced=child.get("displaced"))
     conn.execute("UPDATE runs SET parent_run_id = ?, parent_step = ?, depth = ? WHERE id = ?",
                  (parent_id, name, depth, child_id))
     conn.execute("UPDATE steps SET status = 'waiting', child_run_id = ? WHERE run_id = ?"

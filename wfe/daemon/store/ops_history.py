@@ -50,6 +50,10 @@ def rollback(conn: sqlite3.Connection, run_id: str, owner: str, actor: str,
     from wfe.daemon.store.ops_handlers import refuse_while_handling
 
     refuse_while_handling(run, "roll back")
+    if not dry_run:
+        from wfe.daemon.store.ops_concurrency import retake
+
+        retake(conn, run, "roll back")
     snap = find_snapshot(conn, run_id, snapshot_id, step)
     state = loads(snap["state"])
     done = _done_at(conn, run_id, snap, state)

@@ -10,8 +10,9 @@ import json
 import sqlite3
 import time
 
+from wfe.daemon.store.ops_concurrency import admit_new, queued_behind, retake
 from wfe.daemon.store.ops_items import reset_items
-from wfe.daemon.store.util import add_event, dumps, new_id, now_iso, ordered_id
+from wfe.daemon.store.util import SYSTEM, add_event, dumps, new_id, now_iso, ordered_id
 from wfe.engine.durations import parse_duration
 from wfe.engine.states import (
     Action,
@@ -39,17 +40,26 @@ def create_run(conn: sqlite3.Connection, owner: str, template: dict,
                steps: list[tuple[str, str, tuple[str, ...]]],
                input_: dict, trigger_type: str, hook: dict | None = None,
                callback_key: bytes | None = None, run_id: str | None = None,
-               schedule: tuple[str, str] | None = None) -> str:
+               schedule: tuple[str, str] | None = None,
+               displaced: list[str] | None = None) -> str:
     """``hook``: ``{url, secret}`` of the start request's callback_url, which gets every
     event of this run (written before run.created, so that event is delivered too).
     ``run_id``: given when the caller needed it first (secret inputs are sealed to it).
-    ``schedule``: (schedule id, the time it was due as stored) of a run a schedule starts."""
+    ``schedule``: (schedule id, the time it was due as stored) of a run a schedule starts.
+    ``displaced``: gets the runs cancelled to make room (concurrency: cancel_oldest)."""
     run_id, now = run_id or new_id(), now_iso()
+    conc = template.get("concurrency")
+    seq, queued = (admit_new(conn, run_id, conc, template["name"], displaced)
+                   if conc else (None, False))
     conn.execute(
         "INSERT INTO runs (id, owner, template_id, status, input, trigger_type, created_at,"
-        " updated_at, wake_at, schedule_id, scheduled_for) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        " updated_at, wake_at, schedule_id, scheduled_for, concurrency_group, concurrency_key,"
+        " concurrency_limit, concurrency_seq, concurrency_queued)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (run_id, owner, template["id"], RunStatus.PENDING.value, dumps(input_), trigger_type,
-         now, now, time.time(), *(schedule or (None, None))),
+         now, now, None if queued else time.time(), *(schedule or (None, None)),
+         *((conc["group"], conc["key"], conc["limit"]) if conc else (None, None, None)),
+         seq, int(queued)),
     )
     conn.executemany(
         "INSERT INTO steps (run_id, idx, name, kind, status, needs) VALUES (?,?,?,?,?,?)",
@@ -75,6 +85,8 @@ def create_run(conn: sqlite3.Connection, owner: str, template: dict,
         "template": template["name"], "version": template["version"],
         "template_id": template["id"], "trigger_type": trigger_type,
     })
+    if queued:
+        add_event(conn, run_id, "run.queued", SYSTEM, queued_behind(conn, run_id))
     return run_id
 
 
@@ -142,6 +154,7 @@ def retry_run(conn: sqlite3.Connection, run_id: str, owner: str, actor: str) -> 
     from wfe.daemon.store.ops_handlers import refuse_while_handling
 
     refuse_while_handling(run, "retry")
+    retake(conn, run, "retry")
     first = conn.execute(
         "SELECT idx, name FROM steps WHERE run_id = ? AND status NOT IN ('succeeded', 'skipped')"
         " ORDER BY idx LIMIT 1", (run_id,),

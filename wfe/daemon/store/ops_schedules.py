@@ -124,9 +124,12 @@ def delete_schedule(conn: sqlite3.Connection, sched_id: str, owner: str) -> None
 
 
 def trigger_schedule(conn: sqlite3.Connection, sched_id: str, owner: str, ctx: FireContext,
-                     now: float) -> str:
-    """A run now, whatever the overlap policy says: someone asked for it."""
-    return _start(conn, load(conn, sched_id, owner), ctx, now)
+                     now: float) -> Fired:
+    """A run now, whatever the overlap policy says: someone asked for it (its template's
+    concurrency limit still holds)."""
+    out = Fired()
+    out.started.append(_start(conn, load(conn, sched_id, owner), ctx, now, out.cancelled))
+    return out
 
 
 # ---- firing ----------------------------------------------------------------------------
@@ -149,7 +152,7 @@ def fire_due(conn: sqlite3.Connection, now: float, ctx: FireContext) -> Fired:
             f" AND NOT EXISTS (SELECT 1 FROM runs WHERE schedule_id = s.id AND {ACTIVE})"
             " LIMIT ?", (MAX_PER_PASS,)).fetchall():
         conn.execute("UPDATE schedules SET buffered_for = NULL WHERE id = ?", (row["id"],))
-        _guarded(conn, row, lambda r=row: _start(conn, r, ctx, r["buffered_for"]),
+        _guarded(conn, row, lambda d, r=row: _start(conn, r, ctx, r["buffered_for"], d),
                  out)
     due = conn.execute("SELECT * FROM schedules WHERE due_at <= ? AND paused_at IS NULL"
                        " ORDER BY due_at LIMIT ?", (now, MAX_PER_PASS)).fetchall()
@@ -184,7 +187,7 @@ def _fire_one(conn, row, now: float, ctx: FireContext, out: Fired) -> None:
                     ops_runs.cancel_run(conn, run_id, row["owner"], f"schedule:{row['id']}",
                                         "cancelled by its schedule: a new run started")
                 out.cancelled += active
-            _guarded(conn, row, lambda w=when: _start(conn, row, ctx, w), out)
+            _guarded(conn, row, lambda d, w=when: _start(conn, row, ctx, w, d), out)
     conn.execute("UPDATE schedules SET next_fire_at = ?, due_at = ? WHERE id = ?",
                  (plan.next_fire, plan.next_fire + delay, row["id"]))
 
@@ -193,8 +196,10 @@ def _guarded(conn, row, start, out: Fired) -> None:
     """A fire that cannot start its run (the template is gone, the input no longer fits
     it) is recorded as skipped; the schedule goes on."""
     conn.execute("SAVEPOINT fire")
+    displaced: list[str] = []  # runs cancelled to make room for it (concurrency)
     try:
-        out.started.append(start())
+        out.started.append(start(displaced))
+        out.cancelled += displaced
     except WfeError as e:
         conn.execute("ROLLBACK TO fire")
         _skipped(conn, row, "error", {"error": e.message, "details": e.details})
@@ -204,16 +209,17 @@ def _guarded(conn, row, start, out: Fired) -> None:
     conn.execute("RELEASE fire")
 
 
-def _start(conn, row, ctx: FireContext, when: float) -> str:
+def _start(conn, row, ctx: FireContext, when: float, displaced: list[str]) -> str:
     run_id = new_id()  # secret inputs are sealed to their run, so the id comes first
     tpl = _template(conn, row["template"], row["version"])
     spec = TemplateSpec.model_validate(json.loads(tpl["spec"]))
     raw, _ = open_inputs(loads(row["input"]), ctx.sealer, seal_context(row["id"]))
-    template, steps, inputs = run_parts(spec, dict(tpl), raw)
+    template, steps, inputs = run_parts(spec, dict(tpl), raw,
+                                        {"id": run_id, "owner": row["owner"]})
     inputs = seal_inputs(spec.variables, inputs, ctx.sealer, run_id)
     scheduled_for = now_iso(when)
     ops_runs.create_run(conn, row["owner"], template, steps, inputs, "schedule", None,
-                        ctx.callback_key, run_id, (row["id"], scheduled_for))
+                        ctx.callback_key, run_id, (row["id"], scheduled_for), displaced)
     add_event(conn, run_id, "schedule.fired", f"schedule:{row['id']}", {
         "schedule_id": row["id"], "schedule": row["name"], "scheduled_for": scheduled_for})
     conn.execute("UPDATE schedules SET last_fire_at = ?, last_run_id = ? WHERE id = ?",

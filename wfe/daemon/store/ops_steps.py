@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from wfe.daemon.store import ops_children
+from wfe.daemon.store.ops_concurrency import try_admit
 from wfe.daemon.store.ops_runs import deadline_from, insert_snapshot
 from wfe.daemon.store.util import SYSTEM, add_event, append_events, dumps, now_iso
 from wfe.engine.states import Action, RunStatus, transition
@@ -37,12 +38,16 @@ def claim_run(conn: sqlite3.Connection, run_id: str) -> dict | None:
     spec = conn.execute("SELECT spec, name, version FROM templates WHERE id = ?",
                         (run["template_id"],)).fetchone()
     if run["status"] == RunStatus.PENDING:
+        if run["concurrency_queued"] and not try_admit(conn, run):
+            return None  # it waits for a slot of its concurrency group
         transition(run["status"], Action.START)
         deadline = deadline_from(spec["spec"]) if run["started_at"] is None else run["deadline"]
         conn.execute(
             "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?),"
             " deadline = ?, updated_at = ? WHERE id = ?", (now, deadline, now, run_id))
-        add_event(conn, run_id, "run.started", SYSTEM)
+        freed_by = run["concurrency_freed_by"]  # it waited until that run ended
+        add_event(conn, run_id, "run.started", SYSTEM,
+                  {"slot_freed_by": freed_by} if freed_by else None)
     conn.execute("UPDATE runs SET wake_at = NULL, heartbeat_at = ? WHERE id = ?", (now, run_id))
     steps = conn.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
     return {"run": dict(run), "steps": [dict(s) for s in steps], "template": dict(spec)}

@@ -10,6 +10,7 @@ from datetime import datetime
 from wfe.daemon.secrets import SEALED_PREFIX, hide_sealed
 from wfe.daemon.store import Store
 from wfe.daemon.store.item_queries import item_progress
+from wfe.daemon.store.ops_concurrency import queued_behind
 from wfe.daemon.store.ops_handlers import handlers_view
 from wfe.daemon.store.util import dumps, loads, now_iso
 
@@ -39,7 +40,7 @@ def template_view(row: dict) -> dict:
         "variables": spec.get("variables") or {}, "steps": spec.get("steps") or [],
         "defaults": spec.get("defaults"), "timeout": spec.get("timeout"),
         "owner": row["owner"], "created_at": row["created_at"],
-        "published_at": row["published_at"],
+        "published_at": row["published_at"], "concurrency": spec.get("concurrency"),
     }
 
 
@@ -128,6 +129,7 @@ def read_run(conn: sqlite3.Connection, run_id: str, user: str, detail: bool) -> 
     if not rows:
         return None
     run = run_view(rows[0])
+    run["queued_behind"] = queued_behind(conn, run_id)
     if detail:
         run["steps"] = _steps(conn, run_id)
         run["current_steps"] = current_steps(run["steps"])

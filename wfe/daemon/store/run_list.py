@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from wfe.daemon.secrets import SEALED_PREFIX, hide_sealed
 from wfe.daemon.store import Store
+from wfe.daemon.store.ops_concurrency import MAX_SHOWN
 from wfe.daemon.store.queries import CURRENT_STEP_NAME, is_uuid
 from wfe.daemon.store.util import dumps, loads
 from wfe.errors import NotFound, ValidationFailed
@@ -102,6 +103,19 @@ def _json_object(fields: list[tuple[str, str, str]]) -> str:
     return "||".join(parts) + "||'}'"
 
 
+# ops_concurrency.queued_behind in SQL: a waiting run's group, place in line and holders.
+_IN_GROUP = ("concurrency_group = r.concurrency_group"
+             " AND status NOT IN ('completed', 'failed', 'cancelled')")
+QUEUED_BEHIND = (
+    "CASE WHEN r.concurrency_queued = 1 AND r.status IN ('pending', 'paused') THEN"
+    " json_object('key', r.concurrency_key, 'limit', r.concurrency_limit, 'position',"
+    f" 1 + (SELECT COUNT(*) FROM runs WHERE {_IN_GROUP} AND concurrency_queued = 1"
+    " AND status IN ('pending', 'paused') AND concurrency_seq < r.concurrency_seq),"
+    f" 'running', json((SELECT json_group_array(id) FROM (SELECT id FROM runs WHERE {_IN_GROUP}"
+    f" AND concurrency_queued = 0 ORDER BY concurrency_seq LIMIT {MAX_SHOWN}))))"
+    " ELSE 'null' END")
+
+
 # A run as the Run model dumps it (no details), built by SQLite: no row becomes Python
 # objects only to be serialised again. ``input`` is the daemon's own JSON, spliced as is.
 RUN_JSON = _json_object([
@@ -117,8 +131,8 @@ RUN_JSON = _json_object([
     ("created_at", "r.created_at", "q"), ("started_at", "r.started_at", "q"),
     ("finished_at", "r.finished_at", "q"), ("updated_at", "r.updated_at", "q"),
     ("steps", "'null'", "j"), ("events", "'null'", "j"), ("approvals", "'null'", "j"),
-    ("handlers", "'null'", "j"),
-    ("callback_secret", "'null'", "j"),
+    ("handlers", "'null'", "j"), ("callback_secret", "'null'", "j"),
+    ("queued_behind", QUEUED_BEHIND, "j"),
 ])
 
 

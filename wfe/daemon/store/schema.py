@@ -398,6 +398,37 @@ MIGRATIONS: list[str] = [
             wake_at = (julianday('now') - 2440587.5) * 86400.0 WHERE id = NEW.id;
     END;
     """,
+    # Concurrency limits (wfe.engine.concurrency): a run of a template with `concurrency`
+    # belongs to a group and either holds one of its slots (queued = 0, not ended) or waits
+    # for one (queued = 1, pending), in seq order. The index covers only runs not ended, so
+    # counting a group's slots never reads its history. The trigger frees the slot in the
+    # transaction that ends the run, whichever path ends it, and admits the next runs (wake
+    # them; freed_by names the run that made room).
+    """
+    ALTER TABLE runs ADD COLUMN concurrency_group TEXT;
+    ALTER TABLE runs ADD COLUMN concurrency_key TEXT;
+    ALTER TABLE runs ADD COLUMN concurrency_limit INTEGER;
+    ALTER TABLE runs ADD COLUMN concurrency_seq INTEGER;
+    ALTER TABLE runs ADD COLUMN concurrency_queued INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN concurrency_freed_by TEXT;
+    CREATE INDEX runs_concurrency ON runs (concurrency_group, concurrency_queued,
+        concurrency_seq) WHERE concurrency_group IS NOT NULL
+        AND status NOT IN ('completed', 'failed', 'cancelled');
+    CREATE TRIGGER runs_concurrency_free AFTER UPDATE OF status ON runs
+        WHEN NEW.concurrency_group IS NOT NULL
+        AND NEW.status IN ('completed', 'failed', 'cancelled')
+        AND OLD.status NOT IN ('completed', 'failed', 'cancelled') BEGIN
+        UPDATE runs SET concurrency_queued = 0, concurrency_freed_by = NEW.id,
+            wake_at = (julianday('now') - 2440587.5) * 86400.0
+            WHERE id IN (SELECT id FROM runs WHERE concurrency_group = NEW.concurrency_group
+                AND concurrency_queued = 1 AND status = 'pending'
+                AND status NOT IN ('completed', 'failed', 'cancelled')
+                ORDER BY concurrency_seq
+                LIMIT max(0, NEW.concurrency_limit - (SELECT COUNT(*) FROM runs
+                    WHERE concurrency_group = NEW.concurrency_group AND concurrency_queued = 0
+                    AND status NOT IN ('completed', 'failed', 'cancelled'))));
+    END;
+    """,
 ]
 
 
