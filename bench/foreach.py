@@ -11,6 +11,8 @@ Three measurements on one fresh daemon, each after a warm-up run, one run at a t
   rep): one run of K ``run: "true"`` steps one after another; steps/s = K over the time from
   the first step's ``started_at`` to the last one's ``finished_at``. Each step is one spawn
   and three commits, with nothing beside it: the latency of a shell step, end to end.
+  Beside it, ``raw_seq_spawns_per_s``: K spawns of what a `run` step spawns, one after
+  another, from the bench process (bench.shell's reference with one task).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 from bench.harness import BenchError, median, running_daemon, ts
+from bench.shell import raw_spawn_rate
 from bench.sizes import Sizes
 
 WARMUP = 1
@@ -69,16 +72,19 @@ async def run(workdir: Path, sz: Sizes) -> dict:
         for _ in range(sz.reps_foreach):
             step = (await _finished(api, "burst"))["steps"][0]
             bursts.append(_span([step]))
-        items_rates, chain_rates = [], []
+        items_rates, chain_rates, raw = [], [], []
         for _ in range(sz.reps_foreach):
             items_rates.append(m / _span((await _finished(api, "items"))["steps"]))
             chain_rates.append(k / _span((await _finished(api, "chain"))["steps"]))
+            raw.append(await raw_spawn_rate(workdir, 1, k))
     ratios = [i / c for i, c in zip(items_rates, chain_rates, strict=True)]
     return {"median": {"burst_step_s": median(bursts),
                        "burst_overhead_s": median(bursts) - sleep_s,
                        "items_per_s": median(items_rates),
                        "chain_steps_per_s": median(chain_rates),
-                       "items_vs_chain": median(ratios)},
+                       "items_vs_chain": median(ratios),
+                       "raw_seq_spawns_per_s": median(raw)},
             "reps": {"burst_step_s": bursts, "items_per_s": items_rates,
-                     "chain_steps_per_s": chain_rates, "items_vs_chain": ratios},
+                     "chain_steps_per_s": chain_rates, "items_vs_chain": ratios,
+                     "raw_seq_spawns_per_s": raw},
             "burst": n, "sleep_s": sleep_s, "items": m, "concurrency": conc, "chain": k}

@@ -102,7 +102,8 @@ async def profile(scenario: str, runs: int, steps: int, work: Path, rate: int) -
         await api.start_many(name, 5)
         await api.wait_count("completed", 5 + (1000 if scenario == "api" else 0), 60)
         # Popen only starts py-spy (it does not wait for it): the loop is not blocked
-        proc = subprocess.Popen([spy, "record",  # noqa: ASYNC220 "--pid", str(d.pid), "--nonblocking",
+        proc = subprocess.Popen([spy, "record",  # noqa: ASYNC220
+                                 "--pid", str(d.pid), "--nonblocking",
                                  "--threads", "--format", "raw", "--rate", str(rate),
                                  "-o", str(raw)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
