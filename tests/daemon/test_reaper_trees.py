@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 
+from tests.conftest import async_wait_until
 from wfe.daemon.reaper import Proc, Reaper, Tree, in_tree
 
 
@@ -54,3 +55,40 @@ def test_one_pass_matches_in_tree_for_every_tree():
     # the cases exist: trees gained members, and some processes joined no tree
     assert any(want[x] != before[x] for x in want)
     assert set(table) - {pid for m in want.values() for pid, _ in m}
+
+
+async def test_callers_during_a_scan_share_the_next_one(monkeypatch):
+    """Steps ending one after another do not start a /proc scan each, side by side; and each
+    caller still gets a scan that began after it asked."""
+    import asyncio
+    import threading
+    import time
+
+    from wfe.daemon import reaper as mod
+
+    real, starts, running, most = mod.proc_table, [], [0], [0]
+    lock = threading.Lock()
+
+    def counted():
+        with lock:
+            starts.append(time.monotonic())
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.2)  # a slow scan: a busy machine's /proc
+            return real()
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(mod, "proc_table", counted)
+    r = Reaper()
+    first = asyncio.ensure_future(r.refresh())
+    async def scanning() -> bool:
+        return bool(starts)
+
+    await async_wait_until(scanning, timeout=30, message="the first scan")
+    asked = time.monotonic()
+    await asyncio.gather(first, *(r.refresh() for _ in range(19)))
+    assert len(starts) == 2 and most[0] == 1
+    assert starts[1] >= asked  # the late callers' scan began after they came

@@ -119,7 +119,8 @@ class Reaper:
         self.trees: dict[int, Tree] = {}  # by leader pid
         self.kept: set[Pid] = set()  # background processes a step kept on purpose
         self.spawning = 0  # leaders being spawned, whose pid is not known yet
-        self._next: asyncio.Future | None = None
+        self._next: asyncio.Future | None = None  # the scan callers from now on share
+        self._running: asyncio.Future | None = None  # the scan reading /proc now
 
     def track(self, leader: int, key: tuple[str, str, str], keep: bool) -> Tree:
         p = read_proc(leader)
@@ -129,16 +130,25 @@ class Reaper:
 
     async def refresh(self) -> None:
         """One /proc pass (off the loop) for every step at once: the callers that come
-        before it starts share it, so many steps ending together cost one scan."""
+        before it starts share it, so many steps ending together cost one scan. Callers
+        that come while a scan runs share the next one, which starts when that one ends:
+        100 items ending one after another used to start a scan each, side by side."""
         if self._next is None:
-            self._next = asyncio.ensure_future(self._scan())
+            self._next = asyncio.ensure_future(self._scan(self._running))
         await asyncio.shield(self._next)
 
-    async def _scan(self) -> None:
+    async def _scan(self, before: asyncio.Future | None) -> None:
+        if before is not None:
+            await asyncio.wait([before])  # its outcome is its callers'; only its end matters
         await asyncio.sleep(0)
         self._next = None  # a caller from now on needs a scan that starts after it came
-        table = await asyncio.to_thread(proc_table)
-        self.assign(table)
+        self._running = asyncio.current_task()
+        try:
+            table = await asyncio.to_thread(proc_table)
+            self.assign(table)
+        finally:
+            if self._running is asyncio.current_task():
+                self._running = None
 
     def assign(self, table: dict[int, Proc]) -> None:
         if self.trees:
