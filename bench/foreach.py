@@ -7,6 +7,9 @@ Three measurements on one fresh daemon, each after a warm-up run, one run at a t
   by the daemon): the list stored, N item starts committed, N spawns, N results committed.
 - **items**: a `foreach` of M items of ``run: "true"`` at ``concurrency: C``; items/s = M
   over the step's wall time.
+- **set items**: a `foreach` of M items of a no-op ``set`` at ``concurrency: M``; items/s =
+  M over the step's wall time. The report sets it against the throughput scenario's durable
+  steps/s (the same no-op ``set`` steps, as separate runs) when both ran.
 - **chain**: the baseline, measured in the same minutes (alternating with ``items``, rep by
   rep): one run of K ``run: "true"`` steps one after another; steps/s = K over the time from
   the first step's ``started_at`` to the last one's ``finished_at``. Each step is one spawn
@@ -38,6 +41,12 @@ def items_template(n: int, concurrency: int) -> dict:
                                         "concurrency": concurrency, "run": "true"}]}
 
 
+def set_items_template(n: int) -> dict:
+    """What the throughput scenario's steps are (a no-op ``set``), as one step's items."""
+    return {"name": "set-items", "steps": [{"name": "each", "foreach": list(range(n)),
+                                            "concurrency": n, "set": {"i": "${{ item }}"}}]}
+
+
 def chain_template(n: int) -> dict:
     return {"name": "chain", "steps": [{"name": f"s{i}", "run": "true"} for i in range(n)]}
 
@@ -64,7 +73,8 @@ async def run(workdir: Path, sz: Sizes) -> dict:
     n, sleep_s = sz.foreach_burst, sz.foreach_sleep_s
     m, conc, k = sz.foreach_items, sz.foreach_concurrency, sz.chain_steps
     async with running_daemon(workdir, "foreach", 4) as (_, api):
-        for tpl in (burst_template(n, sleep_s), items_template(m, conc), chain_template(k)):
+        for tpl in (burst_template(n, sleep_s), items_template(m, conc), chain_template(k),
+                    set_items_template(m)):
             await api.template(tpl)
             for _ in range(WARMUP):
                 await _finished(api, tpl["name"])
@@ -72,8 +82,9 @@ async def run(workdir: Path, sz: Sizes) -> dict:
         for _ in range(sz.reps_foreach):
             step = (await _finished(api, "burst"))["steps"][0]
             bursts.append(_span([step]))
-        items_rates, chain_rates, raw = [], [], []
+        items_rates, chain_rates, raw, set_rates = [], [], [], []
         for _ in range(sz.reps_foreach):
+            set_rates.append(m / _span((await _finished(api, "set-items"))["steps"]))
             items_rates.append(m / _span((await _finished(api, "items"))["steps"]))
             chain_rates.append(k / _span((await _finished(api, "chain"))["steps"]))
             raw.append(await raw_spawn_rate(workdir, 1, k))
@@ -83,8 +94,9 @@ async def run(workdir: Path, sz: Sizes) -> dict:
                        "items_per_s": median(items_rates),
                        "chain_steps_per_s": median(chain_rates),
                        "items_vs_chain": median(ratios),
-                       "raw_seq_spawns_per_s": median(raw)},
+                       "raw_seq_spawns_per_s": median(raw),
+                       "set_items_per_s": median(set_rates)},
             "reps": {"burst_step_s": bursts, "items_per_s": items_rates,
                      "chain_steps_per_s": chain_rates, "items_vs_chain": ratios,
-                     "raw_seq_spawns_per_s": raw},
+                     "raw_seq_spawns_per_s": raw, "set_items_per_s": set_rates},
             "burst": n, "sleep_s": sleep_s, "items": m, "concurrency": conc, "chain": k}

@@ -126,6 +126,10 @@ def targets(r: dict) -> list[tuple[str, str, float | None, str, bool | None]]:
         ("median", "burst_step_s"), "< 2 s", lambda v: v < 2)
     row("foreach", "1,000 `true` items/s ÷ a chain's `true` steps/s (same run)",
         ("median", "items_vs_chain"), ">= 0.5", lambda v: v >= 0.5)
+    set_items = _get(r, "foreach", "median", "set_items_per_s")
+    set_ratio = set_items / steps if set_items and steps else None
+    rows.append(("foreach", "1,000 `set` items/s ÷ throughput's durable steps/s (same run)",
+                 set_ratio, ">= 0.5", None if set_ratio is None else set_ratio >= 0.5))
     row("schedules", "live Runners, 10,000 idle schedules", ("median", "live_runners"), "0",
         lambda v: v == 0)
     row("schedules", "extra RSS MB, 10,000 idle schedules", ("median", "extra_rss_mb"),
