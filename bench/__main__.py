@@ -22,12 +22,14 @@ from bench import (
     api_load,
     cli_time,
     dbos_side,
+    foreach,
     harness,
     latency,
     parallel,
     parked,
     recovery,
     report,
+    schedules,
     shell,
     throughput,
 )
@@ -35,7 +37,7 @@ from bench.harness import REPO, BenchError, noop_template, running_daemon
 from bench.sizes import BY_NAME
 
 SCENARIOS = ("throughput", "latency", "shell", "api", "parked", "recovery", "cli",
-             "parallel")
+             "parallel", "foreach", "schedules")
 NO_DBOS = "dbos is not importable here: install the `bench` extra (pip install -e '.[bench]')"
 
 
@@ -143,6 +145,10 @@ async def run_all(args: argparse.Namespace, work: Path) -> dict:
         await _guarded("recovery", results, rec())
     if "parallel" in names:
         await _guarded("parallel", results, parallel.run(work, sz))
+    if "foreach" in names:
+        await _guarded("foreach", results, foreach.run(work, sz))
+    if "schedules" in names:
+        await _guarded("schedules", results, schedules.run(work, sz))
     return results
 
 

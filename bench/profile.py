@@ -1,6 +1,8 @@
 """Where the daemon's time goes under the throughput workload: py-spy, summarised per thread.
 
-``python -m bench.profile [--runs N] [--steps K] [--scenario throughput|shell|api] [--out DIR]``
+``python -m bench.profile [--runs N] [--steps K] [--scenario throughput|shell|api|foreach]
+[--out DIR]`` (foreach: N runs one at a time, each a `foreach` of K ``sleep 1`` items at
+concurrency K, bench.foreach's burst)
 
 py-spy (``pip install py-spy``) attaches to a fresh daemon after its warm-up and samples it
 (``--nonblocking``, so the daemon is not paused) while the scenario's load runs; idle
@@ -25,7 +27,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from bench import api_load, harness
+from bench import api_load, foreach, harness
 from bench.harness import BenchError, noop_template, running_daemon, shell_template
 
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^:]*)(?::\d+)?\)$")
@@ -82,6 +84,10 @@ async def _load(scenario: str, api, d, runs: int, steps: int) -> None:
                                               for _ in range(runs * 5)], 50)
         await api_load._load(d.url, d.token, ["/api/v1/workflows"] * runs * 5, 50)
         return
+    if scenario == "burst":
+        for _ in range(runs):
+            await foreach._finished(api, "burst")
+        return
     await api.start_many(scenario, runs)
     await api.wait_count("completed", runs + 5, timeout=600, interval=0.05)
 
@@ -92,23 +98,27 @@ async def profile(scenario: str, runs: int, steps: int, work: Path, rate: int) -
         raise BenchError("py-spy is not installed: pip install py-spy")
     raw = work / f"profile-{scenario}.txt"
     async with running_daemon(work, "profiled") as (d, api):
-        tpl = shell_template("shell", steps) if scenario == "shell" else noop_template(
-            "throughput", steps)
+        tpl = {"shell": shell_template("shell", steps),
+               "foreach": foreach.burst_template(steps, 1.0)}.get(
+                   scenario, noop_template("throughput", steps))
         await api.template(tpl)
         name = tpl["name"]
         if scenario == "api":
             await api.start_many(name, 1000)
             await api.wait_count("completed", 1000, timeout=600, interval=0.1)
-        await api.start_many(name, 5)
-        await api.wait_count("completed", 5 + (1000 if scenario == "api" else 0), 60)
+        warm = 1 if scenario == "foreach" else 5
+        await api.start_many(name, warm)
+        await api.wait_count("completed", warm + (1000 if scenario == "api" else 0), 60)
         # Popen only starts py-spy (it does not wait for it): the loop is not blocked
-        proc = subprocess.Popen([spy, "record",  # noqa: ASYNC220 "--pid", str(d.pid), "--nonblocking",
+        proc = subprocess.Popen([spy, "record",  # noqa: ASYNC220
+                                 "--pid", str(d.pid), "--nonblocking",
                                  "--threads", "--format", "raw", "--rate", str(rate),
                                  "-o", str(raw)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
         await asyncio.sleep(1.0)  # let py-spy attach
         t0 = time.monotonic()
-        await _load(scenario if scenario != "throughput" else name, api, d, runs, steps)
+        await _load(name if scenario in ("throughput", "foreach") else scenario, api, d,
+                    runs, steps)
         print(f"load ran {time.monotonic() - t0:.2f}s", file=sys.stderr)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
@@ -119,7 +129,8 @@ async def profile(scenario: str, runs: int, steps: int, work: Path, rate: int) -
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    p.add_argument("--scenario", choices=("throughput", "shell", "api"), default="throughput")
+    p.add_argument("--scenario", choices=("throughput", "shell", "api", "foreach"),
+                   default="throughput")
     p.add_argument("--runs", type=int, default=1000)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--rate", type=int, default=250, help="samples per second")

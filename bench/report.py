@@ -122,6 +122,20 @@ def targets(r: dict) -> list[tuple[str, str, float | None, str, bool | None]]:
         lambda v: v <= 10)
     row("parallel", "100 x `sleep 1` branches, POST -> completed, s", ("median", "total_s"),
         "< 2 s", lambda v: v < 2)
+    row("foreach", "100 items at concurrency 100, `sleep 1`: the step's wall s",
+        ("median", "burst_step_s"), "< 2 s", lambda v: v < 2)
+    row("foreach", "1,000 `true` items/s ÷ a chain's `true` steps/s (same run)",
+        ("median", "items_vs_chain"), ">= 0.5", lambda v: v >= 0.5)
+    set_items = _get(r, "foreach", "median", "set_items_per_s")
+    set_ratio = set_items / steps if set_items and steps else None
+    rows.append(("foreach", "1,000 `set` items/s ÷ throughput's durable steps/s (same run)",
+                 set_ratio, ">= 0.5", None if set_ratio is None else set_ratio >= 0.5))
+    row("schedules", "live Runners, 10,000 idle schedules", ("median", "live_runners"), "0",
+        lambda v: v == 0)
+    row("schedules", "extra RSS MB, 10,000 idle schedules", ("median", "extra_rss_mb"),
+        "< 20 MB", lambda v: v < 20)
+    row("schedules", "100 due in the same second: lateness p99 ms", ("median", "late_ms_p99"),
+        "< 100 ms", lambda v: v < 100)
     row("cli", "`wfe ls --json` wall ms", ("median", "wfe_ls_json_ms"), "<= 300 ms",
         lambda v: v <= 300)
     return rows
@@ -188,7 +202,7 @@ def markdown(results: dict) -> str:
         lines.append(f"| {scen} | {what} | {_fmt(value)} | {text} | {_mark(ok)} |")
     lines += ["", "Details (medians; times in ms unless named `_s`):", ""]
     for name in ("throughput", "dbos", "latency", "dbos_seq", "shell", "api", "parked",
-                 "recovery", "parallel", "cli"):
+                 "recovery", "parallel", "foreach", "schedules", "cli"):
         if name in results:
             lines.append(_detail(name, results[name]))
     lines += ["", "Sizes: " + ", ".join(f"{k}={val}" for k, val in sz.items() if k != "name")

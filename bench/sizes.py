@@ -23,6 +23,14 @@ class Sizes:
     post_connections: int = 64  # connections the load client opens to start runs
     parallel_branches: int = 100  # one run of this many `needs: []` sleep steps
     parallel_sleep_s: float = 1.0
+    reps_foreach: int = 5  # runs of each foreach shape (after a warm-up); medians are quoted
+    foreach_burst: int = 100  # items of `sleep` at concurrency = items
+    foreach_sleep_s: float = 1.0
+    foreach_items: int = 1000  # items of `true` ...
+    foreach_concurrency: int = 32  # ... this many at once
+    chain_steps: int = 100  # the baseline: a run of this many `true` steps in a chain
+    idle_schedules: int = 10_000  # schedules due in a day: memory and Runners while idle
+    due_schedules: int = 100  # schedules due in the same second: how late they fire
 
 
 FULL = Sizes("full", reps=3, runs=1000, steps=10, latency_runs=50, shell_runs=200, shell_steps=5,
@@ -30,8 +38,11 @@ FULL = Sizes("full", reps=3, runs=1000, steps=10, latency_runs=50, shell_runs=20
              recovery_runs=1000, cli_reps=15)
 QUICK = Sizes("quick", reps=1, runs=300, steps=10, latency_runs=20, shell_runs=50, shell_steps=5,
               api_runs=300, api_clients=50, api_requests=1000, parked=1000,
-              recovery_runs=300, cli_reps=5)
+              recovery_runs=300, cli_reps=5, reps_foreach=3, foreach_items=300,
+              chain_steps=50, idle_schedules=2000)
 SMOKE = Sizes("smoke", reps=1, runs=5, steps=3, latency_runs=2, shell_runs=3, shell_steps=2,
               api_runs=5, api_clients=2, api_requests=10, parked=5, recovery_runs=5, cli_reps=1,
-             parallel_branches=3, parallel_sleep_s=0.1)
+             parallel_branches=3, parallel_sleep_s=0.1, reps_foreach=1, foreach_burst=3,
+             foreach_sleep_s=0.1, foreach_items=4, foreach_concurrency=2, chain_steps=3,
+             idle_schedules=5, due_schedules=3)
 BY_NAME = {s.name: s for s in (FULL, QUICK, SMOKE)}

@@ -26,12 +26,20 @@ def test_every_scenario_runs_and_reports(tmp_path):
     errors = {k: v["error"] for k, v in results.items() if isinstance(v, dict) and "error" in v}
     assert code == 0 and not errors, errors
     measured = {(scen, what) for scen, what, value, _, _ in targets(results) if value is not None}
-    for scenario in ("latency", "shell", "api", "parked", "recovery", "cli", "parallel"):
+    for scenario in ("latency", "shell", "api", "parked", "recovery", "cli", "parallel",
+                     "foreach", "schedules"):
         assert any(s == scenario for s, _ in measured), scenario
     assert results["throughput"]["median"]["steps_per_s"] > 0
     assert results["parked"]["median"]["live_runners"] == 0
     assert results["recovery"]["median"]["in_flight"] >= 0
     assert results["parallel"]["branches"] == 3 and results["parallel"]["median"]["total_s"] > 0
+    fe = results["foreach"]
+    assert (fe["burst"], fe["items"], fe["chain"]) == (3, 4, 3)
+    assert fe["median"]["items_per_s"] > 0 and fe["median"]["chain_steps_per_s"] > 0
+    sched = results["schedules"]
+    assert sched["idle"] == 5 and sched["median"]["live_runners"] == 0
+    # every due schedule fired once (the scenario checks that), and none before its time
+    assert sched["rounds"][0]["early"] == 0 and sched["median"]["late_ms_p99"] >= 0
     # DBOS is optional: measured when importable, else skipped with a line that says why.
     assert "median" in results["dbos"] or "bench" in results["dbos"]["skipped"]
     text = md.read_text()

@@ -39,6 +39,10 @@ async def test_fires_on_its_interval_as_its_owner(settings):
         assert run["trigger_type"] == "schedule" and run["schedule_id"] == sched["id"]
         assert run["scheduled_for"] and run["input"] == {"who": "cron"}
         assert [e["type"] for e in run["events"]][:2] == ["run.created", "schedule.fired"]
+        # both written in one batch with the run: numbered from 1 and hash-chained as ever
+        assert [e["seq"] for e in run["events"]][:2] == [1, 2]
+        _, audit = await api.get(f"{V}/workflows/{run['id']}/audit", expect=200)
+        assert audit["ok"] and audit["events"] == len(run["events"])
         _, listed = await api.get(f"{V}/schedules", expect=200)
         assert listed["items"][0]["last_run_id"] and listed["total"] == 1
         _, manual = await api.post(f"{V}/schedules/{sched['id']}/trigger", expect=201)

@@ -282,7 +282,7 @@ class Supervisor:
     def schedule_context(self) -> ops_schedules.FireContext:
         return ops_schedules.FireContext(self.sealer, self.callback_key,
                                          self.settings.schedule_grace,
-                                         self.settings.max_catchup_runs)
+                                         self.settings.max_catchup_runs, self.template_spec)
 
     async def _fire_schedules(self, now: float) -> float | None:
         """Fire the schedules due (one transaction); returns when the next one is due."""
