@@ -7,11 +7,16 @@ and reads the same JSON as plain dicts.
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
+from wfe.engine.concurrency import ConcurrencySpec
+from wfe.engine.spec_models import DefaultsSpec, OnTimeout, StepSpec, Variable
+from wfe.engine.spec_models import Duration as SpecDuration
 from wfe.engine.states import RunStatus, StepStatus
+from wfe.wire import DocumentedAs, OneOf, Timestamp, Uuid
 
 T = TypeVar("T")
 
@@ -28,10 +33,19 @@ class Response(BaseModel):
 
 # ---- errors and lists -------------------------------------------------------------------
 
+class FieldError(Response):
+    """One invalid field, query parameter or header (the details of a 422)."""
+
+    path: str = Field(description="where: steps[0].run, limit, Idempotency-Key, (body)")
+    message: str
+
+
 class ErrorDetail(Response):
     code: str
     message: str
-    details: Any = None
+    details: Annotated[list[FieldError] | dict[str, Any] | None, OneOf()] = Field(
+        None, description="a 422's list of invalid fields; else facts about the error"
+                          " (a 409's state, a 416's size, a 429's retry_after), or null")
 
 
 class ErrorBody(Response):
@@ -53,30 +67,46 @@ class Health(Response):
     api_version: str
     live_runners: int
     pid: int
-    started_at: str
+    started_at: Timestamp
     stopping: bool = False  # draining: no new step starts, running ones may finish
 
 
-RoleName = Literal["admin", "author", "operator"]
+# Enums are named (TypeAliasType): each is a component of the document, an enum class of a
+# generated client, instead of an inline list repeated at every use.
+Role = TypeAliasType("Role", Literal["admin", "author", "operator"])
+TemplateStatus = TypeAliasType("TemplateStatus", Literal["draft", "published", "archived"])
+TriggerType = TypeAliasType("TriggerType", Literal["api", "cli"])
+ItemStatus = TypeAliasType("ItemStatus",
+                           Literal["pending", "running", "succeeded", "failed", "cancelled"])
+ApprovalStatus = TypeAliasType(
+    "ApprovalStatus", Literal["pending", "approved", "rejected", "expired", "cancelled"])
+HandlerRole = TypeAliasType("HandlerRole", Literal["undo", "on_failure", "finally"])
+HandlerStatus = TypeAliasType(
+    "HandlerStatus", Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"])
+HandlersPhase = TypeAliasType("HandlersPhase", Literal["waiting", "pending", "running", "done"])
+Overlap = TypeAliasType("Overlap", Literal["skip", "allow", "buffer_one", "cancel_previous"])
+Catchup = TypeAliasType("Catchup", Literal["none", "latest", "all"])
+DeliveryStatus = TypeAliasType("DeliveryStatus", Literal["pending", "delivered", "failed"])
+Scope = TypeAliasType("Scope", Literal["user", "global"])
 
 
 class User(Response):
-    id: str
+    id: Uuid
     name: str
-    role: RoleName
+    role: Role
     is_admin: bool = Field(description="role == admin (kept for older clients)")
-    created_at: str
+    created_at: Timestamp
 
 
 class CreateUser(Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
-    role: RoleName | None = Field(None, description="default: operator (runs the catalog, "
+    role: Role | None = Field(None, description="default: operator (runs the catalog, "
                                                     "cannot write templates)")
     is_admin: bool = Field(False, description="the same as role admin (older clients)")
 
 
 class UpdateUser(Model):
-    role: RoleName
+    role: Role
 
 
 class UserWithToken(Response):
@@ -87,20 +117,22 @@ class UserWithToken(Response):
 # ---- templates --------------------------------------------------------------------------
 
 class Template(Response):
-    id: str
+    id: Uuid
     name: str
     version: int
-    status: Literal["draft", "published", "archived"]
+    status: TemplateStatus
     description: str = ""
-    variables: dict[str, Any] = {}
-    steps: list[dict[str, Any]]
-    defaults: dict[str, Any] | None = None
-    timeout: str | float | None = None
-    concurrency: dict[str, Any] | None = Field(
-        None, description="{limit, key, on_conflict}: at most limit runs per rendered key")
+    # Served as stored (the body's normal form: what the request gave, nulls left out) and
+    # documented with the schemas the request was validated with.
+    variables: Annotated[dict[str, Any], DocumentedAs(dict[str, Variable])] = {}
+    steps: Annotated[list[dict[str, Any]], DocumentedAs(list[StepSpec])]
+    defaults: Annotated[dict[str, Any], DocumentedAs(DefaultsSpec)] | None = None
+    timeout: Annotated[str | float, DocumentedAs(SpecDuration)] | None = None
+    concurrency: Annotated[dict[str, Any], DocumentedAs(ConcurrencySpec)] | None = Field(
+        None, description="at most limit runs per rendered key")
     owner: str
-    created_at: str
-    published_at: str | None = None
+    created_at: Timestamp
+    published_at: Timestamp | None = None
 
 
 class TemplateWarning(Response):
@@ -122,7 +154,7 @@ class StartRun(Model):
     template_id: str | None = Field(None, max_length=200)
     template: str | None = Field(None, max_length=200, description="NAME or NAME@VERSION")
     input: dict[str, Any] = {}
-    trigger_type: Literal["api", "cli"] = "api"
+    trigger_type: TriggerType = "api"
     callback_url: str | None = Field(None, max_length=2000,
                                      description="every event of this run is POSTed here")
 
@@ -132,7 +164,7 @@ class CancelRun(Model):
 
 
 class TemplateRef(Response):
-    id: str
+    id: Uuid
     name: str
     version: int
 
@@ -144,7 +176,7 @@ class QueuedBehind(Response):
                                         " template has no key, so all its runs are one group)")
     limit: int = Field(description="how many runs of the group may execute at once")
     position: int = Field(description="its place in line: 1 is the next to start")
-    running: list[str] = Field(description="the runs holding the group's slots, oldest first")
+    running: list[Uuid] = Field(description="the runs holding the group's slots, oldest first")
 
 
 class Step(Response):
@@ -153,15 +185,15 @@ class Step(Response):
     kind: str
     status: StepStatus
     attempt: int
-    started_at: str | None = None
-    finished_at: str | None = None
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
     output: Any = None
     error: str | None = None
     exit_code: int | None = None
     log_tail: str | None = None
-    wake_at: str | None = None
+    wake_at: Timestamp | None = None
     needs: list[str] = Field([], description="the steps this one starts after")
-    child_run_id: str | None = Field(None, description="a workflow step's run of its child"
+    child_run_id: Uuid | None = Field(None, description="a workflow step's run of its child"
                                                         " template (the latest attempt's)")
     attempts: list[Attempt] = []
     items: ItemProgress | None = Field(
@@ -180,20 +212,20 @@ class StepItem(Response):
 
     index: int
     item: Any = Field(None, description="the list's element")
-    status: Literal["pending", "running", "succeeded", "failed", "cancelled"]
+    status: ItemStatus
     attempt: int
     output: Any = None
     error: str | None = None
     exit_code: int | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
 
 
 class Event(Response):
     seq: int
     type: str
     actor: str
-    at: str
+    at: Timestamp
     data: dict[str, Any]
 
 
@@ -202,17 +234,17 @@ class Decision(Model):
 
 
 class Approval(Response):
-    id: str
-    run_id: str
+    id: Uuid
+    run_id: Uuid
     step: str
-    status: Literal["pending", "approved", "rejected", "expired", "cancelled"]
+    status: ApprovalStatus
     message: str
     approvers: list[str]
-    on_timeout: Literal["reject", "approve"]
-    requested_at: str
-    expires_at: str | None = None
+    on_timeout: OnTimeout
+    requested_at: Timestamp
+    expires_at: Timestamp | None = None
     decided_by: str | None = None
-    decided_at: str | None = None
+    decided_at: Timestamp | None = None
     comment: str | None = None
     template: TemplateRef | None = None
     age_seconds: float | None = None
@@ -221,8 +253,8 @@ class Approval(Response):
 class Attempt(Response):
     attempt: int
     status: str
-    started_at: str
-    finished_at: str | None = None
+    started_at: Timestamp
+    finished_at: Timestamp | None = None
     duration: float | None = None
     exit_code: int | None = None
     error: str | None = None
@@ -231,13 +263,13 @@ class Attempt(Response):
 
 class HandlerStep(Response):
     name: str = Field(description="an undo is named <step>.undo")
-    role: Literal["undo", "on_failure", "finally"]
+    role: HandlerRole
     target: str | None = Field(None, description="the main step an undo compensates")
     kind: str
-    status: Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]
+    status: HandlerStatus
     attempt: int
-    started_at: str | None = None
-    finished_at: str | None = None
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
     output: dict[str, Any] | None = None
     error: str | None = None
     exit_code: int | None = None
@@ -245,7 +277,7 @@ class HandlerStep(Response):
 
 
 class RunHandlers(Response):
-    status: Literal["waiting", "pending", "running", "done"] = Field(
+    status: HandlersPhase = Field(
         description="waiting: the run has not ended; pending/running: they run now, after the"
                     " run ended (its status does not change); done: each had its turn")
     failed: list[str] = Field(description="the handlers that failed")
@@ -253,16 +285,16 @@ class RunHandlers(Response):
 
 
 class Run(Response):
-    id: str
+    id: Uuid
     status: RunStatus
     template: TemplateRef
     trigger_type: str = Field(description="api, cli, schedule, or workflow (a workflow step"
                                           " started it)")
-    parent_run_id: str | None = Field(None, description="the run whose workflow step started"
+    parent_run_id: Uuid | None = Field(None, description="the run whose workflow step started"
                                                          " this one")
     parent_step: str | None = Field(None, description="the name of that step")
-    schedule_id: str | None = Field(None, description="the schedule that started it")
-    scheduled_for: str | None = Field(None, description="when its schedule was due (a"
+    schedule_id: Uuid | None = Field(None, description="the schedule that started it")
+    scheduled_for: Timestamp | None = Field(None, description="when its schedule was due (a"
                                                          " catch-up run's missed time)")
     input: dict[str, Any]
     owner: str
@@ -273,10 +305,10 @@ class Run(Response):
         None, description="the steps executing or waiting now (with steps, in a run's detail)")
     current_step_name: str | None = Field(None, description="the name of the step at"
                                                             " current_step")
-    created_at: str
-    started_at: str | None = None
-    finished_at: str | None = None
-    updated_at: str
+    created_at: Timestamp
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
+    updated_at: Timestamp
     steps: list[Step] | None = None
     events: list[Event] | None = None
     approvals: list[Approval] | None = None
@@ -291,11 +323,11 @@ class Run(Response):
 
 
 class Snapshot(Response):
-    id: str
+    id: Uuid
     after_step: int
     step: str
     state: dict[str, Any]
-    created_at: str
+    created_at: Timestamp
 
 
 class RollbackRequest(Model):
@@ -319,8 +351,6 @@ class CallbackAccepted(Response):
 # ---- schedules --------------------------------------------------------------------------
 
 Duration = str | float
-OverlapName = Literal["skip", "allow", "buffer_one", "cancel_previous"]
-CatchupName = Literal["none", "latest", "all"]
 
 
 class CreateSchedule(Model):
@@ -335,8 +365,8 @@ class CreateSchedule(Model):
                                                              " the daemon's)")
     every: Duration | None = Field(None, description="an interval instead of cron: 30s, 5m")
     offset: Duration | None = Field(None, description="with every: shift from the epoch's grid")
-    overlap: OverlapName = "skip"
-    catchup: CatchupName = "none"
+    overlap: Overlap = "skip"
+    catchup: Catchup = "none"
     jitter: Duration | None = Field(None, description="delay each fire by a fixed part of this"
                                                       " (from the schedule's id)")
     paused: bool = False
@@ -349,20 +379,20 @@ class UpdateSchedule(Model):
     tz: str | None = Field(None, max_length=100)
     every: Duration | None = None
     offset: Duration | None = None
-    overlap: OverlapName | None = None
-    catchup: CatchupName | None = None
+    overlap: Overlap | None = None
+    catchup: Catchup | None = None
     jitter: Duration | None = None
 
 
 class ScheduleEvent(Response):
     type: str = Field(description="schedule.skipped (with data.reason: overlap, missed, paused,"
                                   " error); fires are run events (schedule.fired)")
-    at: str
+    at: Timestamp
     data: dict[str, Any]
 
 
 class Schedule(Response):
-    id: str
+    id: Uuid
     name: str
     owner: str
     template: str
@@ -372,17 +402,19 @@ class Schedule(Response):
     tz: str | None = None
     every: float | None = None
     offset: float | None = None
-    overlap: OverlapName
-    catchup: CatchupName
+    overlap: Overlap
+    catchup: Catchup
     jitter: float
     paused: bool
-    next_fire_at: str | None = Field(None, description="jitter included; null while paused")
-    last_fire_at: str | None = None
-    last_run_id: str | None = None
+    next_fire_at: Timestamp | None = Field(None, description="jitter included; null while"
+                                                             " paused")
+    last_fire_at: Timestamp | None = None
+    last_run_id: Uuid | None = None
     last_run_status: RunStatus | None = None
-    buffered_for: str | None = Field(None, description="a fire waiting for the run before it")
-    created_at: str
-    updated_at: str
+    buffered_for: Timestamp | None = Field(None, description="a fire waiting for the run"
+                                                             " before it")
+    created_at: Timestamp
+    updated_at: Timestamp
     events: list[ScheduleEvent] | None = Field(None, description="the latest skips (in get)")
 
 
@@ -397,26 +429,26 @@ class CreateWebhook(Model):
 
 
 class Webhook(Response):
-    id: str
+    id: Uuid
     url: str
     events: list[str]
-    run_id: str | None = None
-    created_at: str
+    run_id: Uuid | None = None
+    created_at: Timestamp
     secret: str | None = Field(None, description="in the create answer only")
 
 
 class Delivery(Response):
     id: str = Field(description="the message id, sent as webhook-id on every attempt")
-    webhook_id: str
+    webhook_id: Uuid
     event_id: int | None = None
     type: str
-    status: Literal["pending", "delivered", "failed"]
+    status: DeliveryStatus
     attempts: int
     last_status_code: int | None = None
     last_error: str | None = None
-    next_attempt_at: str | None = None
-    created_at: str
-    delivered_at: str | None = None
+    next_attempt_at: Timestamp | None = None
+    created_at: Timestamp
+    delivered_at: Timestamp | None = None
     payload: dict[str, Any] | None = None
 
 
@@ -428,10 +460,10 @@ class CreateToken(Model):
 
 
 class Token(Response):
-    id: str
+    id: Uuid
     name: str
-    created_at: str
-    revoked_at: str | None = None
+    created_at: Timestamp
+    revoked_at: Timestamp | None = None
 
 
 class NewToken(Token):
@@ -444,7 +476,7 @@ class AuditProblem(Response):
 
 
 class AuditReport(Response):
-    run_id: str
+    run_id: Uuid
     ok: bool
     events: int = Field(description="events that verified, from the first on")
     head: str = Field(description="the hash of the last verified event: keep it elsewhere to"
@@ -477,10 +509,10 @@ class SetStoredValue(StoredValueBody):
 
 class StoredValue(Response):
     name: str
-    scope: Literal["user", "global"]
+    scope: Scope
     owner: str | None = Field(None, description="whose it is; null when global")
     set_by: str
-    set_at: str
+    set_at: Timestamp
     value: str | None = Field(None, description="variables only: a secret's value is never"
                                                 " answered")
 
@@ -490,4 +522,4 @@ class GlobalEvent(Response):
     type: str = Field(description="secret.set, secret.removed, var.set or var.removed")
     actor: str
     data: dict[str, Any]
-    created_at: str
+    created_at: Timestamp

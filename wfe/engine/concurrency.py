@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from wfe.engine.expr_check import RUN_FIELDS, check
 from wfe.engine.expr_render import render_text
@@ -32,12 +33,16 @@ class OnConflict(StrEnum):
     REJECT = "reject"  # refuse to start (409 concurrency_limit)
 
 
+# Named: a component of the OpenAPI document, an enum of typed clients.
+ConflictPolicy = TypeAliasType("ConflictPolicy", Literal["queue", "cancel_oldest", "reject"])
+
+
 class ConcurrencySpec(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 1
     key: Annotated[str, Field(max_length=1024)] | None = None
-    on_conflict: Literal["queue", "cancel_oldest", "reject"] = "queue"
+    on_conflict: ConflictPolicy = "queue"
 
 
 def check_key(key: Any, variables: Mapping[str, Any], add: Callable[[str, str], None],

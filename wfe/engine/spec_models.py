@@ -16,14 +16,17 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
+from typing_extensions import TypeAliasType
 
 from wfe.engine import graph, handlers
 from wfe.engine.concurrency import ConcurrencySpec
 from wfe.engine.durations import parse_duration
+from wfe.wire import OneOf
 
 KINDS = ("run", "http", "sleep", "set", "approval", "callback", "workflow")
 RETRYABLE_KINDS = ("run", "http", "callback", "workflow")
@@ -122,7 +125,19 @@ def step_kinds(step: dict[str, Any]) -> list[str]:
     return [k for k in KINDS if step.get(k) is not None] or [k for k in KINDS if k in step]
 
 
-Duration = Annotated[str | int | float, PlainValidator(_duration)]
+# The document's schemas of values a PlainValidator judges (pydantic would write {} for
+# them): each admits at least what the validator accepts, so a body the schema refuses is
+# refused here too.
+DURATION = {"oneOf": [{"type": "string", "minLength": 1, "examples": ["30s", "1h30m"]},
+                      {"type": "number", "minimum": 0, "description": "seconds"}]}
+COMMAND = {"oneOf": [
+    {"type": "string", "minLength": 1, "description": "a shell command line"},
+    {"type": "array", "minItems": 1, "description": "argv, run without a shell",
+     "items": {"oneOf": [{"type": "string"}, {"type": "number"}]}}]}
+CONDITION = {"oneOf": [{"type": "string", "description": "an expression: ${{ input.x }}"},
+                       {"type": "boolean"}]}
+
+Duration = Annotated[str | int | float, PlainValidator(_duration), WithJsonSchema(DURATION)]
 Text = Annotated[str, BeforeValidator(_scalar_text)]
 ExitCode = Annotated[int, Field(ge=0, le=255)]
 
@@ -137,8 +152,20 @@ class _Model(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
+# Named, so the document has them as components (and typed clients as enums).
+VariableType = TypeAliasType(
+    "VariableType", Literal["string", "integer", "number", "boolean", "enum", "object", "array"])
+Backoff = TypeAliasType("Backoff", Literal["fixed", "exponential"])
+OnTimeout = TypeAliasType("OnTimeout", Literal["reject", "approve"])
+JitterMode = TypeAliasType("JitterMode", Literal["none", "full"])
+# "none", "full", or a fraction of the delay taken off at random
+Jitter = Annotated[JitterMode | Annotated[float, Field(ge=0, le=1)], OneOf()]
+StepKind = TypeAliasType(
+    "StepKind", Literal["run", "http", "sleep", "set", "approval", "callback", "workflow"])
+
+
 class Variable(_Model):
-    type: Literal["string", "integer", "number", "boolean", "enum", "object", "array"] = "string"
+    type: VariableType = "string"
     required: bool | None = None
     default: Any = None
     description: str | None = None
@@ -162,11 +189,11 @@ class RetrySpec(_Model):
     """
 
     max_attempts: Annotated[int, Field(ge=1, le=100)] | None = None
-    backoff: Literal["fixed", "exponential"] | None = None
+    backoff: Backoff | None = None
     initial_delay: Duration | None = None
     multiplier: Annotated[float, Field(ge=1, le=100)] | None = None
     max_delay: Duration | None = None
-    jitter: Annotated[str | float, PlainValidator(_jitter)] | None = None
+    jitter: Annotated[Jitter, PlainValidator(_jitter, json_schema_input_type=Jitter)] | None = None
     retry_on_exit_codes: list[ExitCode] | None = None
     no_retry_on_exit_codes: list[ExitCode] | None = None
 
@@ -189,7 +216,8 @@ class RetrySpec(_Model):
 
 
 class HttpSpec(_Model):
-    method: Annotated[str, PlainValidator(_http_method)] = "GET"
+    method: Annotated[str, PlainValidator(_http_method),
+                      WithJsonSchema({"type": "string", "examples": ["GET", "post"]})] = "GET"
     url: Annotated[str, AfterValidator(_http_url)]
     headers: dict[str, Text] = Field(default_factory=dict)
     json_: Any = Field(None, alias="json")
@@ -199,7 +227,7 @@ class ApprovalSpec(_Model):
     message: str | None = None
     timeout: Duration | None = None
     approvers: list[str] | None = None
-    on_timeout: Literal["reject", "approve"] = "reject"
+    on_timeout: OnTimeout = "reject"
 
 
 class CallbackSpec(_Model):
@@ -227,11 +255,13 @@ def split_template_ref(ref: str) -> tuple[str, int | None]:
 class WorkflowSpec(_Model):
     """Start a run of another published template and wait for it (a sub-workflow)."""
 
-    template: Annotated[str, PlainValidator(_template_ref)]
+    template: Annotated[str, PlainValidator(_template_ref), WithJsonSchema(
+        {"type": "string", "pattern": f"^{TEMPLATE_REF.pattern}$"})]
     input: dict[str, Any] = Field(default_factory=dict)
 
 
-Shell = Annotated[str, PlainValidator(_shell)]
+Shell = Annotated[str, PlainValidator(_shell), WithJsonSchema(
+    {"type": "string", "description": "sh, bash, or an absolute path to one"})]
 
 
 class DefaultsSpec(_Model):
@@ -242,10 +272,9 @@ class DefaultsSpec(_Model):
 
 class StepSpec(_Model):
     name: Annotated[str, _named("step")]
-    kind_: Literal["run", "http", "sleep", "set", "approval", "callback", "workflow"] | None = (
-        Field(None, alias="kind"))
+    kind_: StepKind | None = Field(None, alias="kind")
     description: str | None = None
-    run: Annotated[str | list[str], PlainValidator(_command)] | None = None
+    run: Annotated[str | list[str], PlainValidator(_command), WithJsonSchema(COMMAND)] | None = None
     shell: Shell | None = None
     env: dict[Annotated[str, _named("env")], Text] | None = None
     cwd: str | None = None
@@ -260,7 +289,8 @@ class StepSpec(_Model):
     workflow: WorkflowSpec | None = None
     timeout: Duration | None = None
     retry: RetrySpec | None = None
-    if_: Annotated[str | bool, PlainValidator(_condition)] | None = Field(None, alias="if")
+    if_: Annotated[str | bool, PlainValidator(_condition), WithJsonSchema(CONDITION)] | None = (
+        Field(None, alias="if"))
     # None: the step before it in the list (a chain); []: none, it starts at once.
     needs: list[Annotated[str, _named("step")]] | None = Field(None, max_length=256)
     # Fan-out: the step runs once per item of this list (an expression or a literal list),
