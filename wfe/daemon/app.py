@@ -175,7 +175,7 @@ async def _lifecycle(app: web.Application):
     app[keys.SUPERVISOR] = sup
     await sup.recover()
     sup.start()
-    deliverer = Deliverer(store, settings)
+    deliverer = Deliverer(store, settings, sup.sealer)
     deliverer.start()
     yield
     await deliverer.stop()
