@@ -19,6 +19,7 @@ from wfe.config import Settings, paths
 from wfe.daemon.api.openapi import MUTATING, OPERATIONS
 from wfe.daemon.api.routes import ROUTES
 from wfe.daemon.hardening import split_host
+from wfe.daemon.protocol import PARSER_ERRORS
 from wfe.daemon.throttle import Throttle
 
 V = "/api/v1"
@@ -171,6 +172,12 @@ def test_parser_errors_answer_in_the_json_error_shape(daemon, request_bytes):
     error = json.loads(body)["error"]
     assert error["code"] == "bad_request" and error["message"].startswith("malformed HTTP")
     assert set(error) == {"code", "message", "details"}
+    # In wfe's words, never the parser's (which quote the offending bytes back).
+    ours = {"malformed HTTP request",
+            *(f"malformed HTTP request: {why}" for _, why in PARSER_ERRORS)}
+    assert error["message"] in ours, error
+    if b"X-Big" in request_bytes:
+        assert "over 8190 bytes" in error["message"]
 
 
 # ---- throttled authentication --------------------------------------------------------------

@@ -63,8 +63,9 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         return await handler(request)
     except WfeError as err:
         return error_response(err)
-    except web.HTTPRequestEntityTooLarge as exc:
-        return error_response(PayloadTooLarge(f"the body is over the limit ({exc.text})"))
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(PayloadTooLarge(
+            f"the body is over the limit of {request.app[keys.SETTINGS].max_body_bytes} bytes"))
     except web.HTTPMethodNotAllowed as exc:
         resp = error_response(MethodNotAllowed(f"{request.method} is not allowed here",
                                                {"allowed": sorted(exc.allowed_methods)}))
