@@ -11,6 +11,76 @@ import pytest
 from tests.support import api_client
 
 V = "/api/v1"
+GATED = {"name": "gated", "steps": [{"name": "gate", "approval": {"message": "go?"}}]}
+
+
+async def test_upper_case_uuids_in_paths_are_the_same_ids(settings):
+    async with api_client(settings) as api:
+        tpl = await api.template(GATED)
+        run = await api.start("gated")
+        await api.wait_status(run["id"], "waiting_approval")
+        up = run["id"].upper()
+        _, got = await api.get(f"{V}/workflows/{up}", expect=200)
+        assert got["id"] == run["id"]
+        approval = got["approvals"][0]["id"]
+        await api.post(f"{V}/workflows/{up}/approvals/{approval.upper()}/approve", expect=200)
+        await api.wait_status(run["id"], "completed")
+        _, snaps = await api.get(f"{V}/workflows/{up}/snapshots", expect=200)
+        assert snaps["total"] >= 1
+        _, t = await api.get(f"{V}/templates/{tpl['id'].upper()}", expect=200)
+        assert t["id"] == tpl["id"]
+        _, hook = await api.post(f"{V}/webhooks", expect=201, json={"url": "http://127.0.0.1:9/"})
+        await api.get(f"{V}/webhooks/{hook['id'].upper()}", expect=200)
+        _, me = await api.get(f"{V}/me", expect=200)
+        _, user = await api.get(f"{V}/users/{me['id'].upper()}", expect=200)
+        assert user["id"] == me["id"]
+
+
+@pytest.mark.parametrize(("query", "name"), [
+    ("limit=1&limit=2", "limit"), ("status=failed&status=running", "status"),
+    ("offset=0&offset=0", "offset")])
+async def test_a_parameter_given_twice_is_422_naming_it(settings, query, name):
+    async with api_client(settings) as api:
+        _, body = await api.get(f"{V}/workflows?{query}", expect=422)
+    assert body["error"]["details"] == [{"path": name,
+                                         "message": "given more than once; takes one value"}]
+
+
+async def test_a_header_parameter_given_twice_is_422_naming_it(settings):
+    async with api_client(settings) as api:
+        resp = await api.client.get(f"{V}/events/stream", headers=[
+            *api.headers().items(), ("Last-Event-ID", "1"), ("Last-Event-ID", "2")])
+        body = await resp.json()
+    assert resp.status == 422 and body["error"]["details"][0]["path"] == "Last-Event-ID"
+
+
+async def test_a_bad_last_event_id_names_the_header(settings):
+    async with api_client(settings) as api:
+        resp = await api.client.get(f"{V}/events/stream",
+                                    headers={**api.headers(), "Last-Event-ID": "abc"})
+        body = await resp.json()
+    assert resp.status == 422 and body["error"]["details"][0]["path"] == "Last-Event-ID"
+
+
+async def test_endpoints_without_a_body_refuse_one(settings):
+    json_ = {"Content-Type": "application/json"}
+    async with api_client(settings) as api:
+        await api.template(GATED)
+        run = await api.start("gated")
+        await api.wait_status(run["id"], "waiting_approval")
+        pause = f"{V}/workflows/{run['id']}/pause"
+        _, body = await api.post(pause, json={"reason": "x"}, expect=422)
+        assert body["error"]["details"] == [
+            {"path": "reason", "message": "unknown field (this endpoint takes no body)"}]
+        _, body = await api.post(pause, data=b"[1]", headers=json_, expect=422)
+        assert body["error"]["details"][0]["path"] == "(body)"
+        _, body = await api.post(pause, data=b"{nope", headers=json_, expect=400)
+        assert body["error"]["code"] == "bad_request"
+        await api.post(pause, data=b" {} ", headers=json_, expect=200)  # "nothing", as JSON
+        await api.post(f"{V}/workflows/{run['id']}/resume", expect=200)  # no body at all
+        _, hook = await api.post(f"{V}/webhooks", expect=201, json={"url": "http://127.0.0.1:9/"})
+        await api.call("DELETE", f"{V}/webhooks/{hook['id']}", json={"force": True}, expect=422)
+        await api.get(f"{V}/webhooks/{hook['id']}", expect=200)  # still there
 
 
 PYDANTIC_WORDS = ("Input should", "Extra inputs", "Field required", "should be",

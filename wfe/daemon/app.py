@@ -18,8 +18,10 @@ from wfe.daemon.faults import disk_full
 from wfe.daemon.hardening import (
     check_host_and_origin,
     check_media_type,
+    check_no_body,
     check_private_files,
     check_query,
+    normalise_path_ids,
     secret_key_file,
 )
 from wfe.daemon.secrets import Sealer
@@ -102,6 +104,8 @@ async def media_middleware(request: web.Request, handler) -> web.StreamResponse:
     # Before any handler, even one that ignores its body or its query.
     check_media_type(request)
     check_query(request)
+    await check_no_body(request)
+    normalise_path_ids(request)
     return await handler(request)
 
 

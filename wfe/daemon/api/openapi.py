@@ -291,8 +291,8 @@ def error_statuses(method: str, path: str, op: Op) -> set[int]:
         out.add(404)
     if method in MUTATING:
         out |= {413, 415, 507}  # a body too big or of another type; a write on a full disk
-    if op.body is not None:
-        out |= {400, 422}
+    if op.body is not None or method in MUTATING:
+        out |= {400, 422}  # a bad body; or, where none is taken, any body but {}
     if op.params:
         out.add(422)
     return out
