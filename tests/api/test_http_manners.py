@@ -5,13 +5,90 @@ in errors, gzip for large JSON answers."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
 from tests.support import api_client
+from wfe.daemon.api.openapi import OPERATIONS, document
+from wfe.daemon.api.routes import ROUTES
 
 V = "/api/v1"
+QUICK = {"name": "quick", "steps": [{"name": "a", "set": {"x": 1}}]}
 GATED = {"name": "gated", "steps": [{"name": "gate", "approval": {"message": "go?"}}]}
+PATHS = sorted({path for _, path, _ in ROUTES})
+
+
+def concrete(path: str, ids: dict[str, str]) -> str:
+    return re.sub(r"{(\w+)}", lambda m: ids.get(m.group(1), "x"), path)
+
+
+async def seeded(api) -> dict[str, str]:
+    """Real ids for every path parameter, so GET answers what it would in use."""
+    await api.template(QUICK)
+    run = await api.wait_status((await api.start("quick"))["id"], "completed")
+    _, hook = await api.post(f"{V}/webhooks", expect=201, json={"url": "http://127.0.0.1:9/h"})
+    await api.call("PUT", f"{V}/secrets/S", json={"value": "v"}, expect=200)
+    return {"id": run["id"], "step": "a", "name": "S", "webhook": hook["id"]}
+
+
+async def test_head_answers_like_get_without_a_body_on_every_get(settings):
+    async with api_client(settings) as api:
+        ids = await seeded(api)
+        for method, path, _ in ROUTES:
+            if method != "GET":
+                continue
+            url = concrete(path, ids)
+            head = await api.client.head(url, headers=api.headers())
+            assert head.status != 405, url
+            assert await head.read() == b""
+            if OPERATIONS[("GET", path)].stream:  # HEAD on a stream answers at once
+                assert head.status == 200, url
+                assert head.headers["Content-Type"] == "text/event-stream"
+                continue
+            get = await api.client.get(url, headers=api.headers())
+            assert (head.status, head.headers["Content-Type"]) == (
+                get.status, get.headers["Content-Type"]), url
+        no_token = await api.client.head(f"{V}/workflows")
+        assert no_token.status == 401  # HEAD is read like GET: a token all the same
+
+
+async def test_options_lists_the_methods_of_every_path_without_a_token(settings):
+    async with api_client(settings) as api:
+        for path in PATHS:
+            methods = {m for m, p, _ in ROUTES if p == path}
+            want = {*methods, "OPTIONS", *({"HEAD"} if "GET" in methods else set())}
+            resp = await api.client.options(concrete(path, {}))
+            assert resp.status == 204, path
+            assert set(resp.headers["Allow"].split(", ")) == want, path
+            assert await resp.read() == b""
+        unknown = await api.client.options(f"{V}/nothing-here")
+        assert unknown.status == 404 and (await unknown.json())["error"]["code"] == "not_found"
+
+
+async def test_405_has_the_error_shape_and_allow_and_is_documented(settings):
+    async with api_client(settings) as api:
+        _, body = await api.call("PUT", f"{V}/workflows", expect=405)
+        resp = await api.client.patch(f"{V}/health")
+        assert resp.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert body["error"]["code"] == "method_not_allowed"
+    assert body["error"]["details"] == {"allowed": ["GET", "HEAD", "OPTIONS", "POST"]}
+    for path, item in document()["paths"].items():
+        for method, op in item.items():
+            assert "Allow" in op["responses"]["405"]["headers"], (method, path)
+
+
+async def test_401_carries_a_bearer_challenge(settings):
+    async with api_client(settings) as api:
+        none = await api.client.get(f"{V}/me")
+        bad = await api.client.get(f"{V}/me", headers={"Authorization": "Bearer wfe_nope"})
+        basic = await api.client.get(f"{V}/me", headers={"Authorization": "Basic eDp5"})
+    assert none.status == bad.status == basic.status == 401
+    assert none.headers["WWW-Authenticate"] == 'Bearer realm="wfe"'
+    assert basic.headers["WWW-Authenticate"] == 'Bearer realm="wfe"'
+    assert bad.headers["WWW-Authenticate"] == 'Bearer realm="wfe", error="invalid_token"'
+    doc = document()["paths"][f"{V}/me"]["get"]["responses"]["401"]
+    assert "WWW-Authenticate" in doc["headers"]
 
 
 async def test_upper_case_uuids_in_paths_are_the_same_ids(settings):

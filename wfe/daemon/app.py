@@ -24,6 +24,11 @@ from wfe.daemon.hardening import (
     normalise_path_ids,
     secret_key_file,
 )
+from wfe.daemon.manners import (
+    allow_header,
+    bearer_challenge,
+    options_middleware,
+)
 from wfe.daemon.secrets import Sealer
 from wfe.daemon.store import Store, queries
 from wfe.daemon.store.ops_auth import bootstrap_admin, hash_token, reset_admin_token
@@ -63,15 +68,20 @@ def error_response(err: WfeError) -> web.Response:
 async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except Unauthorized as err:
+        resp = error_response(err)
+        resp.headers["WWW-Authenticate"] = bearer_challenge(request)  # RFC 6750
+        return resp
     except WfeError as err:
         return error_response(err)
     except web.HTTPRequestEntityTooLarge:
         return error_response(PayloadTooLarge(
             f"the body is over the limit of {request.app[keys.SETTINGS].max_body_bytes} bytes"))
     except web.HTTPMethodNotAllowed as exc:
+        allowed = allow_header(exc.allowed_methods)
         resp = error_response(MethodNotAllowed(f"{request.method} is not allowed here",
-                                               {"allowed": sorted(exc.allowed_methods)}))
-        resp.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))  # RFC 9110 wants it
+                                               {"allowed": allowed.split(", ")}))
+        resp.headers["Allow"] = allowed  # RFC 9110 wants it
         return resp
     except web.HTTPNotFound:
         return error_response(NotFound(f"no such endpoint: {request.path}"))
@@ -94,7 +104,8 @@ async def origin_middleware(request: web.Request, handler) -> web.StreamResponse
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
-    if not request.path.startswith(PUBLIC):
+    # OPTIONS reads nothing (see wfe.daemon.manners); everything else needs a token.
+    if not request.path.startswith(PUBLIC) and request.method != "OPTIONS":
         await _authenticate(request)
     return await handler(request)
 
@@ -146,7 +157,8 @@ async def _user_for(app: web.Application, token: str) -> dict:
 
 def make_app(p: Paths, settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[errors_middleware, origin_middleware, auth_middleware, media_middleware],
+        middlewares=[errors_middleware, origin_middleware, options_middleware,
+                     auth_middleware, media_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[keys.PATHS] = p
