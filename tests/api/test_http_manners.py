@@ -192,3 +192,24 @@ async def test_an_oversized_body_is_told_in_wfes_words(settings):
                                  headers={"Content-Type": "application/json"}, expect=413)
     assert body["error"]["message"] == (
         f"the body is over the limit of {settings.max_body_bytes} bytes")
+
+
+async def test_large_json_answers_are_gzipped_when_asked(settings):
+    gzip = {"Accept-Encoding": "gzip"}
+    async with api_client(settings) as api:
+        # (aiohttp's client asks for gzip unless told otherwise)
+        plain = await api.client.get(f"{V}/openapi.json", headers={"Accept-Encoding": "identity"})
+        zipped = await api.client.get(f"{V}/openapi.json", headers=gzip)
+        refused = await api.client.get(f"{V}/openapi.json", headers={"Accept-Encoding": "gzip;q=0"})
+        small = await api.client.get(f"{V}/health", headers=gzip)
+        stream = await api.client.get(f"{V}/events/stream", headers={**api.headers(), **gzip})
+        stream_status, stream_encoding = stream.status, stream.headers.get("Content-Encoding")
+        stream.close()
+        assert "Content-Encoding" not in plain.headers
+        assert zipped.headers["Content-Encoding"] == "gzip"
+        assert int(zipped.headers["Content-Length"]) < len(await plain.read()) / 4
+        assert await zipped.json() == await plain.json()  # the client unzipped it
+        assert "Accept-Encoding" in zipped.headers["Vary"]
+        assert "Content-Encoding" not in refused.headers
+        assert "Content-Encoding" not in small.headers  # under 1 KiB: not worth it
+    assert stream_status == 200 and stream_encoding is None

@@ -27,6 +27,7 @@ from wfe.daemon.hardening import (
 from wfe.daemon.manners import (
     allow_header,
     bearer_challenge,
+    compress_middleware,
     options_middleware,
 )
 from wfe.daemon.secrets import Sealer
@@ -157,8 +158,8 @@ async def _user_for(app: web.Application, token: str) -> dict:
 
 def make_app(p: Paths, settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[errors_middleware, origin_middleware, options_middleware,
-                     auth_middleware, media_middleware],
+        middlewares=[compress_middleware, errors_middleware, origin_middleware,
+                     options_middleware, auth_middleware, media_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[keys.PATHS] = p

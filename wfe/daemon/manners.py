@@ -1,5 +1,5 @@
 """HTTP manners an integrator expects of any API: OPTIONS and Allow, the Bearer challenge
-on a 401.
+on a 401, gzip for large JSON answers.
 
 OPTIONS needs no token: it says which methods a path takes, the same for every id, which
 the published OpenAPI document says anyway, and never reads data. (A cross-site preflight
@@ -9,6 +9,9 @@ is still refused by the Origin check before it gets here.)
 from __future__ import annotations
 
 from aiohttp import web
+
+COMPRESS_ABOVE = 1024  # bytes; below this gzip saves less than it costs
+COMPRESSIBLE = ("application/json",)  # not text/event-stream (a stream), not ranged logs
 
 
 def allow_header(methods) -> str:
@@ -33,4 +36,31 @@ def bearer_challenge(request: web.Request) -> str:
     if scheme.lower() == "bearer" and token.strip():
         return 'Bearer realm="wfe", error="invalid_token"'
     return 'Bearer realm="wfe"'
+
+
+def accepts_gzip(request: web.Request) -> bool:
+    """Whether Accept-Encoding names gzip (or ``*``) with a q-value above 0."""
+    for item in request.headers.get("Accept-Encoding", "").split(","):
+        coding, *params = (p.strip() for p in item.split(";"))
+        if coding.lower() not in ("gzip", "x-gzip", "*"):
+            continue
+        q = next((p[2:] for p in params if p.lower().startswith("q=")), "1")
+        try:
+            return float(q) > 0
+        except ValueError:
+            return False
+    return False
+
+
+@web.middleware
+async def compress_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """gzip a whole JSON answer over ``COMPRESS_ABOVE`` bytes when the client takes it
+    (the OpenAPI document, long pages). Streams are StreamResponses and are left alone."""
+    resp = await handler(request)
+    if isinstance(resp, web.Response) and resp.content_type in COMPRESSIBLE:
+        resp.headers["Vary"] = "Accept-Encoding"
+        body = resp.body
+        if isinstance(body, bytes) and len(body) > COMPRESS_ABOVE and accepts_gzip(request):
+            resp.enable_compression(web.ContentCoding.gzip)
+    return resp
 
