@@ -411,11 +411,14 @@ class Client:
     # -- webhooks ----------------------------------------------------------------------
 
     def create_webhook(self, url: str, events: list[str] | None = None,
-                       secret: str | None = None) -> Json:
-        """The answer holds the signing secret; it is never shown again."""
+                       secret: str | None = None, secret_header: Json | None = None) -> Json:
+        """The answer holds the signing secret; it is never shown again. ``secret_header``:
+        ``{name, secret, prefix}``, a header whose value is a stored secret's."""
         body: Json = {"url": url, "events": events or ["*"]}
         if secret:
             body["secret"] = secret
+        if secret_header:
+            body["secret_header"] = secret_header
         return self.request("POST", "/api/v1/webhooks", body)
 
     def list_webhooks(self, run_id: str | None = None, limit: int | None = None,

@@ -16,9 +16,11 @@ from wfe.engine.concurrency import ConcurrencySpec
 from wfe.engine.spec_models import DefaultsSpec, OnTimeout, StepSpec, Variable
 from wfe.engine.spec_models import Duration as SpecDuration
 from wfe.engine.states import RunStatus, StepStatus
+from wfe.engine.webhooks import HEADER_NAME
 from wfe.wire import DocumentedAs, OneOf, Timestamp, Uuid
 
 T = TypeVar("T")
+STORED_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
 
 class Model(BaseModel):
@@ -420,12 +422,24 @@ class Schedule(Response):
 
 # ---- webhooks ---------------------------------------------------------------------------
 
+class SecretHeader(Model):
+    """A header sent with every delivery, its value read from a stored secret of the
+    webhook's owner (their own, else the global one) at each attempt: the value is never
+    kept with the webhook nor answered."""
+
+    name: str = Field(pattern=HEADER_NAME, description="the header's name, e.g. X-Token")
+    secret: str = Field(pattern=STORED_NAME, description="the stored secret's name")
+    prefix: str = Field("", max_length=100, pattern=r"^[ -~]*$",
+                        description='put before the value, e.g. "Bearer "')
+
+
 class CreateWebhook(Model):
     url: str = Field(max_length=2000)
     events: list[str] = Field(["*"], min_length=1, max_length=50,
                               description="event type patterns: run.*, approval.requested, *")
     secret: str | None = Field(None, max_length=200, description="whsec_<base64>; generated"
                                                                  " when absent")
+    secret_header: SecretHeader | None = None
 
 
 class Webhook(Response):
@@ -435,6 +449,8 @@ class Webhook(Response):
     run_id: Uuid | None = None
     created_at: Timestamp
     secret: str | None = Field(None, description="in the create answer only")
+    secret_header: SecretHeader | None = Field(
+        None, description="the header and the secret's name; never the value")
 
 
 class Delivery(Response):
@@ -493,7 +509,6 @@ class AuditSummary(Response):
 
 # ---- stored secrets and variables -------------------------------------------------------
 
-STORED_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 MAX_STORED_VALUE = 64 * 1024
 
 

@@ -50,3 +50,25 @@ def test_a_failing_receiver_fails_webhook_test(cli, daemon):
         hook = run_json(cli, env, "webhook", "add", rx.url("/down"), "--json")
         r = cli(env, "webhook", "test", hook["id"], "--wait", "10")
         assert r.exit_code == errors.EXIT_FAILED and "not delivered" in r.stderr
+
+
+def test_add_with_a_secret_header(cli, daemon):
+    env = dict(daemon.env)
+    assert cli(env, "secret", "set", "HOOK_TOKEN", input="tok-123\n").exit_code == 0
+    with Receiver() as rx:
+        hook = run_json(cli, env, "webhook", "add", rx.url("/ok"), "-e", "webhook.test",
+                        "--secret-header", "Authorization=HOOK_TOKEN",
+                        "--secret-header-prefix", "Bearer ", "--json")
+        assert hook["secret_header"] == {"name": "Authorization", "secret": "HOOK_TOKEN",
+                                         "prefix": "Bearer "}
+        rx.secrets.append(hook["secret"])
+        sent = run_json(cli, env, "webhook", "test", hook["id"], "--json")
+        assert sent["status"] == "delivered"
+        assert rx.delivered("/ok")[0].headers["Authorization"] == "Bearer tok-123"
+        shown = cli(env, "webhook", "add", rx.url("/ok"), "--secret-header", "X-Token=HOOK_TOKEN")
+        assert shown.exit_code == 0 and "X-Token: <secret HOOK_TOKEN>" in shown.stdout
+        assert "tok-123" not in shown.stdout
+    bad = cli(env, "webhook", "add", rx.url("/ok"), "--secret-header", "X-Token")
+    assert bad.exit_code == errors.EXIT_USAGE and "HEADER=SECRET" in bad.output
+    refused = cli(env, "webhook", "add", rx.url("/ok"), "--secret-header", "Host=HOOK_TOKEN")
+    assert refused.exit_code == errors.EXIT_USAGE and "set by wfe itself" in refused.stderr

@@ -25,12 +25,19 @@ def create(
         [], "-e", "--event", metavar="PATTERN",
         help="An event type or pattern (run.*, approval.requested); repeatable. Default: *."),
     secret: str | None = typer.Option(None, "--secret", help="whsec_... (default: generated)."),
+    secret_header: str | None = typer.Option(
+        None, "--secret-header", metavar="HEADER=SECRET",
+        help="Send this header with the value of your stored secret SECRET (read at each"
+             " delivery; never stored with the webhook), e.g. X-Token=HOOK_TOKEN."),
+    prefix: str = typer.Option("", "--secret-header-prefix", metavar="TEXT",
+                               help='Put before the secret in the header, e.g. "Bearer ".'),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     quiet: bool = typer.Option(False, "-q", "--quiet",
                                help="Only print the webhook's id (not its secret)."),
 ) -> None:
     """Subscribe a URL to events; prints the signing secret, which is shown only this once."""
-    hook = client().create_webhook(url, events or None, secret)
+    header = _secret_header(secret_header, prefix)
+    hook = client().create_webhook(url, events or None, secret, header)
     if as_json:
         render.json_out(hook)
         return
@@ -142,6 +149,18 @@ def test(
         raise errors.WfeError(f"test delivery {d['id']} not delivered: {why}")
 
 
+def _secret_header(option: str | None, prefix: str) -> dict | None:
+    if option is None:
+        if prefix:
+            raise typer.BadParameter("needs --secret-header", param_hint="--secret-header-prefix")
+        return None
+    name, sep, secret = option.partition("=")
+    if not sep or not name.strip() or not secret.strip():
+        raise typer.BadParameter("HEADER=SECRET, e.g. X-Token=HOOK_TOKEN",
+                                 param_hint="--secret-header")
+    return {"name": name.strip(), "secret": secret.strip(), "prefix": prefix}
+
+
 def _first_attempt(c, d: dict, wait: float) -> dict:
     deadline = time.monotonic() + wait
     while d["status"] == "pending" and d["attempts"] == 0 and time.monotonic() < deadline:
@@ -156,6 +175,9 @@ def _describe(hook: dict) -> None:
         if value is None:  # the secret, but when just created
             continue
         render.out(f"{key:<7} {','.join(value) if isinstance(value, list) else value}")
+    header = hook.get("secret_header")
+    if header:
+        render.out(f"header  {header['name']}: {header['prefix']}<secret {header['secret']}>")
 
 
 def _delivery_row(d: dict) -> list[str]:

@@ -18,9 +18,17 @@ from wfe.daemon.faults import disk_full
 from wfe.daemon.hardening import (
     check_host_and_origin,
     check_media_type,
+    check_no_body,
     check_private_files,
     check_query,
+    normalise_path_ids,
     secret_key_file,
+)
+from wfe.daemon.manners import (
+    allow_header,
+    bearer_challenge,
+    compress_middleware,
+    options_middleware,
 )
 from wfe.daemon.secrets import Sealer
 from wfe.daemon.store import Store, queries
@@ -61,14 +69,20 @@ def error_response(err: WfeError) -> web.Response:
 async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except Unauthorized as err:
+        resp = error_response(err)
+        resp.headers["WWW-Authenticate"] = bearer_challenge(request)  # RFC 6750
+        return resp
     except WfeError as err:
         return error_response(err)
-    except web.HTTPRequestEntityTooLarge as exc:
-        return error_response(PayloadTooLarge(f"the body is over the limit ({exc.text})"))
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(PayloadTooLarge(
+            f"the body is over the limit of {request.app[keys.SETTINGS].max_body_bytes} bytes"))
     except web.HTTPMethodNotAllowed as exc:
+        allowed = allow_header(exc.allowed_methods)
         resp = error_response(MethodNotAllowed(f"{request.method} is not allowed here",
-                                               {"allowed": sorted(exc.allowed_methods)}))
-        resp.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))  # RFC 9110 wants it
+                                               {"allowed": allowed.split(", ")}))
+        resp.headers["Allow"] = allowed  # RFC 9110 wants it
         return resp
     except web.HTTPNotFound:
         return error_response(NotFound(f"no such endpoint: {request.path}"))
@@ -91,7 +105,8 @@ async def origin_middleware(request: web.Request, handler) -> web.StreamResponse
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
-    if not request.path.startswith(PUBLIC):
+    # OPTIONS reads nothing (see wfe.daemon.manners); everything else needs a token.
+    if not request.path.startswith(PUBLIC) and request.method != "OPTIONS":
         await _authenticate(request)
     return await handler(request)
 
@@ -101,6 +116,8 @@ async def media_middleware(request: web.Request, handler) -> web.StreamResponse:
     # Before any handler, even one that ignores its body or its query.
     check_media_type(request)
     check_query(request)
+    await check_no_body(request)
+    normalise_path_ids(request)
     return await handler(request)
 
 
@@ -141,7 +158,8 @@ async def _user_for(app: web.Application, token: str) -> dict:
 
 def make_app(p: Paths, settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[errors_middleware, origin_middleware, auth_middleware, media_middleware],
+        middlewares=[compress_middleware, errors_middleware, origin_middleware,
+                     options_middleware, auth_middleware, media_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[keys.PATHS] = p
@@ -175,7 +193,7 @@ async def _lifecycle(app: web.Application):
     app[keys.SUPERVISOR] = sup
     await sup.recover()
     sup.start()
-    deliverer = Deliverer(store, settings)
+    deliverer = Deliverer(store, settings, sup.sealer)
     deliverer.start()
     yield
     await deliverer.stop()

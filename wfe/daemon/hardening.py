@@ -19,10 +19,12 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from wfe.config import Paths
+from wfe.daemon.api.common import parse_json
 from wfe.daemon.api.openapi import INT64, JSON, MUTATING, op_for
 from wfe.errors import Forbidden, UnsupportedMediaType, ValidationFailed
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 
 def split_host(host: str) -> tuple[str, int | None]:
@@ -75,8 +77,9 @@ def check_media_type(request: web.Request) -> None:
 
 def check_query(request: web.Request) -> None:
     """Query parameters are checked against the document before any handler runs (422):
-    one it does not list (``?stauts=failed`` silently ignored would list every run), or
-    an integer out of its range (one past SQLite's would otherwise be a 500)."""
+    one it does not list (``?stauts=failed`` silently ignored would list every run), one
+    given twice, or an integer out of its range (one past SQLite's would otherwise be a
+    500)."""
     op = op_for(request)
     if op is None:
         return
@@ -85,12 +88,51 @@ def check_query(request: web.Request) -> None:
     errors = [{"path": name[:100], "message": "unknown query parameter"}
               for name in sorted(set(request.query)) if ("query", name) not in params]
     for (where, name), q in params.items():
+        given = request.query.getall(name, []) if where == "query" else \
+            request.headers.getall(name, [])
+        if len(given) > 1:  # which one counts would be a guess: every parameter takes one
+            errors.append({"path": q["name"], "message": "given more than once; takes one value"})
+            continue
         raw = request.query.get(name) if where == "query" else request.headers.get(name)
         problem = None if raw is None else _out_of_range(raw, q["schema"])
         if problem:
             errors.append({"path": q["name"], "message": problem})
     if errors:
         raise ValidationFailed("invalid query parameters", errors)
+
+
+async def check_no_body(request: web.Request) -> None:
+    """A mutating request to an endpoint that documents no body may send none, or ``{}``
+    (what some clients send for "nothing"); anything else would be silently ignored, so it
+    is refused: 400 when it is not JSON, 422 naming what was sent."""
+    op = op_for(request)
+    if request.method not in MUTATING or op is None or op.body is not None \
+            or not request.body_exists:
+        return
+    raw = await request.read()  # bounded by client_max_size; kept for the handler
+    if not raw.strip():
+        return
+    data = await parse_json(raw)  # BadRequest (400) when it is not JSON
+    if data == {}:
+        return
+    if isinstance(data, dict):
+        raise ValidationFailed("invalid request", [
+            {"path": str(k)[:100], "message": "unknown field (this endpoint takes no body)"}
+            for k in list(data)[:50]])
+    raise ValidationFailed("invalid request",
+                           [{"path": "(body)", "message": "this endpoint takes no body"}])
+
+
+def normalise_path_ids(request: web.Request) -> None:
+    """Path ids the document declares as UUIDs match in either case, as RFC 9562 says they
+    compare: they are stored in lower case, so an upper-case one is lowered here."""
+    op = op_for(request)
+    if op is None:
+        return
+    for name, schema in op.path.items():
+        value = request.match_info.get(name)
+        if value and schema.get("format") == "uuid" and UUID_TEXT.fullmatch(value):
+            request.match_info[name] = value.lower()
 
 
 def _out_of_range(raw: str, schema: dict) -> str | None:

@@ -20,19 +20,28 @@ from __future__ import annotations
 
 import json
 
-from aiohttp import web
+from aiohttp import http_exceptions, web
 from aiohttp.web_protocol import RequestHandler
 
 from wfe.errors import BadRequest, InternalError, WfeError
 
-MAX_MESSAGE = 200  # the parser's message may quote the offending bytes; keep it short
+# What went wrong, by the parser's exception class, in our words: its own messages are
+# aiohttp's phrasing and may quote the offending bytes back.
+PARSER_ERRORS = (
+    (http_exceptions.LineTooLong, "a request line or header field is over 8190 bytes"),
+    (http_exceptions.InvalidHeader, "a header field is not valid"),
+    (http_exceptions.BadStatusLine, "the request line is not valid"),
+    (http_exceptions.InvalidURLError, "the request target is not a valid URL"),
+    (http_exceptions.PayloadEncodingError, "the body's framing is not valid (chunks, length"
+                                           " or encoding)"),
+)
 
 
-def error_for(status: int, message: str | None) -> WfeError:
+def error_for(status: int, exc: BaseException | None = None) -> WfeError:
     if status >= 500:
         return InternalError()  # never a traceback, whatever aiohttp's debug says
-    text = " ".join((message or "").split())[:MAX_MESSAGE]
-    return BadRequest(f"malformed HTTP request: {text}" if text else None)
+    why = next((text for cls, text in PARSER_ERRORS if isinstance(exc, cls)), None)
+    return BadRequest(f"malformed HTTP request: {why}" if why else "malformed HTTP request")
 
 
 class JsonErrorsHandler(RequestHandler):
@@ -41,7 +50,7 @@ class JsonErrorsHandler(RequestHandler):
     def handle_error(self, request, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
         super().handle_error(request, status, exc, message)  # logs; raises if one began
-        err = error_for(status, message)
+        err = error_for(status, exc)
         resp = web.Response(body=json.dumps(err.to_dict(), allow_nan=False), status=status,
                             content_type="application/json")
         resp.force_close()  # the stream's framing is unknown after a parse error

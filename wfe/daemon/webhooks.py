@@ -9,6 +9,11 @@ Settled rows are pruned once older than ``webhook_retention``, and a run's callb
 hook once its run has ended for that long and has nothing left to send (a housekeeping
 pass at start and then every tenth of the retention, at most ten minutes apart).
 
+A webhook may name a stored secret to send in a header (``secret_header``): its value is
+read, the owner's own else the global one, at each attempt, so a rotation counts from the
+next attempt; it is never stored with the delivery, and masked in the receiver's answer
+kept in last_error. A secret that is not set fails the delivery at once, saying so.
+
 Destinations are checked when registered and again at each attempt: a URL naming an IP is
 checked directly, and a host name is checked by the connector's resolver, on the very
 addresses it then connects to, so DNS that changes its answer cannot slip past the policy.
@@ -30,10 +35,17 @@ from aiohttp.resolver import DefaultResolver
 import wfe
 from wfe.config import Settings
 from wfe.daemon.faults import fault
+from wfe.daemon.secrets import Masker, Sealer, stored_secret_context
 from wfe.daemon.storage import until_stored
-from wfe.daemon.store import Store, ops_webhooks
-from wfe.daemon.store.util import now_iso
-from wfe.engine.webhooks import ip_literal, refused_address, refused_url, signed_headers
+from wfe.daemon.store import Store, ops_secrets, ops_webhooks
+from wfe.daemon.store.util import loads, now_iso
+from wfe.engine.webhooks import (
+    ip_literal,
+    refused_address,
+    refused_header_value,
+    refused_url,
+    signed_headers,
+)
 
 log = logging.getLogger("wfe.webhooks")
 MAX_SLEEP = 5.0  # a rescan at least this often, so a jump of the clock is noticed
@@ -91,12 +103,42 @@ class Outcome:
         return self.error is None
 
 
+class HeaderUnavailable(Exception):
+    """The stored secret a webhook's header names cannot be read now."""
+
+
+async def secret_header(store: Store, sealer: Sealer | None, owner: str,
+                        spec: dict) -> tuple[str, str]:
+    """``(header name, value)`` from the owner's stored secret (else the global one), read
+    now; HeaderUnavailable says why not."""
+    name = spec["secret"]
+    row = (await ops_secrets.values_for(store, "secret", owner, [name])).get(name)
+    if row is None:
+        raise HeaderUnavailable(f"stored_secret_missing: {name} not set (no secret of that"
+                                f" name for {owner} nor global), needed for the"
+                                f" {spec['name']} header")
+    if sealer is None:
+        raise HeaderUnavailable(f"stored_secret_unavailable: {name}: no key to open it with")
+    try:
+        value = sealer.unseal(row["value"], stored_secret_context(row["scope"], name))
+    except ValueError:
+        raise HeaderUnavailable(f"stored_secret_unavailable: {name} does not open with this"
+                                " daemon's secret.key (was the key replaced?)") from None
+    text = spec.get("prefix", "") + str(value)
+    reason = refused_header_value(text)
+    if reason:
+        raise HeaderUnavailable(f"secret {name} cannot be sent in the {spec['name']}"
+                                f" header: {reason}")
+    return spec["name"], text
+
+
 class Deliverer:
     """Finds due deliveries, attempts them (a bounded number at once), records outcomes."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, sealer: Sealer | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.sealer = sealer
         self.session: aiohttp.ClientSession | None = None
         self.inflight: dict[str, asyncio.Task] = {}
         self._tasks: list[asyncio.Task] = []
@@ -169,7 +211,7 @@ class Deliverer:
 
     async def _deliver(self, row: dict) -> None:
         try:
-            outcome = await self.attempt(row["url"], row["secret"], row["id"], row["payload"])
+            outcome = await self._attempt_row(row)
             # Sent: the outcome waits out a full disk rather than the message going twice.
             await until_stored(lambda: self._record(row["id"], outcome),
                                self.settings.storage_retry_interval, f"delivery {row['id']}")
@@ -179,6 +221,20 @@ class Deliverer:
             log.exception("delivery %s could not be recorded", row["id"])
         finally:
             self.inflight.pop(row["id"], None)
+
+    async def _attempt_row(self, row: dict) -> Outcome:
+        spec = loads(row.get("secret_header"))
+        if not spec:
+            return await self.attempt(row["url"], row["secret"], row["id"], row["payload"])
+        try:
+            name, value = await secret_header(self.store, self.sealer, row["owner"], spec)
+        except HeaderUnavailable as exc:  # setting it and redelivering mends it, not waiting
+            return Outcome(error=str(exc), permanent=True)
+        outcome = await self.attempt(row["url"], row["secret"], row["id"], row["payload"],
+                                     {name: value})
+        if outcome.error:  # a receiver may echo the header back in its answer
+            outcome.error = Masker([value]).text(outcome.error)
+        return outcome
 
     async def _record(self, delivery_id: str, outcome: Outcome) -> None:
         if outcome.ok:
@@ -190,14 +246,16 @@ class Deliverer:
         if status == "failed":
             log.warning("delivery %s failed for good: %s", delivery_id, outcome.error)
 
-    async def attempt(self, url: str, secret: str, msg_id: str, payload: str) -> Outcome:
-        """One signed POST. Redirects are not followed: a 3xx is a failed attempt."""
+    async def attempt(self, url: str, secret: str, msg_id: str, payload: str,
+                      extra: dict[str, str] | None = None) -> Outcome:
+        """One signed POST, with ``extra`` headers. Redirects are not followed: a 3xx is a
+        failed attempt."""
         reason = refused_url(url, self.settings.webhook_allow_private)
         if reason:
             return Outcome(error=f"refused destination: {reason}", permanent=True)
         body = payload.encode()
         try:
-            headers = signed_headers(secret, msg_id, int(time.time()), body)
+            headers = {**(extra or {}), **signed_headers(secret, msg_id, int(time.time()), body)}
         except ValueError as exc:  # a corrupt secret: no retry mends it
             return Outcome(error=f"cannot sign: {exc}", permanent=True)
         fault("webhook_send")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from wfe.engine import expressions, graph
 from wfe.engine.concurrency import ConcurrencySpec, check_key
 from wfe.engine.expr_limits import MAX_EXPRESSION_BYTES
+from wfe.engine.fieldtext import field_message
 from wfe.engine.inputs import coerce_value
 from wfe.engine.spec_models import (
     KINDS,
@@ -93,10 +94,8 @@ def _join(path: str, part: Any) -> str:
 def _pydantic_details(error: ValidationError) -> Iterator[dict[str, str]]:
     for e in error.errors(include_url=False):
         loc, kind = tuple(e["loc"]), e["type"]
-        message = e["msg"].removeprefix("Value error, ")
-        if kind == "missing":
-            message = "required"
-        elif kind == "extra_forbidden":
+        message = field_message(e)
+        if kind == "extra_forbidden":
             message = _unknown_field(loc)
         elif kind in ("model_type", "dict_type"):
             message = "expected a mapping"

@@ -87,6 +87,38 @@ def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dic
     }
 
 
+# ---- a header from a stored secret ------------------------------------------------------
+
+# RFC 9110 5.6.2: a field name is a token.
+HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$"
+# Framing, routing and the signature are wfe's to set: a subscription that replaced them
+# could break the request or forge what the receiver verifies.
+RESERVED_HEADERS = frozenset({
+    "host", "content-length", "content-type", "content-encoding", "transfer-encoding",
+    "connection", "keep-alive", "upgrade", "te", "trailer", "expect", "user-agent",
+    "webhook-id", "webhook-timestamp", "webhook-signature",
+})
+RESERVED_PREFIXES = ("proxy-", "webhook-", "sec-")
+
+
+def refused_header_name(name: str) -> str | None:
+    """Why ``name`` may not carry a stored secret, or None when it may."""
+    if not re.fullmatch(HEADER_NAME, name):
+        return "a header name is 1 to 100 of the characters RFC 9110 allows in a token"
+    low = name.lower()
+    if low in RESERVED_HEADERS or low.startswith(RESERVED_PREFIXES):
+        return f"{name} is set by wfe itself"
+    return None
+
+
+def refused_header_value(value: str) -> str | None:
+    """Why ``value`` cannot be sent as a header value (CR, LF, NUL or another control
+    character would split or corrupt the request), or None."""
+    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
+        return "it holds a control character (CR, LF, NUL...)"
+    return None
+
+
 # ---- destinations -----------------------------------------------------------------------
 
 def refused_address(ip: IPAddress, allow_private: bool = True) -> str | None:

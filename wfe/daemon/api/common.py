@@ -14,6 +14,7 @@ from wfe.daemon import keys
 from wfe.daemon.secrets import Masker, open_inputs, open_stored
 from wfe.daemon.store import ops_secrets, queries
 from wfe.engine import jsontext
+from wfe.engine.fieldtext import field_message
 from wfe.engine.inputs import parse_boolean
 from wfe.engine.roles import Permission, allows, require
 from wfe.engine.stored import template_reads
@@ -57,7 +58,7 @@ def pydantic_details(exc: ValidationError, prefix: str = "") -> list[dict]:
         path = prefix
         for part in err["loc"]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-        out.append({"path": path or "(body)", "message": err["msg"]})
+        out.append({"path": path or "(body)", "message": field_message(err)})
     return out
 
 

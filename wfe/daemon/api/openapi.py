@@ -268,6 +268,8 @@ ERRORS = {
     403: "A Host or Origin that is not loopback (DNS rebinding, cross-site), or an action the"
          " caller's role does not allow (code `forbidden`).",
     404: "Unknown, malformed or another user's id: the three are indistinguishable.",
+    405: "Another method on this path: `Allow` lists the ones it takes (HEAD with every GET,"
+         " OPTIONS everywhere, without a token).",
     409: "Not allowed in the current state; `details` says why.",
     413: "The body is over the limit.",
     415: "The body's media type is not one this endpoint takes.",
@@ -282,17 +284,26 @@ ERRORS = {
 }
 
 
+HEADERS = {
+    401: {"WWW-Authenticate": {
+        "description": 'Bearer realm="wfe", with error="invalid_token" when the token sent'
+                       " was refused (RFC 6750)", "schema": {"type": "string"}}},
+    405: {"Allow": {"description": "the methods this path takes",
+                    "schema": {"type": "string"}}},
+}
+
+
 def error_statuses(method: str, path: str, op: Op) -> set[int]:
     """Every error an operation can answer, from its shape."""
-    out = {403, 500, *op.errors}
+    out = {403, 405, 500, *op.errors}  # every path takes some methods, not all
     if not op.public:
         out |= {401, 429}
     if "{" in path:
         out.add(404)
     if method in MUTATING:
         out |= {413, 415, 507}  # a body too big or of another type; a write on a full disk
-    if op.body is not None:
-        out |= {400, 422}
+    if op.body is not None or method in MUTATING:
+        out |= {400, 422}  # a bad body; or, where none is taken, any body but {}
     if op.params:
         out.add(422)
     return out
@@ -374,6 +385,8 @@ def _responses(method: str, path: str, op: Op, schemas: _Schemas) -> dict:
         if status in (429, 507):
             out[str(status)]["headers"] = {"Retry-After": {
                 "description": "seconds to wait", "schema": {"type": "integer", "minimum": 1}}}
+        elif status in HEADERS:
+            out[str(status)]["headers"] = HEADERS[status]
     return out
 
 
@@ -405,7 +418,9 @@ def build_document(routes: list[tuple[str, str, Any]]) -> dict:
         "openapi": "3.1.0",
         "info": {"title": "wfe", "version": __version__,
                  "description": f"The wfe daemon's HTTP API, version {API_VERSION}. Every error"
-                                " has one shape: {\"error\": {code, message, details}}."},
+                                " has one shape: {\"error\": {code, message, details}}. HEAD"
+                                " works wherever GET does; OPTIONS answers 204 with Allow on"
+                                " every path, without a token."},
         "paths": paths,
         "components": {"securitySchemes": {"bearer": {
             "type": "http", "scheme": "bearer", "bearerFormat": "wfe_<43 characters>",
@@ -424,7 +439,8 @@ def op_for(request: web.Request) -> Op | None:
     resource = request.match_info.route.resource
     if resource is None:
         return None
-    return OPERATIONS.get((request.match_info.route.method, resource.canonical))
+    method = request.match_info.route.method
+    return OPERATIONS.get(("GET" if method == "HEAD" else method, resource.canonical))
 
 
 @functools.cache

@@ -89,4 +89,7 @@ ROUTES = [
 
 def setup(app: web.Application) -> None:
     for method, path, handler in ROUTES:
-        app.router.add_route(method, path, handler)
+        if method == "GET":  # with HEAD: the same answer's headers, without its body
+            app.router.add_get(path, handler, allow_head=True)
+        else:
+            app.router.add_route(method, path, handler)

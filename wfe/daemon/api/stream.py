@@ -51,6 +51,8 @@ class _Stream:
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no"})
         self.closing = False
+        # HEAD: the headers are the whole answer; the first write or wait ends the stream.
+        self.head = request.method == "HEAD"
         self.waiter: asyncio.Future | None = None
         self.last_write = time.monotonic()
 
@@ -66,7 +68,7 @@ class _Stream:
         gone = exc_type is not None and issubclass(exc_type, (_Gone, ConnectionResetError))
         if exc_type is None or gone:
             try:
-                if self.closing:  # not the end of the stream: the client should come back
+                if self.closing and not self.head:  # not the end: the client should come back
                     await self.send(None, "closing", '{"reason": "shutdown"}')
                 await self.resp.write_eof()
             except ConnectionResetError:
@@ -79,6 +81,8 @@ class _Stream:
             self.waiter.cancel()
 
     async def _write(self, text: str) -> None:
+        if self.head:
+            raise _Gone
         await self.resp.write(text.encode())
         self.last_write = time.monotonic()
 
@@ -102,7 +106,7 @@ class _Stream:
         while True:
             if self._server_closing():
                 self.closing = True
-            if self.closing or self._client_left():
+            if self.closing or self.head or self._client_left():
                 raise _Gone
             if waiter.done():
                 return not waiter.cancelled() and bool(waiter.result())

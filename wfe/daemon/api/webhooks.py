@@ -16,7 +16,13 @@ from wfe.daemon.api.common import (
     user,
 )
 from wfe.daemon.store import ops_webhooks
-from wfe.engine.webhooks import new_secret, refused_url, secret_key, valid_pattern
+from wfe.engine.webhooks import (
+    new_secret,
+    refused_header_name,
+    refused_url,
+    secret_key,
+    valid_pattern,
+)
 from wfe.errors import NotFound, ValidationFailed
 from wfe.models import CreateWebhook, Delivery, Webhook
 
@@ -47,6 +53,10 @@ def _checked_body(request: web.Request, body: CreateWebhook) -> None:
             secret_key(body.secret)
         except ValueError as exc:
             bad.append({"path": "secret", "message": str(exc)})
+    header = body.secret_header
+    reason = refused_header_name(header.name) if header is not None else None
+    if reason:
+        bad.append({"path": "secret_header.name", "message": reason})
     if bad:
         raise ValidationFailed("invalid request", bad)
 
@@ -68,7 +78,11 @@ async def create_webhook(request: web.Request) -> web.Response:
     _checked_body(request, body)
     store, me = request.app[keys.STORE], user(request)["name"]
     secret = body.secret or new_secret()
-    hook_id = await store.write(ops_webhooks.create_webhook, me, body.url, body.events, secret)
+    # Only the secret's name is kept: the value is read at each delivery, so it may be
+    # set later, and rotating it needs no change here.
+    header = body.secret_header.model_dump() if body.secret_header is not None else None
+    hook_id = await store.write(ops_webhooks.create_webhook, me, body.url, body.events, secret,
+                                header)
     hook = await ops_webhooks.get_webhook(store, me, hook_id)
     assert hook is not None  # committed above by the single writer
     return respond(Webhook, {**hook, "secret": secret}, status=201)  # the secret, this once

@@ -38,8 +38,8 @@ def create_user(conn: sqlite3.Connection, name: str, role: str) -> tuple[dict, s
 
 def find_user(conn: sqlite3.Connection, ref: str) -> dict:
     """A current user by id or name; a removed one is not found."""
-    row = conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE (id = ?1 OR name = ?1)"
-                       " AND removed_at IS NULL ORDER BY (id = ?1) DESC LIMIT 1",
+    row = conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE (id = lower(?1) OR name = ?1)"
+                       " AND removed_at IS NULL ORDER BY (id = lower(?1)) DESC LIMIT 1",
                        (ref,)).fetchone()
     if row is None:
         raise NotFound(f"user {ref} not found")

@@ -27,11 +27,14 @@ DELIVERY_COLUMNS = (
 # ---- writes (run in the writer thread) --------------------------------------------------
 
 def create_webhook(conn: sqlite3.Connection, owner: str, url: str, events: list[str],
-                   secret: str) -> str:
+                   secret: str, secret_header: dict | None = None) -> str:
+    """``secret_header`` names a stored secret (``{name, secret, prefix}``), never a value."""
     hook_id = new_id()
     conn.execute(
-        "INSERT INTO webhooks (id, owner, url, events, secret, run_id, created_at)"
-        " VALUES (?,?,?,?,?,NULL,?)", (hook_id, owner, url, dumps(events), secret, now_iso()))
+        "INSERT INTO webhooks (id, owner, url, events, secret, run_id, created_at, secret_header)"
+        " VALUES (?,?,?,?,?,NULL,?,?)",
+        (hook_id, owner, url, dumps(events), secret, now_iso(),
+         dumps(secret_header) if secret_header else None))
     return hook_id
 
 
@@ -152,7 +155,8 @@ def _owned(conn: sqlite3.Connection, owner: str, hook_id: str) -> None:
 
 def webhook_view(row: dict) -> dict:
     return {"id": row["id"], "url": row["url"], "events": loads(row["events"]),
-            "run_id": row["run_id"], "created_at": row["created_at"]}
+            "run_id": row["run_id"], "created_at": row["created_at"],
+            "secret_header": loads(row["secret_header"]) if row["secret_header"] else None}
 
 
 def delivery_view(row: dict) -> dict:
@@ -215,6 +219,7 @@ async def get_delivery(store: Store, owner: str, delivery_id: str) -> dict | Non
 async def next_pending(store: Store, limit: int) -> list[dict]:
     """The pending deliveries that are due first, with where and how to send them."""
     return await store.all(
-        "SELECT d.id, d.payload, d.next_attempt_at, w.url, w.secret FROM deliveries d"
+        "SELECT d.id, d.payload, d.next_attempt_at, w.url, w.secret, w.owner, w.secret_header"
+        " FROM deliveries d"
         " JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 'pending'"
         " ORDER BY d.next_attempt_at LIMIT ?", (limit,))

@@ -59,7 +59,9 @@ async def get_template(store: Store, ref: str, published_only: bool = False,
     if published_only:
         cond += " AND status = 'published'"
     if is_uuid(ref):
-        return await store.one(f"SELECT * FROM templates WHERE id = ?{cond}", (ref, *params))
+        # Ids are stored in lower case; a UUID matches in either case.
+        return await store.one(f"SELECT * FROM templates WHERE id = ?{cond}",
+                               (ref.lower(), *params))
     name, _, version = ref.partition("@")
     if version:
         if not version.isdigit():
@@ -278,8 +280,8 @@ async def user_by_token_hash(store: Store, digest: str) -> dict | None:
 async def get_user(store: Store, ref: str) -> dict | None:
     """A current user by id or name (an id wins over a name that looks like one)."""
     return await store.one(
-        "SELECT id, name, role, created_at FROM users WHERE (id = ?1 OR name = ?1)"
-        " AND removed_at IS NULL ORDER BY (id = ?1) DESC LIMIT 1", (ref,))
+        "SELECT id, name, role, created_at FROM users WHERE (id = lower(?1) OR name = ?1)"
+        " AND removed_at IS NULL ORDER BY (id = lower(?1)) DESC LIMIT 1", (ref,))
 
 
 async def list_users(store: Store, limit: int, offset: int) -> tuple[list[dict], int]:

@@ -397,6 +397,10 @@ MIGRATIONS: list[str] = [
         UPDATE runs SET handlers = 'pending',
             wake_at = (julianday('now') - 2440587.5) * 86400.0 WHERE id = NEW.id;
     END;
+    """,    # A webhook's header from a stored secret: {name, secret, prefix} as JSON, the secret's
+    # name only (its value is read at each delivery, never kept here).
+    """
+    ALTER TABLE webhooks ADD COLUMN secret_header TEXT;
     """,
     # Concurrency limits (wfe.engine.concurrency): a run of a template with `concurrency`
     # belongs to a group and either holds one of its slots (queued = 0, not ended) or waits
