@@ -236,3 +236,32 @@ async def test_approval_comments_and_cancel_reasons_mask_stored_secrets(settings
 def files_under(home) -> dict:
     """Every file the daemon left under its home, read whole (after the run, off any loop)."""
     return {p: p.read_bytes() for p in Path(home).rglob("*") if p.is_file()}
+
+
+async def test_a_schedule_and_its_sub_workflow_read_the_owners_secret(settings):
+    """A scheduled deploy reads its key from the store: the schedule keeps no value, and
+    the run it fires (and that run's child) read the schedule owner's secret."""
+    async with api_client(settings) as api:
+        bob = await _user(api, "bob")
+        await _set(api, "API_TOKEN", "admin-own")
+        await _set(api, "API_TOKEN", "bob-own", token=bob)
+        await api.template({"name": "leaf", "steps": [sha_step("own")]})
+        await api.template({"name": "deploy", "steps": [
+            sha_step("key"), {"name": "sub", "workflow": {"template": "leaf"}}]})
+        _, sched = await api.post(f"{V}/schedules", token=bob, expect=201,
+                                  json={"template": "deploy", "every": "1s"})
+
+        async def fired():
+            _, page = await api.get(f"{V}/workflows?schedule={sched['id']}", token=bob,
+                                    expect=200)
+            return page["items"][-1]["id"] if page["items"] else None
+
+        run_id = await async_wait_until(fired, timeout=30)
+        await api.post(f"{V}/schedules/{sched['id']}/pause", token=bob, expect=200)
+        run = await api.wait_status(run_id, "completed", token=bob, timeout=30)
+        _, stored = await api.get(f"{V}/schedules/{sched['id']}", token=bob, expect=200)
+    outputs = {s["name"]: s["output"] for s in run["steps"]}
+    assert run["owner"] == "bob" and run["trigger_type"] == "schedule"
+    assert outputs["key"]["sha"] == sha("bob-own")
+    assert outputs["sub"]["own"]["sha"] == sha("bob-own")
+    assert "bob-own" not in json.dumps(stored)
