@@ -51,8 +51,25 @@ def run_updates(c: Client, run: dict, deadline: float | None = None,
     first = True
     for ev in stream:
         if first or wanted(ev.event):
-            yield c.get_run(run_id)
+            yield _read_through_restart(c, run_id)
         first = False
+
+
+def _read_through_restart(c: Client, run_id: str) -> dict:
+    """The run, read right after one of its events: the daemon may be stopping just then (a
+    restart), so give it what a stream gets to come back rather than fail the follower."""
+    given_up = time.monotonic() + sse.RECONNECT_FOR
+    pause = 0.1
+    while True:
+        try:
+            return c.get_run(run_id)
+        except errors.DaemonUnreachable:
+            if time.monotonic() >= given_up:
+                raise
+            if c.rediscover():  # it came back on another port
+                continue
+            time.sleep(pause)
+            pause = min(1.0, pause * 2)
 
 
 def events(c: Client, run_id: str | None, follow: bool,
