@@ -322,6 +322,8 @@ class Client:
 
     def log_stream(self, run_id: str, step: str, attempt: int | None = None,
                    last_id: str | None = None) -> sse.Stream:
+        """A step's log as it grows: one attempt, or every attempt from the latest on when
+        ``attempt`` is None."""
         return self.open_stream(f"/api/v1/workflows/{_seg(run_id)}/steps/{_seg(step)}/log/stream",
                                 {"attempt": attempt}, last_event_id=last_id)
 

@@ -166,9 +166,7 @@ def _print_log(c: Client, run_id: str, step: str, attempt: int | None, as_json: 
 
 def _follow_log(c: Client, run_id: str, step: str, attempt: int | None, as_json: bool,
                 prefix: bool) -> None:
-    lines = (follow.step_logs(c, run_id, step, attempt) if attempt is not None
-             else follow.step_logs_across_retries(c, run_id, step))
-    for number, line in lines:
+    for number, line in follow.step_logs(c, run_id, step, attempt):
         if line is None:
             continue
         if as_json:

@@ -78,6 +78,11 @@ AFTER = (query("after", {"type": "integer", "minimum": 0, "maximum": INT64},
          {"name": "Last-Event-ID", "in": "header", "required": False,
           "schema": {"type": "integer", "minimum": 0, "maximum": INT64},
           "description": "resume after this id"})
+LOG_ID = {"type": "string", "pattern": r"^([0-9]{1,9}:)?([0-9]{1,18}|end)$"}
+LOG_AFTER = (query("after", LOG_ID, "resume after this id: ATTEMPT:LINE or ATTEMPT:end"),
+             {"name": "Last-Event-ID", "in": "header", "required": False, "schema": LOG_ID,
+              "description": "resume after this id (ATTEMPT:LINE or ATTEMPT:end); one that"
+                             " is not is 400"})
 ATTEMPT = query("attempt", {"type": "integer", "minimum": 1, "maximum": INT64},
                 "default: the latest")
 ITEM = query("item", {"type": "integer", "minimum": 0, "maximum": INT64},
@@ -206,7 +211,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         produces="text/event-stream", tag="streams"),
     ("GET", f"{V}/workflows/{{id}}/steps/{{step}}/log/stream"): Op(
         "A step's log as it grows (Server-Sent Events)", str, path=RUN,
-        params=(*AFTER, ATTEMPT), produces="text/event-stream", tag="streams"),
+        params=(*LOG_AFTER, ATTEMPT), produces="text/event-stream", errors=(400,),
+        tag="streams"),
     ("POST", f"{V}/callbacks/{{token}}"): Op(
         "Finish a callback step (the URL is the credential)", m.CallbackAccepted, 202, Any,
         body_required=False, public=True, errors=(409,), tag="callbacks"),
