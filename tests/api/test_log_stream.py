@@ -1,4 +1,5 @@
-"""The live log stream across attempts: ids that span retries, resuming after a retry."""
+"""The live log stream across attempts: ids that span retries, resuming after a retry,
+and a foreach item's log."""
 
 from __future__ import annotations
 
@@ -92,3 +93,31 @@ async def test_an_attempt_named_is_followed_alone(settings):
     assert kinds(one) == ["attempt", "line", "line", "line", "end"]
     assert [d for _, d in lines(one)] == ["one-a", "one-b", "one-c"]
     assert past == []
+
+
+FAN = ('echo "item $WFE_ITEM_INDEX attempt $WFE_ATTEMPT";'
+       ' if [ "$WFE_ITEM_INDEX" = 1 ] && [ "$WFE_ATTEMPT" = 1 ]; then exit 1; fi; echo done')
+
+
+async def test_a_foreach_items_log_streams_through_its_retries(settings):
+    async with api_client(settings) as api:
+        await api.template({"name": "fan", "steps": [
+            {"name": "fan", "foreach": [10, 20, 30], "run": FAN, "retry": RETRY}]})
+        run = await api.start("fan")
+        path = f"/api/v1/workflows/{run['id']}/steps/fan/log/stream"
+        resp = await open_stream(api, f"{path}?item=1&after=0")  # may open before it starts
+        got = await read_events(resp)
+        resp = await open_stream(api, f"{path}?item=1", **{"Last-Event-ID": "1:end"})
+        again = await read_events(resp)
+        resp = await open_stream(api, f"{path}?item=2&attempt=1")
+        other = await read_events(resp)
+        status, body = await api.get(f"{path}?item=2&attempt=2")
+        assert status == 404, body
+        status, body = await api.get(f"{path}?item=x")
+        assert status == 422 and body["error"]["details"][0]["path"] == "item"
+    assert lines(got) == [("1:1", "item 1 attempt 1"),
+                          ("2:1", "item 1 attempt 2"), ("2:2", "done")]
+    assert [json.loads(e["data"])["status"] for e in got if e.get("event") == "end"] == [
+        "failed", "succeeded"]
+    assert lines(again) == lines(got)[1:]
+    assert lines(other) == [("1:1", "item 2 attempt 1"), ("1:2", "done")]

@@ -105,13 +105,14 @@ def _status_change(event_type: str) -> bool:
 
 
 def step_logs(c: Client, run_id: str, step: str, attempt: int | None = None,
-              deadline: float | None = None) -> Iterator[tuple[int | None, str | None]]:
-    """A step's log lines as they are written: (attempt, line), then
+              deadline: float | None = None,
+              item: int | None = None) -> Iterator[tuple[int | None, str | None]]:
+    """A step's (or a foreach item's) log lines as they are written: (attempt, line), then
     (attempt, None) as each attempt ends. One attempt when ``attempt`` is given; else on
     through every retry until the step is done. Waits for the step to start; a dropped
     connection resumes exactly where it was (the stream's ids span attempts)."""
     current: int | None = attempt
-    opener = functools.partial(c.log_stream, run_id, step, attempt)
+    opener = functools.partial(c.log_stream, run_id, step, attempt, item=item)
     for ev in sse.follow(lambda last: opener(last_id=last), None, deadline):
         if ev.event == "attempt":
             current = ev.json().get("attempt")

@@ -1,4 +1,4 @@
-"""A step's log as Server-Sent Events, through all of its attempts.
+"""A step's log, or a foreach item's, as Server-Sent Events, through all of its attempts.
 
 Each attempt followed opens with ``event: attempt``; each line is an event whose ``id:`` is
 ``ATTEMPT:LINE`` (``2:15``: line 15 of attempt 2); ``event: end`` (``id: ATTEMPT:end``)
@@ -6,7 +6,7 @@ closes the attempt with its status. Ids are ordered by attempt, then line, so a 
 reconnects with ``Last-Event-ID`` gets exactly what came after it: the rest of its attempt,
 then every later attempt from its first line (a retry that started meanwhile included).
 Without ``?attempt=`` the stream starts at the resume point's attempt, else the latest, and
-goes on through each retry until the step starts no more; with it, it follows
+goes on through each retry until the step (or item) starts no more; with it, it follows
 that one attempt.
 """
 
@@ -52,15 +52,17 @@ class Resume:
 
 @dataclass
 class Target:
-    """The log asked for: a step's."""
+    """The log asked for: a step's, or one item's of a foreach step."""
 
     run_id: str
     idx: int
     name: str
+    item: int | None
 
     def path(self, logs: Path, attempt: int) -> Path:
         """Where a running attempt writes (recorded in its row only when it ends)."""
-        return logs / self.run_id / f"{self.idx:03d}-{self.name}.{attempt}.log"
+        name = self.name if self.item is None else f"{self.name}.{self.item}"
+        return logs / self.run_id / f"{self.idx:03d}-{name}.{attempt}.log"
 
 
 def resume_point(request: web.Request) -> Resume | None:
@@ -93,18 +95,18 @@ def _int_param(request: web.Request, name: str, low: int) -> int | None:
 
 
 async def step_log(request: web.Request) -> web.StreamResponse:
-    """GET /api/v1/workflows/{id}/steps/{step}/log/stream[?attempt=N]"""
+    """GET /api/v1/workflows/{id}/steps/{step}/log/stream[?attempt=N][&item=I]"""
     run = await visible_run(request)
     store = request.app[keys.STORE]
     name = request.match_info["step"]
     idx = await log_queries.step_index(store, run["id"], name)
     if idx is None:
         raise NotFound(f"run {run['id']} has no step {name!r}")
-    target = Target(run["id"], idx, name)
+    target = Target(run["id"], idx, name, _int_param(request, "item", 0))
     wanted = _int_param(request, "attempt", 1)
     if wanted is not None and await log_queries.attempt(
-            store, run["id"], idx, wanted) is None:
-        raise NotFound(f"step {name} has no attempt {wanted}")
+            store, run["id"], idx, target.item, wanted) is None:
+        raise NotFound(f"{_what(target)} has no attempt {wanted}")
     resume = resume_point(request) or Resume(None, 0)
     # Secret inputs are masked in a log file only when its attempt ends: mask what is sent
     # of a running one here, line by line, exactly as the file will be.
@@ -112,6 +114,10 @@ async def step_log(request: web.Request) -> web.StreamResponse:
     async with EventStream(request) as sse:
         await _follow(sse, target, wanted, resume, masker)
     return sse.resp
+
+
+def _what(target: Target) -> str:
+    return f"step {target.name}" + ("" if target.item is None else f" item {target.item}")
 
 
 async def _follow(sse: EventStream, target: Target, wanted: int | None, resume: Resume,
@@ -139,13 +145,14 @@ async def _follow(sse: EventStream, target: Target, wanted: int | None, resume: 
 async def _next_attempt(sse: EventStream, target: Target, number: int | None,
                         after: int | None) -> dict | None:
     """Attempt ``number`` (else the one after ``after``, else the latest) once it exists;
-    None once the step will start no more."""
+    None once the step (or item) will start no more."""
     store = sse.store
     while True:
         waiter = sse.next_commit()
-        row = await log_queries.attempt(store, target.run_id, target.idx, number, after)
-        if row is not None or not await log_queries.may_run_again(store, target.run_id,
-                                                                  target.idx):
+        row = await log_queries.attempt(store, target.run_id, target.idx, target.item,
+                                        number, after)
+        if row is not None or not await log_queries.may_run_again(
+                store, target.run_id, target.idx, target.item):
             waiter.cancel()
             return row
         await sse.pause(waiter)
@@ -164,7 +171,8 @@ async def _follow_attempt(sse: EventStream, reader: LogReader, masker, target: T
         while True:
             waiter = sse.next_commit(LOG_POLL)
             if committed:
-                now = await log_queries.attempt(sse.store, target.run_id, target.idx, number)
+                now = await log_queries.attempt(sse.store, target.run_id, target.idx,
+                                                target.item, number)
                 status = now["status"] if now else "unknown"
             # The status is read first: once it says the attempt is over, the process has
             # exited and these reads reach the true end of the file.

@@ -211,7 +211,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         produces="text/event-stream", tag="streams"),
     ("GET", f"{V}/workflows/{{id}}/steps/{{step}}/log/stream"): Op(
         "A step's log as it grows (Server-Sent Events)", str, path=RUN,
-        params=(*LOG_AFTER, ATTEMPT), produces="text/event-stream", errors=(400,),
+        params=(*LOG_AFTER, ATTEMPT, ITEM), produces="text/event-stream", errors=(400,),
         tag="streams"),
     ("POST", f"{V}/callbacks/{{token}}"): Op(
         "Finish a callback step (the URL is the credential)", m.CallbackAccepted, 202, Any,
