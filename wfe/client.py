@@ -321,9 +321,11 @@ class Client:
         return self.open_stream("/api/v1/events/stream", last_event_id=last_id)
 
     def log_stream(self, run_id: str, step: str, attempt: int | None = None,
-                   last_id: str | None = None) -> sse.Stream:
+                   last_id: str | None = None, item: int | None = None) -> sse.Stream:
+        """A step's log (a foreach item's with ``item``) as it grows: one attempt, or every
+        attempt from the latest on when ``attempt`` is None."""
         return self.open_stream(f"/api/v1/workflows/{_seg(run_id)}/steps/{_seg(step)}/log/stream",
-                                {"attempt": attempt}, last_event_id=last_id)
+                                {"attempt": attempt, "item": item}, last_event_id=last_id)
 
     # -- approvals ---------------------------------------------------------------------
 

@@ -134,3 +134,67 @@ def test_integer_parameters_are_bounded():
 @pytest.mark.parametrize("model", ["StartRun", "CreateUser", "CreateToken", "CancelRun"])
 def test_request_models_refuse_unknown_fields(model):
     assert document()["components"]["schemas"][model]["additionalProperties"] is False
+
+
+RUN_STREAM = "/api/v1/workflows/{id}/events/stream"
+LOG_STREAM = "/api/v1/workflows/{id}/steps/{step}/log/stream"
+STREAM_PATHS = {RUN_STREAM, "/api/v1/events/stream", LOG_STREAM}
+
+
+def test_streams_are_marked_and_their_events_documented():
+    doc = document()
+    tag = next(t for t in doc["tags"] if t["name"] == "streams")
+    assert "Server-Sent Events" in tag["description"]
+    marked = {path for _, path, op in operations() if op.get("x-stream") == "sse"}
+    assert marked == STREAM_PATHS
+    for _, path, op in operations():
+        if path not in STREAM_PATHS:
+            continue
+        assert op["tags"] == ["streams"]
+        assert op["description"].startswith("A Server-Sent Events stream")
+        media = op["responses"]["200"]["content"]["text/event-stream"]
+        events = {e["event"]: e for e in media["x-sse-events"]}
+        assert "closing" in events, path
+        for entry in events.values():
+            assert entry["description"] and entry["data"], (path, entry)
+    log = doc["paths"][LOG_STREAM]["get"]
+    media = log["responses"]["200"]["content"]["text/event-stream"]
+    assert [e["event"] for e in media["x-sse-events"]] == ["attempt", "message", "end",
+                                                          "closing"]
+
+
+def _validator(doc: dict, schema: dict):
+    import jsonschema_rs  # what schemathesis validates with
+
+    whole = {**schema, "components": doc["components"]}
+    return jsonschema_rs.validator_for(whole)
+
+
+async def test_what_the_streams_send_matches_their_documented_events(settings):
+    """Each event a real stream sends has a documented type, and its data that schema."""
+    from tests.api.test_stream import open_stream, read_events
+
+    doc = document()
+    retry = {"max_attempts": 2, "initial_delay": "10ms", "jitter": "none"}
+    spec = {"name": "twice", "steps": [{"name": "say", "retry": retry,
+                                        "run": 'echo "attempt $WFE_ATTEMPT";'
+                                               ' [ "$WFE_ATTEMPT" = 2 ]'}]}
+    async with api_client(settings) as api:
+        await api.template(spec)
+        run = await api.start("twice")
+        await api.wait_status(run["id"], "completed")
+        got = []
+        for template in (LOG_STREAM, RUN_STREAM):
+            path = template.replace("{id}", run["id"]).replace("{step}", "say")
+            query = "?after=1:0" if template == LOG_STREAM else ""  # both attempts
+            got.append((template, await read_events(await open_stream(api, path + query))))
+    assert [len(events) > 3 for _, events in got] == [True, True]
+    for path, events in got:
+        media = doc["paths"][path]["get"]["responses"]["200"]["content"]
+        documented = {e["event"]: e for e in media["text/event-stream"]["x-sse-events"]}
+        for ev in events:
+            name = ev.get("event", "message")
+            entry = documented.get(name) or documented["<event type>"]
+            data = ev["data"] if entry["data"] == {"type": "string"} else json.loads(ev["data"])
+            assert _validator(doc, entry["data"]).is_valid(data), (path, ev)
+            assert ("id" in ev) == ("id" in entry), (path, ev)

@@ -123,6 +123,14 @@ async def test_stream_errors(settings):
         assert status == 404
         status, _ = await api.get(f"/api/v1/workflows/{run['id']}/steps/s0/log/stream?attempt=0")
         assert status == 422
+        for bad in ("x", "1:", ":3", "end", "1:2:3", "-1"):
+            status, body = await api.get(f"/api/v1/workflows/{run['id']}/steps/s0/log/stream",
+                                         headers={"Last-Event-ID": bad})
+            assert status == 400, (bad, body)
+            assert body["error"]["details"][0]["path"] == "Last-Event-ID"
+        status, body = await api.get(f"/api/v1/workflows/{run['id']}/steps/s0/log/stream"
+                                     "?after=x")
+        assert status == 400 and body["error"]["details"][0]["path"] == "after"
         status, _ = await api.get(f"/api/v1/workflows/{run['id']}/events/stream", token="bad")
         assert status == 401
         # Another user's run is as unknown as a missing one.
@@ -188,13 +196,14 @@ async def test_log_stream_follows_a_running_step_and_resumes(settings):
         first = await read_events(resp, limit=2)
         resp.close()
         assert (first[0]["event"], json.loads(first[0]["data"])) == ("attempt", {"attempt": 1})
-        assert (first[1]["id"], first[1]["data"]) == ("1", "line1")
-        resp = await open_stream(api, path, **{"Last-Event-ID": "1"})
+        assert (first[1]["id"], first[1]["data"]) == ("1:1", "line1")
+        resp = await open_stream(api, path, **{"Last-Event-ID": "1:1"})
         rest = (await read_events(resp))[1:]
     assert [e["data"] for e in rest[:-1]] == ["line2", "line3", "line4", "last"]
-    assert [e["id"] for e in rest[:-1]] == ["2", "3", "4", "5"]
+    assert [e["id"] for e in rest[:-1]] == ["1:2", "1:3", "1:4", "1:5"]
     end = rest[-1]
     assert end["event"] == "end" and json.loads(end["data"])["status"] == "succeeded"
+    assert end["id"] == "1:end"
 
 
 async def test_log_stream_of_a_finished_attempt_and_of_a_pending_step(settings):

@@ -122,49 +122,21 @@ def _status_change(event_type: str) -> bool:
 
 
 def step_logs(c: Client, run_id: str, step: str, attempt: int | None = None,
-              deadline: float | None = None) -> Iterator[tuple[int | None, str | None]]:
-    """A step's log lines as they are written: (attempt, line), then (attempt, None) once
-    the attempt is over. Waits for the step to start."""
+              deadline: float | None = None,
+              item: int | None = None) -> Iterator[tuple[int | None, str | None]]:
+    """A step's (or a foreach item's) log lines as they are written: (attempt, line), then
+    (attempt, None) as each attempt ends. One attempt when ``attempt`` is given; else on
+    through every retry until the step is done. Waits for the step to start; a dropped
+    connection resumes exactly where it was (the stream's ids span attempts)."""
     current: int | None = attempt
-    for ev in sse.follow(lambda last: c.log_stream(run_id, step, attempt, last), None, deadline):
+    opener = functools.partial(c.log_stream, run_id, step, attempt, item=item)
+    for ev in sse.follow(lambda last: opener(last_id=last), None, deadline):
         if ev.event == "attempt":
             current = ev.json().get("attempt")
         elif ev.event == "end":
             yield current, None
-            return
         else:
             yield current, ev.data
-
-
-def step_logs_across_retries(c: Client, run_id: str,
-                             step: str) -> Iterator[tuple[int | None, str | None]]:
-    """Like step_logs, and on through every retry of the step until it is done."""
-    attempt: int | None = None
-    while True:
-        seen = attempt
-        for seen, line in step_logs(c, run_id, step, attempt):
-            yield seen, line
-        if seen is None:
-            return
-        attempt = _next_attempt(c, run_id, step, seen)
-        if attempt is None:
-            return
-
-
-def _next_attempt(c: Client, run_id: str, step: str, after: int) -> int | None:
-    """The number of the step's next attempt once it starts; None if none will. The run is
-    read again after each of its events (the first one is the replay, at once)."""
-    run = c.get_run(run_id)
-    events = sse.follow(lambda last: c.run_events_stream(run_id, last), _replay_from(run))
-    while True:
-        state = next(s for s in run["steps"] if s["name"] == step)
-        if state["attempt"] > after:
-            return state["attempt"]
-        if state["status"] not in ("pending", "running") or run["status"] in TERMINAL:
-            return None
-        if next(events, None) is None:
-            return None
-        run = c.get_run(run_id)
 
 
 class LogTail:

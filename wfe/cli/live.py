@@ -123,11 +123,11 @@ def logs(
     if step is None and (attempt is not None or item is not None):
         raise errors.UsageError("--attempt and --item need a STEP")
     if item is not None:
-        if follow_:
-            raise errors.UsageError("--follow does not go with --item; without -f it"
-                                    " prints the item's log so far")
         assert step is not None  # checked above: --item needs a STEP
-        _print_item_log(c, run_id, step, item, attempt, as_json)
+        if follow_:
+            _follow_log(c, run_id, step, attempt, as_json, prefix=False, item=item)
+        else:
+            _print_item_log(c, run_id, step, item, attempt, as_json)
         return
     steps = {s["name"]: s for s in c.get_run(run_id)["steps"]}
     if step is not None and step not in steps:
@@ -170,14 +170,13 @@ def _print_log(c: Client, run_id: str, step: str, attempt: int | None, as_json: 
 
 
 def _follow_log(c: Client, run_id: str, step: str, attempt: int | None, as_json: bool,
-                prefix: bool) -> None:
-    lines = (follow.step_logs(c, run_id, step, attempt) if attempt is not None
-             else follow.step_logs_across_retries(c, run_id, step))
-    for number, line in lines:
+                prefix: bool, item: int | None = None) -> None:
+    for number, line in follow.step_logs(c, run_id, step, attempt, item=item):
         if line is None:
             continue
         if as_json:
-            render.json_line({"step": step, "attempt": number, "line": line})
+            where = {"step": step} if item is None else {"step": step, "item": item}
+            render.json_line({**where, "attempt": number, "line": line})
         else:
             render.log_line(line, f"{step} | " if prefix else "")
             render.flush()

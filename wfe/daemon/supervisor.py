@@ -85,6 +85,10 @@ class Supervisor:
         attempts += await self.store.write(ops_items.interrupted_item_attempts)
         attempts += await self.store.write(ops_handlers.interrupted)
         await asyncio.to_thread(kill_leftovers, attempts)
+        # Their logs were being punched, never capped: cap them now their writers are gone.
+        for run_id in sorted({a["run_id"] for a in attempts}):
+            await asyncio.to_thread(logcap.cap_directory, self.logs_dir / run_id,
+                                    self.settings.max_log_bytes)
         fault("recovery")
         revived = await self.store.write(ops_recovery.recover, self.settings.max_recoveries)
         await self.store.write(ops_handlers.recover)

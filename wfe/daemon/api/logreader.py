@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import BinaryIO
 
 from wfe.daemon.steps import logcap
 
@@ -14,52 +14,39 @@ READ_CHUNK = 1024 * 1024  # what one read of a log takes into memory
 class LogReader:
     """Reads a growing log file as numbered lines, skipping the first ``skip``.
 
-    The file is kept open: when the attempt ends its file is masked and replaced, and the
-    open handle still reads the original to its end, so line numbers stay consistent. While
-    the step runs its file may be trimmed in place (logcap): the reader maps its position
-    through the marker, and when what it had not read yet was dropped it goes on from the
-    marker, which it sends as a line."""
+    The file is kept open: when the attempt ends its file is capped or masked and replaced,
+    and the open handle still reads the original to its end, so line numbers stay
+    consistent. While the step runs the middle of its file may be punched out (logcap):
+    the bytes around the hole never move, and where the reader meets the hole it sends the
+    marker line in its place, saying how many bytes it skipped."""
 
     def __init__(self, path: Path, skip: int, limit: int) -> None:
         self.path = path
         self.skip = skip
         self.limit = limit
         self.lines = 0
-        self._file: BinaryIO | None = None
+        self._fd: int | None = None
+        self._pos = 0
         self._buf = b""
-        self._trim: logcap.Trimmed | None = None
 
     def read(self, final: bool) -> tuple[list[tuple[int, str]], bool]:
         """Lines from at most READ_CHUNK more bytes, and whether more may be there now."""
-        if self._file is None:
+        if self._fd is None:
             try:  # kept open across reads on purpose (see the class); close() closes it
-                self._file = open(self.path, "rb")  # noqa: SIM115
+                self._fd = os.open(self.path, os.O_RDONLY)
             except FileNotFoundError:
                 return [], False
         with logcap.LOCK:
-            self._follow_trim(self._file)
-            chunk = self._file.read(READ_CHUNK)
+            skipped, chunk = logcap.read_data(self._fd, self._pos, READ_CHUNK)
+        self._pos += skipped + len(chunk)
+        if skipped:
+            # A line cut by the hole ends where the hole starts; the marker is a line.
+            cut = b"\n" if self._buf else b""
+            self._buf += cut + logcap.marker_line(skipped, self.limit)
         self._buf += chunk
-        more = len(chunk) == READ_CHUNK
+        # More is there now when this read stopped short of the end (at READ_CHUNK or a hole).
+        more = bool(chunk) and self._pos < os.fstat(self._fd).st_size
         return self._split(final and not more), more
-
-    def _follow_trim(self, file: BinaryIO) -> None:
-        pos = file.tell()
-        trim = logcap.marker_of(file, self.limit)
-        file.seek(pos)
-        if trim is None or trim == self._trim:
-            return
-        before, self._trim = self._trim, trim
-        if pos <= trim.head:
-            return  # the head is never rewritten: read on into the marker
-        # Where the reader is in the step's output, then in the trimmed file.
-        old_marker, old_dropped = (before.marker, before.dropped) if before else (0, 0)
-        written = trim.head + old_dropped + max(0, pos - trim.head - old_marker)
-        if written >= trim.head + trim.dropped:
-            file.seek(trim.head + trim.marker + written - trim.head - trim.dropped)
-        else:  # what came next was dropped: the marker line says so
-            self._buf = b""
-            file.seek(trim.head)
 
     def _split(self, final: bool) -> list[tuple[int, str]]:
         out = []
@@ -75,5 +62,6 @@ class LogReader:
         return out
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

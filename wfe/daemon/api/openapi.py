@@ -22,6 +22,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from wfe import API_VERSION, __version__
 from wfe import models as m
+from wfe.daemon.api import openapi_streams as sse
 from wfe.engine import strictjson
 from wfe.engine.spec import TemplateSpec
 from wfe.engine.spec_models import NAME_RULES
@@ -66,6 +67,7 @@ class Op:
     tag: str = ""
     replay: bool = False  # takes Idempotency-Key: a replay answers 200 with the first's run
     partial: bool = False  # answers 206 with Content-Range to a Range header
+    events: tuple[sse.SseEvent, ...] = ()  # a stream's events (openapi_streams)
 
     @property
     def stream(self) -> bool:
@@ -78,6 +80,11 @@ AFTER = (query("after", {"type": "integer", "minimum": 0, "maximum": INT64},
          {"name": "Last-Event-ID", "in": "header", "required": False,
           "schema": {"type": "integer", "minimum": 0, "maximum": INT64},
           "description": "resume after this id"})
+LOG_ID = {"type": "string", "pattern": r"^([0-9]{1,9}:)?([0-9]{1,18}|end)$"}
+LOG_AFTER = (query("after", LOG_ID, "resume after this id: ATTEMPT:LINE or ATTEMPT:end"),
+             {"name": "Last-Event-ID", "in": "header", "required": False, "schema": LOG_ID,
+              "description": "resume after this id (ATTEMPT:LINE or ATTEMPT:end); one that"
+                             " is not is 400"})
 ATTEMPT = query("attempt", {"type": "integer", "minimum": 1, "maximum": INT64},
                 "default: the latest")
 ITEM = query("item", {"type": "integer", "minimum": 0, "maximum": INT64},
@@ -200,13 +207,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         tag="history"),
     ("GET", f"{V}/workflows/{{id}}/events/stream"): Op(
         "A run's events as Server-Sent Events, until its terminal event", str, path=RUN,
-        params=AFTER, produces="text/event-stream", tag="streams"),
+        params=AFTER, produces="text/event-stream", tag="streams", events=sse.RUN_EVENTS),
     ("GET", f"{V}/events/stream"): Op(
         "Every new event of the caller's runs (Server-Sent Events)", str, params=AFTER,
-        produces="text/event-stream", tag="streams"),
+        produces="text/event-stream", tag="streams", events=sse.ALL_EVENTS),
     ("GET", f"{V}/workflows/{{id}}/steps/{{step}}/log/stream"): Op(
-        "A step's log as it grows (Server-Sent Events)", str, path=RUN,
-        params=(*AFTER, ATTEMPT), produces="text/event-stream", tag="streams"),
+        "A step's (or a foreach item's) log as it grows, through its retries (Server-Sent"
+        " Events)", str, path=RUN, params=(*LOG_AFTER, ATTEMPT, ITEM),
+        produces="text/event-stream", errors=(400,), tag="streams", events=sse.LOG_EVENTS),
     ("POST", f"{V}/callbacks/{{token}}"): Op(
         "Finish a callback step (the URL is the credential)", m.CallbackAccepted, 202, Any,
         body_required=False, public=True, errors=(409,), tag="callbacks"),
@@ -263,7 +271,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
 }
 
 ERRORS = {
-    400: "The body could not be read: malformed JSON or YAML, or not an object.",
+    400: "The body could not be read: malformed JSON or YAML, or not an object; or a stream's"
+         " Last-Event-ID (or `after`) that is not one of its ids (`details` names it).",
     401: "No token, or a malformed, unknown or revoked one.",
     403: "A Host or Origin that is not loopback (DNS rebinding, cross-site), or an action the"
          " caller's role does not allow (code `forbidden`).",
@@ -368,6 +377,9 @@ def _responses(method: str, path: str, op: Op, schemas: _Schemas) -> dict:
     ok: dict[str, Any] = {"description": op.summary}
     if op.response is not None:
         ok["content"] = {op.produces: {"schema": schemas.ref(op.response, "serialization")}}
+    if op.events:
+        ok["content"][op.produces]["x-sse-events"] = sse.events_doc(
+            op.events, lambda model: schemas.ref(model, "serialization"))
     out = {str(op.status): ok}
     if op.replay:
         out["200"] = {**ok, "description": "A replay: the run an earlier request with this"
@@ -402,6 +414,9 @@ def _operation(method: str, path: str, handler, op: Op, schemas: _Schemas) -> di
         out["requestBody"] = body
     if op.public:
         out["security"] = []
+    if op.stream:
+        out["x-stream"] = "sse"
+        out["description"] = sse.NOTE + op.summary + "."
     return out
 
 
@@ -422,6 +437,7 @@ def build_document(routes: list[tuple[str, str, Any]]) -> dict:
                                 " works wherever GET does; OPTIONS answers 204 with Allow on"
                                 " every path, without a token."},
         "paths": paths,
+        "tags": [sse.TAG],
         "components": {"securitySchemes": {"bearer": {
             "type": "http", "scheme": "bearer", "bearerFormat": "wfe_<43 characters>",
             "description": "A token from `wfe auth token` or `wfe token create`."}}},

@@ -9,6 +9,7 @@ from wfe.daemon.api import (
     audit,
     callbacks,
     history,
+    logstream,
     openapi,
     runs,
     schedules,
@@ -83,7 +84,7 @@ ROUTES = [
     ("DELETE", "/api/v1/vars/{name}", secrets.remove_var),
     ("GET", "/api/v1/workflows/{id}/events/stream", stream.run_events),
     ("GET", "/api/v1/events/stream", stream.all_events),
-    ("GET", "/api/v1/workflows/{id}/steps/{step}/log/stream", stream.step_log),
+    ("GET", "/api/v1/workflows/{id}/steps/{step}/log/stream", logstream.step_log),
 ]
 
 

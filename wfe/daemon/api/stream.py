@@ -1,4 +1,5 @@
-"""Live streams as Server-Sent Events: a run's events, all of the caller's, a step's log.
+"""Live streams as Server-Sent Events: a run's events, all of the caller's (a step's log is
+in logstream, on the same EventStream).
 
 New events are found when the single writer commits a batch (``store.write.wait_commit``),
 never by querying on a timer: an idle stream costs one waiting future. Every stream is
@@ -12,36 +13,32 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from pathlib import Path
 
 from aiohttp import web
 
 from wfe.daemon import keys
-from wfe.daemon.api.common import run_masker, visible_run
-from wfe.daemon.api.logreader import LogReader
+from wfe.daemon.api.common import visible_run
 from wfe.daemon.store import Store
 from wfe.daemon.store.util import loads
-from wfe.errors import NotFound, ValidationFailed
+from wfe.errors import ValidationFailed
 
 KEEPALIVE = 15.0
 # An idle stream looks this often whether its client left: aiohttp does not tell a handler,
 # and a departed client's handler would otherwise hold a daemon's shutdown until it writes.
 LIVENESS = 1.0
-# A step's log file grows without any commit, so a running attempt's file is read this often.
-LOG_POLL = 0.25
 BATCH = 500
 TERMINAL = frozenset({"run.completed", "run.failed", "run.cancelled"})
 REOPENED = frozenset({"run.retried", "run.rolled_back"})  # the ways out of a terminal status
 EVENT_COLUMNS = "e.id, e.run_id, e.seq, e.type, e.actor, e.at, e.data"
 
-_OPEN: set[_Stream] = set()
+_OPEN: set[EventStream] = set()
 
 
 class _Gone(Exception):
     """The client went away, or the daemon is shutting down."""
 
 
-class _Stream:
+class EventStream:
     """One open text/event-stream response: events, comments, and noticing the end."""
 
     def __init__(self, request: web.Request) -> None:
@@ -56,7 +53,7 @@ class _Stream:
         self.waiter: asyncio.Future | None = None
         self.last_write = time.monotonic()
 
-    async def __aenter__(self) -> _Stream:
+    async def __aenter__(self) -> EventStream:
         await self.resp.prepare(self.request)
         _OPEN.add(self)
         return self
@@ -86,7 +83,7 @@ class _Stream:
         await self.resp.write(text.encode())
         self.last_write = time.monotonic()
 
-    async def send(self, ident: int | None, event: str | None, data: str) -> None:
+    async def send(self, ident: int | str | None, event: str | None, data: str) -> None:
         # A field cannot hold a line break: each line of the data is a data: field of its own.
         head = (f"id: {ident}\n" if ident is not None else "") + (
             f"event: {event}\n" if event else "")
@@ -168,7 +165,7 @@ async def run_events(request: web.Request) -> web.StreamResponse:
     after the run's terminal event."""
     run = await visible_run(request)
     after = _resume_point(request)
-    async with _Stream(request) as sse:
+    async with EventStream(request) as sse:
         ended = await _ended_by(sse.store, run["id"], after)
         committed = True
         while not ended:
@@ -216,7 +213,7 @@ async def all_events(request: web.Request) -> web.StreamResponse:
     latest = await store.scalar("SELECT COALESCE(MAX(id), 0) FROM events") or 0
     after = _resume_point(request, default=latest)
     owner = request[keys.USER]["name"]
-    async with _Stream(request) as sse:
+    async with EventStream(request) as sse:
         committed = True
         while True:
             waiter = sse.next_commit()
@@ -232,102 +229,3 @@ async def all_events(request: web.Request) -> web.StreamResponse:
                     continue
             committed = await sse.pause(waiter)
     return sse.resp  # the client left (the stream swallowed that); aiohttp wants an answer
-
-
-# ---- a step's log ----------------------------------------------------------------------------
-
-
-async def step_log(request: web.Request) -> web.StreamResponse:
-    """GET /api/v1/workflows/{id}/steps/{step}/log/stream[?attempt=N]: one event per log
-    line (``id:`` = the line's number, from 1), then ``event: end`` with the attempt's status
-    once it is no longer running; ``event: attempt`` first names the attempt followed.
-    Without ``attempt``, the latest one (waiting for the step to start if it has not)."""
-    run = await visible_run(request)
-    store: Store = request.app[keys.STORE]
-    step = await store.one("SELECT idx, name FROM steps WHERE run_id = ? AND name = ?",
-                           (run["id"], request.match_info["step"]))
-    if step is None:
-        raise NotFound(f"run {run['id']} has no step {request.match_info['step']!r}")
-    wanted = _attempt_param(request)
-    if wanted is not None and await _attempt(store, run["id"], step["idx"], wanted) is None:
-        raise NotFound(f"step {step['name']} has no attempt {wanted}")
-    skip = _resume_point(request)
-    # Secret inputs are masked in a log file only when its attempt ends: mask what is sent
-    # of a running one here, line by line, exactly as the file will be.
-    masker = await run_masker(request, run["id"])
-    async with _Stream(request) as sse:
-        attempt = await _first_attempt(sse, run["id"], step["idx"], wanted)
-        if attempt is None:  # the run ended without the step starting
-            await sse.send(None, "end", json.dumps({"attempt": None, "status": None}))
-            return sse.resp
-        await sse.send(None, "attempt", json.dumps({"attempt": attempt["attempt"]}))
-        path = _log_path(request, run["id"], step, attempt)
-        reader = LogReader(path, skip, request.app[keys.SETTINGS].max_log_bytes)
-        await _follow_log(sse, reader, masker, run["id"], step["idx"], attempt)
-    return sse.resp
-
-
-def _attempt_param(request: web.Request) -> int | None:
-    raw = request.query.get("attempt")
-    if raw is None:
-        return None
-    if not (raw.isdigit() and int(raw) >= 1):
-        raise ValidationFailed("invalid query parameters",
-                               [{"path": "attempt", "message": "must be an integer >= 1"}])
-    return int(raw)
-
-
-async def _attempt(store: Store, run_id: str, idx: int, attempt: int | None) -> dict | None:
-    sql = "SELECT attempt, status, log_path FROM step_attempts WHERE run_id = ? AND idx = ?"
-    if attempt is None:
-        return await store.one(sql + " ORDER BY attempt DESC LIMIT 1", (run_id, idx))
-    return await store.one(sql + " AND attempt = ?", (run_id, idx, attempt))
-
-
-async def _first_attempt(sse: _Stream, run_id: str, idx: int, wanted: int | None) -> dict | None:
-    """The attempt to follow; None once the run has ended without one."""
-    while True:
-        waiter = sse.next_commit()
-        row = await _attempt(sse.store, run_id, idx, wanted)
-        if row is not None:
-            waiter.cancel()
-            return row
-        status = await sse.store.scalar("SELECT status FROM runs WHERE id = ?", (run_id,))
-        if status in ("completed", "failed", "cancelled"):
-            waiter.cancel()
-            return None
-        await sse.pause(waiter)
-
-
-def _log_path(request: web.Request, run_id: str, step: dict, attempt: dict) -> Path:
-    if attempt["log_path"]:
-        return Path(attempt["log_path"])
-    # Recorded only when the attempt ends; while it runs the path is the executor's rule.
-    logs = request.app[keys.SUPERVISOR].logs_dir
-    return logs / run_id / f"{step['idx']:03d}-{step['name']}.{attempt['attempt']}.log"
-
-
-async def _follow_log(sse: _Stream, reader: LogReader, masker, run_id: str, idx: int,
-                      attempt: dict) -> None:
-    status, committed = attempt["status"], False
-    try:
-        while True:
-            waiter = sse.next_commit(LOG_POLL)
-            if committed:
-                row = await _attempt(sse.store, run_id, idx, attempt["attempt"])
-                status = row["status"] if row else "unknown"
-            # The status is read first: once it says the attempt is over, the process has
-            # exited and these reads reach the true end of the file.
-            more = True
-            while more:  # a bounded piece at a time: memory stays flat for a large log
-                lines, more = await asyncio.to_thread(reader.read, status != "running")
-                for number, line in lines:
-                    await sse.send(number, None, masker.text(line))
-            if status != "running":
-                waiter.cancel()
-                end = {"attempt": attempt["attempt"], "status": status, "lines": reader.lines}
-                await sse.send(None, "end", json.dumps(end, allow_nan=False))
-                return
-            committed = await sse.pause(waiter, LOG_POLL)
-    finally:
-        reader.close()
