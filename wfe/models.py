@@ -96,6 +96,8 @@ class Template(Response):
     steps: list[dict[str, Any]]
     defaults: dict[str, Any] | None = None
     timeout: str | float | None = None
+    retention: str | float | None = Field(
+        None, description="how long its ended runs are kept (overrides the daemon's)")
     owner: str
     created_at: str
     published_at: str | None = None
@@ -275,6 +277,14 @@ class Run(Response):
                                                            " in the start answer only")
 
 
+class RunDeleted(Response):
+    run_id: str
+    deleted: list[str] = Field(description="the run and every run below it (its sub-workflows)")
+    events: int = Field(description="how many events the run's audit chain had")
+    head: str = Field(description="the hash of its last event, as recorded in the global audit"
+                                  " log (GET /api/v1/audit/events, type run.deleted)")
+
+
 class Snapshot(Response):
     id: str
     after_step: int
@@ -428,6 +438,15 @@ class AuditProblem(Response):
     reason: str
 
 
+class DeletedRunRecord(Response):
+    run_id: str
+    template: dict[str, Any] = Field(description="id, name and version")
+    events: int = Field(description="how many events its chain had")
+    head: str = Field(description="the hash of its last event when it was deleted")
+    deleted_by: str = Field(description="a user's name, or retention")
+    deleted_at: str
+
+
 class AuditReport(Response):
     run_id: str
     ok: bool
@@ -435,6 +454,9 @@ class AuditReport(Response):
     head: str = Field(description="the hash of the last verified event: keep it elsewhere to"
                                   " anchor the chain")
     first_bad: AuditProblem | None = None
+    deleted: DeletedRunRecord | None = Field(
+        None, description="set when the run was deleted: its events are gone, and this is the"
+                          " record the global audit log keeps of them")
 
 
 class AuditSummary(Response):
@@ -442,6 +464,8 @@ class AuditSummary(Response):
     runs: int
     events: int
     failures: list[AuditReport]
+    deleted: list[DeletedRunRecord] = Field(
+        [], description="the caller's deleted runs, as recorded (their chains are gone)")
 
 
 # ---- stored secrets and variables -------------------------------------------------------
@@ -472,7 +496,8 @@ class StoredValue(Response):
 
 class GlobalEvent(Response):
     seq: int
-    type: str = Field(description="secret.set, secret.removed, var.set or var.removed")
+    type: str = Field(description="secret.set, secret.removed, var.set, var.removed or"
+                                  " run.deleted (data: run_id, owner, template, events, head)")
     actor: str
     data: dict[str, Any]
     created_at: str

@@ -1,0 +1,85 @@
+"""Retention: delete ended runs once older than their retention, off the hot path.
+
+A background loop (started by the supervisor) looks every ``retention_interval`` seconds
+for top-level runs that finished longer ago than their template's ``retention`` (or the
+daemon's), and deletes them in batches of ``retention_batch``, each batch one write of its
+own so that Runners' commits go in between, each followed by an incremental vacuum. Log
+files go once their run's deletion is committed; a crash in between leaves a directory that
+the next start removes, as the run's deletion is on record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from wfe.config import Settings
+from wfe.daemon.store import Store, ops_delete, queries
+from wfe.engine.retention import retention_seconds
+
+log = logging.getLogger("wfe.retention")
+
+
+async def remove_logs(logs_dir: Path, run_ids: Iterable[str]) -> None:
+    """The runs' log directories (each run's logs live under logs_dir/RUN_ID)."""
+    dirs = [logs_dir / run_id for run_id in run_ids if queries.is_uuid(run_id)]
+    if dirs:
+        await asyncio.to_thread(_rmtree_all, dirs)
+
+
+def _rmtree_all(dirs: list[Path]) -> None:
+    for path in dirs:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+async def loop(store: Store, settings: Settings, logs_dir: Path) -> None:
+    await remove_orphan_logs(store, logs_dir)
+    while True:
+        n = await sweep(store, settings, logs_dir)
+        if n:
+            log.info("retention deleted %d runs", n)
+        await asyncio.sleep(settings.retention_interval)
+
+
+async def sweep(store: Store, settings: Settings, logs_dir: Path) -> int:
+    """One pass: batch after batch until no expired run is left. Returns runs deleted."""
+    default = retention_seconds(settings.retention)
+    batch, total = settings.retention_batch, 0
+    while True:
+        ids = store.read(ops_delete.expired_runs, time.time(), default, batch)
+        if not ids:
+            return total
+        deleted = await store.write(ops_delete.delete_expired, ids)
+        await store.write(ops_delete.vacuum)
+        await remove_logs(logs_dir, deleted)
+        total += len(deleted)
+        if len(ids) < batch or not deleted:  # the rest are held (a child still going)
+            return total
+
+
+async def remove_orphan_logs(store: Store, logs_dir: Path) -> None:
+    """Log directories of runs whose deletion is on record (left by a crash after the
+    deletion's commit): never a directory of a run that exists or was never deleted."""
+    try:
+        names = await asyncio.to_thread(os.listdir, logs_dir)
+    except OSError:
+        return
+    names = [n for n in names if queries.is_uuid(n)]
+    gone: list[str] = []
+    for i in range(0, len(names), 500):  # in slices: many directories must not stall the loop
+        gone += store.read(_deleted, names[i:i + 500])
+        await asyncio.sleep(0)
+    if gone:
+        log.info("removing the logs of %d deleted runs", len(gone))
+        await remove_logs(logs_dir, gone)
+
+
+def _deleted(conn, run_ids: list[str]) -> list[str]:
+    return [run_id for run_id in run_ids
+            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None
+            and ops_delete.deleted_record(conn, run_id)]
