@@ -1,0 +1,70 @@
+"""Retention: ended runs older than their retention are deleted by a background loop."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tests.conftest import async_wait_until
+from tests.support import api_client
+from wfe.config import paths
+
+V = "/api/v1"
+PLAIN = {"name": "plain", "steps": [{"name": "a", "run": "echo plain"}]}
+LONG = {"name": "long", "retention": "1h", "steps": [{"name": "a", "run": "echo long"}]}
+SHORT = {"name": "short", "retention": "1s", "steps": [{"name": "a", "run": "echo short"}]}
+GATE = {"name": "gate", "steps": [{"name": "g", "approval": {"message": "go?"}}]}
+
+
+async def gone(api, run_id: str) -> bool:
+    status, _ = await api.get(f"{V}/workflows/{run_id}")
+    return status == 404
+
+
+async def finished(api, name: str) -> str:
+    run = await api.start(name)
+    await api.wait_status(run["id"], "completed")
+    return run["id"]
+
+
+async def test_retention_deletes_old_ended_runs_only(settings):
+    settings = dataclasses.replace(settings, retention="1s", retention_interval=0.2,
+                                   retention_batch=2)
+    async with api_client(settings) as api:
+        for spec in (PLAIN, LONG, GATE):
+            await api.template(spec)
+        old = [await finished(api, "plain") for _ in range(5)]
+        held = await finished(api, "long")  # its template keeps runs an hour
+        waiting = await api.start("gate")  # not ended: never deleted, however old
+        await api.wait_status(waiting["id"], "waiting_approval")
+
+        async def all_gone():  # the logs go once the deletion is committed
+            return all([await gone(api, r) and not (paths().logs_dir / r).exists()
+                        for r in old])
+
+        await async_wait_until(all_gone, timeout=30, message="old runs and logs deleted")
+        assert (await api.run(held))["status"] == "completed"
+        assert (await api.run(waiting["id"]))["status"] == "waiting_approval"
+        assert (paths().logs_dir / held).exists()
+        _, audit = await api.get(f"{V}/audit/events", params={"limit": 500}, expect=200)
+        records = {e["data"]["run_id"]: e for e in audit["items"] if e["type"] == "run.deleted"}
+        assert set(records) == set(old)
+        assert {e["actor"] for e in records.values()} == {"retention"}
+        _, summary = await api.get(f"{V}/audit", expect=200)
+        assert summary["ok"] and summary["runs"] == 2, summary
+        assert {d["run_id"] for d in summary["deleted"]} == set(old)
+
+
+async def test_a_templates_retention_applies_without_a_default(settings):
+    settings = dataclasses.replace(settings, retention_interval=0.2)
+    async with api_client(settings) as api:
+        await api.template(SHORT)
+        await api.template(PLAIN)
+        short = await finished(api, "short")
+        plain = await finished(api, "plain")
+
+        async def short_gone():
+            return await gone(api, short)
+
+        await async_wait_until(short_gone, timeout=30, message="the short run deleted")
+        # The plain run finished after the short one, and no default retention is set.
+        assert (await api.run(plain))["status"] == "completed"
