@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench import (
     api_load,
+    churn,
     cli_time,
     dbos_side,
     harness,
@@ -35,7 +36,7 @@ from bench.harness import REPO, BenchError, noop_template, running_daemon
 from bench.sizes import BY_NAME
 
 SCENARIOS = ("throughput", "latency", "shell", "api", "parked", "recovery", "cli",
-             "parallel")
+             "parallel", "churn")
 NO_DBOS = "dbos is not importable here: install the `bench` extra (pip install -e '.[bench]')"
 
 
@@ -143,6 +144,8 @@ async def run_all(args: argparse.Namespace, work: Path) -> dict:
         await _guarded("recovery", results, rec())
     if "parallel" in names:
         await _guarded("parallel", results, parallel.run(work, sz))
+    if "churn" in names:
+        await _guarded("churn", results, churn.run(work, sz))
     return results
 
 

@@ -23,6 +23,8 @@ class Sizes:
     post_connections: int = 64  # connections the load client opens to start runs
     parallel_branches: int = 100  # one run of this many `needs: []` sleep steps
     parallel_sleep_s: float = 1.0
+    churn_runs: int = 100_000  # finished runs made and deleted (through the store)
+    churn_keep: int = 1000  # runs that stay
 
 
 FULL = Sizes("full", reps=3, runs=1000, steps=10, latency_runs=50, shell_runs=200, shell_steps=5,
@@ -30,8 +32,8 @@ FULL = Sizes("full", reps=3, runs=1000, steps=10, latency_runs=50, shell_runs=20
              recovery_runs=1000, cli_reps=15)
 QUICK = Sizes("quick", reps=1, runs=300, steps=10, latency_runs=20, shell_runs=50, shell_steps=5,
               api_runs=300, api_clients=50, api_requests=1000, parked=1000,
-              recovery_runs=300, cli_reps=5)
+              recovery_runs=300, cli_reps=5, churn_runs=10_000, churn_keep=500)
 SMOKE = Sizes("smoke", reps=1, runs=5, steps=3, latency_runs=2, shell_runs=3, shell_steps=2,
               api_runs=5, api_clients=2, api_requests=10, parked=5, recovery_runs=5, cli_reps=1,
-             parallel_branches=3, parallel_sleep_s=0.1)
+             parallel_branches=3, parallel_sleep_s=0.1, churn_runs=300, churn_keep=20)
 BY_NAME = {s.name: s for s in (FULL, QUICK, SMOKE)}

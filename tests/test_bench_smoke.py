@@ -26,12 +26,15 @@ def test_every_scenario_runs_and_reports(tmp_path):
     errors = {k: v["error"] for k, v in results.items() if isinstance(v, dict) and "error" in v}
     assert code == 0 and not errors, errors
     measured = {(scen, what) for scen, what, value, _, _ in targets(results) if value is not None}
-    for scenario in ("latency", "shell", "api", "parked", "recovery", "cli", "parallel"):
+    for scenario in ("latency", "shell", "api", "parked", "recovery", "cli", "parallel",
+                     "churn"):
         assert any(s == scenario for s, _ in measured), scenario
     assert results["throughput"]["median"]["steps_per_s"] > 0
     assert results["parked"]["median"]["live_runners"] == 0
     assert results["recovery"]["median"]["in_flight"] >= 0
     assert results["parallel"]["branches"] == 3 and results["parallel"]["median"]["total_s"] > 0
+    churn = results["churn"]["median"]
+    assert churn["runs_churned"] == 300 and churn["runs_kept"] == 20 and churn["ratio"] > 0
     # DBOS is optional: measured when importable, else skipped with a line that says why.
     assert "median" in results["dbos"] or "bench" in results["dbos"]["skipped"]
     text = md.read_text()

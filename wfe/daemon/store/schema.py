@@ -402,8 +402,9 @@ MIGRATIONS: list[str] = [
     # of type run.deleted naming the run (its own indexed column) with the head of its hash
     # chain; the database refuses a record whose head is not the run's, or a run that has
     # not ended, and never lets one be changed or removed. The events of a run may then be
-    # deleted, and only then: once its row is gone and its record is there. Index: the
-    # finished runs by end time (retention), deliveries by event (a run's own go with it).
+    # deleted, and only then: once its row is gone and its record is there. Indexes: the
+    # finished runs by end time and by template (retention); deliveries by event and
+    # idempotency keys by run (a run's own go with it; the key's foreign key looks too).
     """
     ALTER TABLE global_events ADD COLUMN run_id TEXT;
     CREATE INDEX global_events_run ON global_events (run_id) WHERE run_id IS NOT NULL;
@@ -431,6 +432,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_template_finished ON runs (template_id, finished_at)
         WHERE finished_at IS NOT NULL AND parent_run_id IS NULL;
     CREATE INDEX deliveries_event ON deliveries (event_id);
+    CREATE INDEX idempotency_keys_run ON idempotency_keys (run_id);
     """,
 ]
 
