@@ -57,8 +57,3 @@ def cutoff(now: float, seconds: float) -> str:
     at = datetime.fromtimestamp(now - seconds, UTC)
     return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-
-def expired(finished_at: str, template_cutoff: str | None, default_cutoff: str | None) -> bool:
-    """A template's own retention overrides the default; neither: kept forever."""
-    limit = template_cutoff if template_cutoff is not None else default_cutoff
-    return limit is not None and finished_at < limit
