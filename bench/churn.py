@@ -3,10 +3,12 @@
 Runs are written through the daemon's own store (the single writer and its operations, in
 this process, no HTTP: creating 100,000 runs over the API would measure the API). Each run
 is a finished 3-step run with what a real one leaves: steps, attempts, a snapshot per step
-and a hash-chained event log. ``keep`` runs are made first and stay; then the churn runs
-are made in batches, each batch's predecessor deleted the way retention deletes (batches of
-100 top-level runs, each followed by an incremental vacuum). At the end the file (after a
-WAL checkpoint) is set against a compact copy holding only the kept runs (VACUUM INTO).
+and a hash-chained event log. ``keep`` runs are made first, finished now, and stay; then
+the churn runs, finished two days ago, are made 10,000 at a time, and after each round
+retention's own pass (``retention = "1d"``, default batches of 100 top-level runs, each
+followed by an incremental vacuum, a pause between batches) deletes them. At the end the
+file (after a WAL checkpoint) is set against a compact copy holding only the kept runs
+(VACUUM INTO), and ``peak_mb`` is the largest the file (with its WAL) was after a round.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ import time
 from pathlib import Path
 
 from bench.sizes import Sizes
-from wfe.daemon.store import Store, ops_delete
+from wfe.config import Settings
+from wfe.daemon import retention
+from wfe.daemon.store import Store
 from wfe.daemon.store.util import add_event, dumps, new_id, now_iso, ordered_id
 
 BATCH = 1000  # runs made per write
-DELETE_BATCH = 100  # as retention_batch's default
+ROUND = 10 * BATCH  # runs made between two retention passes
+AGO = 2 * 86400.0  # the churn runs finished this long ago; retention is a day
 STEPS = ("fetch", "build", "ship")
 
 
@@ -34,8 +39,9 @@ def _template(conn: sqlite3.Connection) -> str:
     return tid
 
 
-def _finished_runs(conn: sqlite3.Connection, template_id: str, n: int) -> list[str]:
-    ids = []
+def _finished_runs(conn: sqlite3.Connection, template_id: str, n: int,
+                   ago: float = 0.0) -> list[str]:
+    ids, finished = [], now_iso(time.time() - ago)
     for _ in range(n):
         run_id, now = new_id(), now_iso()
         conn.execute("INSERT INTO runs (id, owner, template_id, status, input, trigger_type,"
@@ -59,24 +65,21 @@ def _finished_runs(conn: sqlite3.Connection, template_id: str, n: int) -> list[s
             add_event(conn, run_id, "step.started", "system", {"step": name, "attempt": 1})
             add_event(conn, run_id, "step.succeeded", "system", {"step": name, "attempt": 1})
         conn.execute("UPDATE runs SET status = 'completed', finished_at = ?, wake_at = NULL"
-                     " WHERE id = ?", (now_iso(), run_id))
+                     " WHERE id = ?", (finished, run_id))
         add_event(conn, run_id, "run.completed", "system", {})
         ids.append(run_id)
     return ids
 
 
-async def _make(store: Store, template_id: str, n: int) -> list[str]:
+async def _make(store: Store, template_id: str, n: int, ago: float = 0.0) -> list[str]:
     ids: list[str] = []
     while len(ids) < n:
-        ids += await store.write(_finished_runs, template_id, min(BATCH, n - len(ids)))
+        ids += await store.write(_finished_runs, template_id, min(BATCH, n - len(ids)), ago)
     return ids
 
 
-async def _delete(store: Store, ids: list[str]) -> None:
-    for i in range(0, len(ids), DELETE_BATCH):
-        deleted = await store.write(ops_delete.delete_expired, ids[i:i + DELETE_BATCH])
-        assert len(deleted) == len(ids[i:i + DELETE_BATCH]), "every churn run is deletable"
-        await store.write(ops_delete.vacuum)
+def _on_disk(path: Path) -> int:
+    return _size(path) + _size(path.with_name(path.name + "-wal"))
 
 
 def _counts(conn: sqlite3.Connection) -> tuple[int, int]:
@@ -105,32 +108,31 @@ async def run(workdir: Path, sz: Sizes) -> dict:
     home = workdir / "churn"
     home.mkdir(parents=True, exist_ok=True)
     path = home / "wfe.db"
+    settings = Settings(retention="1d")
     store = Store(path)
     await store.open()
-    peak, t0 = 0, time.monotonic()
+    peak, made, deleted, spent = 0, 0, 0, 0.0
     try:
         template_id = await store.write(_template)
         await _make(store, template_id, sz.churn_keep)
-        previous: list[str] = []
-        made = 0
         while made < sz.churn_runs:
-            batch = await _make(store, template_id, min(10 * BATCH, sz.churn_runs - made))
-            made += len(batch)
-            peak = max(peak, path.stat().st_size)
-            await _delete(store, previous)
-            previous = batch
-        await _delete(store, previous)
+            made += len(await _make(store, template_id, min(ROUND, sz.churn_runs - made), AGO))
+            t0 = time.monotonic()
+            deleted += await retention.sweep(store, settings, home / "logs")
+            spent += time.monotonic() - t0
+            peak = max(peak, _on_disk(path))
         remaining, free = store.read(_counts)
     finally:
         await store.close()
-    elapsed = time.monotonic() - t0
+    if deleted != made:
+        raise RuntimeError(f"retention deleted {deleted} of {made} expired runs")
     _checkpoint(path)
     size, compact = path.stat().st_size, _compact_size(path)
     return {"median": {
         "runs_churned": made, "runs_kept": remaining, "file_mb": round(size / 2**20, 2),
         "compact_mb": round(compact / 2**20, 2), "ratio": round(size / compact, 3),
         "peak_mb": round(peak / 2**20, 2), "free_pages": free,
-        "runs_made_and_deleted_per_s": round(2 * made / elapsed),
+        "retention_runs_deleted_per_s": round(deleted / spent),
         "wal_bytes": _size(path.with_name("wfe.db-wal"))}}
 
 

@@ -68,3 +68,27 @@ async def test_a_templates_retention_applies_without_a_default(settings):
         await async_wait_until(short_gone, timeout=30, message="the short run deleted")
         # The plain run finished after the short one, and no default retention is set.
         assert (await api.run(plain))["status"] == "completed"
+
+
+HANDLING = {"name": "handling", "steps": [{"name": "boom", "run": "exit 3"}],
+            "on_failure": [{"name": "slow-cleanup", "run": "sleep 60"}]}
+
+
+async def test_a_run_whose_handlers_still_run_is_passed_over_not_blocking(settings):
+    settings = dataclasses.replace(settings, retention="1s", retention_interval=0.2,
+                                   retention_batch=1)
+    async with api_client(settings) as api:
+        await api.template(HANDLING)
+        await api.template(PLAIN)
+        handling = await api.start("handling")
+        await api.wait_status(handling["id"], "failed")  # its handler sleeps on
+        plain = await finished(api, "plain")  # ended later: behind the held run
+
+        async def plain_gone():
+            return await gone(api, plain)
+
+        await async_wait_until(plain_gone, timeout=30, message="the later run deleted")
+        run = await api.run(handling["id"])
+        assert run["status"] == "failed" and run["handlers"]["status"] == "running", run
+        status, body = await api.call("DELETE", f"{V}/workflows/{handling['id']}")
+        assert status == 409 and "handlers" in body["error"]["message"]

@@ -23,6 +23,11 @@ from wfe.daemon.store import Store, ops_delete, queries
 from wfe.engine.retention import retention_seconds
 
 log = logging.getLogger("wfe.retention")
+# Between two batches the writer is left alone a moment: Runners' commits go first, and
+# the checkpointer (a PASSIVE checkpoint every 0.2 s) catches up, so the WAL is reset
+# rather than grown by a long backlog of deletions written back to back.
+BATCH_PAUSE = 0.25
+MAX_HELD = 1000  # held runs passed over in one pass (they are tried again at the next)
 
 
 async def remove_logs(logs_dir: Path, run_ids: Iterable[str]) -> None:
@@ -50,16 +55,19 @@ async def sweep(store: Store, settings: Settings, logs_dir: Path) -> int:
     """One pass: batch after batch until no expired run is left. Returns runs deleted."""
     default = retention_seconds(settings.retention)
     batch, total = settings.retention_batch, 0
+    held: set[str] = set()  # expired, but not deletable yet (a child run still going)
     while True:
-        ids = store.read(ops_delete.expired_runs, time.time(), default, batch)
+        ids = store.read(ops_delete.expired_runs, time.time(), default, batch, held)
         if not ids:
             return total
         deleted = await store.write(ops_delete.delete_expired, ids)
         await store.write(ops_delete.vacuum)
         await remove_logs(logs_dir, deleted)
         total += len(deleted)
-        if len(ids) < batch or not deleted:  # the rest are held (a child still going)
+        held |= set(ids) - set(deleted)
+        if len(ids) < batch or len(held) > MAX_HELD:
             return total
+        await asyncio.sleep(BATCH_PAUSE)
 
 
 async def remove_orphan_logs(store: Store, logs_dir: Path) -> None:

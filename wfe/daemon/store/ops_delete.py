@@ -10,6 +10,7 @@ silently. The log files are removed by the caller once the deletion is committed
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 
 from wfe.daemon.store.util import dumps, now_iso
 from wfe.engine import retention
@@ -111,10 +112,12 @@ def template_retention(conn: sqlite3.Connection) -> dict[str, float]:
 
 
 def expired_runs(conn: sqlite3.Connection, now: float, default: float | None,
-                 limit: int) -> list[str]:
-    """Up to ``limit`` top-level runs past their retention, oldest end first. Runs of a
-    template with its own retention are found by template; the rest by end time alone."""
+                 limit: int, skip: Collection[str] = ()) -> list[str]:
+    """Up to ``limit`` top-level runs past their retention, oldest end first, but those in
+    ``skip`` (found before, not deletable yet). Runs of a template with its own retention
+    are found by template; the rest by end time alone."""
     own = template_retention(conn)
+    skipped = ",".join("?" * len(skip))
     found: list[str] = []
     for tid, seconds in own.items():
         if len(found) >= limit:
@@ -122,15 +125,15 @@ def expired_runs(conn: sqlite3.Connection, now: float, default: float | None,
         found += [r[0] for r in conn.execute(
             "SELECT id FROM runs INDEXED BY runs_template_finished WHERE template_id = ?"
             " AND finished_at IS NOT NULL AND parent_run_id IS NULL AND finished_at < ?"
-            " ORDER BY finished_at LIMIT ?",
-            (tid, retention.cutoff(now, seconds), limit - len(found)))]
+            f" AND id NOT IN ({skipped}) ORDER BY finished_at LIMIT ?",
+            (tid, retention.cutoff(now, seconds), *skip, limit - len(found)))]
     if default is not None and len(found) < limit:
         marks = ",".join("?" * len(own))
         found += [r[0] for r in conn.execute(
             "SELECT id FROM runs INDEXED BY runs_finished WHERE finished_at IS NOT NULL"
             f" AND parent_run_id IS NULL AND finished_at < ? AND template_id NOT IN ({marks})"
-            " ORDER BY finished_at LIMIT ?",
-            (retention.cutoff(now, default), *own, limit - len(found)))]
+            f" AND id NOT IN ({skipped}) ORDER BY finished_at LIMIT ?",
+            (retention.cutoff(now, default), *own, *skip, limit - len(found)))]
     return found
 
 
