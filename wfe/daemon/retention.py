@@ -42,6 +42,14 @@ def _rmtree_all(dirs: list[Path]) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+async def vacuum(store: Store) -> None:
+    """Give freed pages back; the deletion before it stands whether or not this works."""
+    try:
+        await store.write(ops_delete.vacuum)
+    except Exception as exc:  # a full disk, say: the pages are reused by later writes
+        log.warning("incremental vacuum failed: %s", exc)
+
+
 async def loop(store: Store, settings: Settings, logs_dir: Path) -> None:
     await remove_orphan_logs(store, logs_dir)
     while True:
@@ -61,8 +69,8 @@ async def sweep(store: Store, settings: Settings, logs_dir: Path) -> int:
         if not ids:
             return total
         deleted = await store.write(ops_delete.delete_expired, ids)
-        await store.write(ops_delete.vacuum)
         await remove_logs(logs_dir, deleted)
+        await vacuum(store)
         total += len(deleted)
         held |= set(ids) - set(deleted)
         if len(ids) < batch or len(held) > MAX_HELD:

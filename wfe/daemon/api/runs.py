@@ -191,8 +191,8 @@ async def delete_run(request: web.Request) -> web.Response:
     viewer = None if may(request, Permission.ANY_RUN) else me["name"]
     store = request.app[keys.STORE]
     out = await store.write(ops_delete.delete_run, run_id, viewer, me["name"])
-    await store.write(ops_delete.vacuum)
     await retention.remove_logs(request.app[keys.PATHS].logs_dir, out["deleted"])
+    await retention.vacuum(store)
     return respond(RunDeleted, out)
 
 
