@@ -92,3 +92,23 @@ async def test_a_run_whose_handlers_still_run_is_passed_over_not_blocking(settin
         assert run["status"] == "failed" and run["handlers"]["status"] == "running", run
         status, body = await api.call("DELETE", f"{V}/workflows/{handling['id']}")
         assert status == 409 and "handlers" in body["error"]["message"]
+
+
+async def test_logs_left_by_a_crash_after_a_deletion_go_at_the_next_start(settings):
+    async with api_client(settings) as api:
+        await api.template(PLAIN)
+        deleted, kept = await finished(api, "plain"), await finished(api, "plain")
+        await api.call("DELETE", f"{V}/workflows/{deleted}", expect=200)
+    # What a crash between the deletion's commit and the removal of its files leaves.
+    left = paths().logs_dir / deleted
+    left.mkdir(mode=0o700)
+    (left / "a.1.log").write_text("plain\n")
+    (left / "a.1.log").chmod(0o600)
+    stranger = paths().logs_dir / "00000000-0000-4000-8000-000000000000"  # never a run
+    stranger.mkdir(mode=0o700)
+    async def removed():
+        return not left.exists()
+
+    async with api_client(settings):
+        await async_wait_until(removed, timeout=30, message="the deleted run's logs removed")
+    assert (paths().logs_dir / kept).exists() and stranger.exists()
