@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench import (
     api_load,
+    churn,
     cli_time,
     dbos_side,
     foreach,
@@ -37,7 +38,7 @@ from bench.harness import REPO, BenchError, noop_template, running_daemon
 from bench.sizes import BY_NAME
 
 SCENARIOS = ("throughput", "latency", "shell", "api", "parked", "recovery", "cli",
-             "parallel", "foreach", "schedules")
+             "parallel", "foreach", "schedules", "churn")
 NO_DBOS = "dbos is not importable here: install the `bench` extra (pip install -e '.[bench]')"
 
 
@@ -149,6 +150,8 @@ async def run_all(args: argparse.Namespace, work: Path) -> dict:
         await _guarded("foreach", results, foreach.run(work, sz))
     if "schedules" in names:
         await _guarded("schedules", results, schedules.run(work, sz))
+    if "churn" in names:
+        await _guarded("churn", results, churn.run(work, sz))
     return results
 
 

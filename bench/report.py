@@ -138,6 +138,8 @@ def targets(r: dict) -> list[tuple[str, str, float | None, str, bool | None]]:
         "< 100 ms", lambda v: v < 100)
     row("cli", "`wfe ls --json` wall ms", ("median", "wfe_ls_json_ms"), "<= 300 ms",
         lambda v: v <= 300)
+    row("churn", "db file / compact copy, after churn_runs made and deleted",
+        ("median", "ratio"), "<= 2x", lambda v: v <= 2)
     return rows
 
 
@@ -202,7 +204,7 @@ def markdown(results: dict) -> str:
         lines.append(f"| {scen} | {what} | {_fmt(value)} | {text} | {_mark(ok)} |")
     lines += ["", "Details (medians; times in ms unless named `_s`):", ""]
     for name in ("throughput", "dbos", "latency", "dbos_seq", "shell", "api", "parked",
-                 "recovery", "parallel", "foreach", "schedules", "cli"):
+                 "recovery", "parallel", "foreach", "schedules", "cli", "churn"):
         if name in results:
             lines.append(_detail(name, results[name]))
     lines += ["", "Sizes: " + ", ".join(f"{k}={val}" for k, val in sz.items() if k != "name")

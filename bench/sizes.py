@@ -31,6 +31,8 @@ class Sizes:
     chain_steps: int = 100  # the baseline: a run of this many `true` steps in a chain
     idle_schedules: int = 10_000  # schedules due in a day: memory and Runners while idle
     due_schedules: int = 100  # schedules due in the same second: how late they fire
+    churn_runs: int = 100_000  # finished runs made and deleted (through the store)
+    churn_keep: int = 1000  # runs that stay
 
 
 FULL = Sizes("full", reps=3, runs=1000, steps=10, latency_runs=50, shell_runs=200, shell_steps=5,
@@ -39,10 +41,11 @@ FULL = Sizes("full", reps=3, runs=1000, steps=10, latency_runs=50, shell_runs=20
 QUICK = Sizes("quick", reps=1, runs=300, steps=10, latency_runs=20, shell_runs=50, shell_steps=5,
               api_runs=300, api_clients=50, api_requests=1000, parked=1000,
               recovery_runs=300, cli_reps=5, reps_foreach=3, foreach_items=300,
-              chain_steps=50, idle_schedules=2000)
+              chain_steps=50, idle_schedules=2000, churn_runs=10_000,
+              churn_keep=500)
 SMOKE = Sizes("smoke", reps=1, runs=5, steps=3, latency_runs=2, shell_runs=3, shell_steps=2,
               api_runs=5, api_clients=2, api_requests=10, parked=5, recovery_runs=5, cli_reps=1,
              parallel_branches=3, parallel_sleep_s=0.1, reps_foreach=1, foreach_burst=3,
              foreach_sleep_s=0.1, foreach_items=4, foreach_concurrency=2, chain_steps=3,
-             idle_schedules=5, due_schedules=3)
+             idle_schedules=5, due_schedules=3, churn_runs=300, churn_keep=20)
 BY_NAME = {s.name: s for s in (FULL, QUICK, SMOKE)}

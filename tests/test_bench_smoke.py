@@ -27,7 +27,7 @@ def test_every_scenario_runs_and_reports(tmp_path):
     assert code == 0 and not errors, errors
     measured = {(scen, what) for scen, what, value, _, _ in targets(results) if value is not None}
     for scenario in ("latency", "shell", "api", "parked", "recovery", "cli", "parallel",
-                     "foreach", "schedules"):
+                     "foreach", "schedules", "churn"):
         assert any(s == scenario for s, _ in measured), scenario
     assert results["throughput"]["median"]["steps_per_s"] > 0
     assert results["parked"]["median"]["live_runners"] == 0
@@ -40,6 +40,8 @@ def test_every_scenario_runs_and_reports(tmp_path):
     assert sched["idle"] == 5 and sched["median"]["live_runners"] == 0
     # every due schedule fired once (the scenario checks that), and none before its time
     assert sched["rounds"][0]["early"] == 0 and sched["median"]["late_ms_p99"] >= 0
+    churn = results["churn"]["median"]
+    assert churn["runs_churned"] == 300 and churn["runs_kept"] == 20 and churn["ratio"] > 0
     # DBOS is optional: measured when importable, else skipped with a line that says why.
     assert "median" in results["dbos"] or "bench" in results["dbos"]["skipped"]
     text = md.read_text()

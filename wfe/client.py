@@ -289,6 +289,10 @@ class Client:
         body = {"reason": reason} if reason else None
         return self.request("POST", f"/api/v1/workflows/{_seg(run_id)}/cancel", body)
 
+    def delete_run(self, run_id: str) -> Json:
+        """An ended run and its sub-workflow runs, with their logs; 409 if one has not ended."""
+        return self.request("DELETE", f"/api/v1/workflows/{_seg(run_id)}")
+
     def retry_run(self, run_id: str) -> Json:
         return self.request("POST", f"/api/v1/workflows/{_seg(run_id)}/retry")
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from wfe.engine.inputs import parse_boolean
+from wfe.engine.retention import retention_seconds
 from wfe.errors import InvalidSettings
 
 DEFAULT_PORT = 7390
@@ -139,6 +140,12 @@ class Settings:
     # and how late a fire may start and still count as on time rather than missed.
     max_catchup_runs: int = 100
     schedule_grace: float = 60.0
+    # Retention (see README, Retention): ended runs are deleted this long after they
+    # finished ("30d"; empty: kept until deleted by hand; a template's own `retention`
+    # overrides it), looked for this often (seconds), this many top-level runs per write.
+    retention: str = ""
+    retention_interval: float = 60.0
+    retention_batch: int = 100
 
     @classmethod
     def load(cls, p: Paths, env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -174,6 +181,12 @@ class Settings:
             raise InvalidSettings("foreach_concurrency must be >= 1 and max_foreach_items >= 0")
         if self.idempotency_window <= 0:
             raise InvalidSettings("idempotency_window must be a positive number of seconds")
+        try:
+            retention_seconds(self.retention)
+        except ValueError as e:
+            raise InvalidSettings(f"retention: {e}") from None
+        if self.retention_interval <= 0 or self.retention_batch < 1:
+            raise InvalidSettings("retention_interval must be positive, retention_batch >= 1")
         if self.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep
             raise InvalidSettings("webhook_retention must be a positive number of seconds")
         return self

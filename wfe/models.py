@@ -132,6 +132,8 @@ class Template(Response):
     timeout: Annotated[str | float, DocumentedAs(SpecDuration)] | None = None
     concurrency: Annotated[dict[str, Any], DocumentedAs(ConcurrencySpec)] | None = Field(
         None, description="at most limit runs per rendered key")
+    retention: Annotated[str | float, DocumentedAs(SpecDuration)] | None = Field(
+        None, description="how long its ended runs are kept (overrides the daemon's)")
     owner: str
     created_at: Timestamp
     published_at: Timestamp | None = None
@@ -324,6 +326,14 @@ class Run(Response):
                           " group; null otherwise")
 
 
+class RunDeleted(Response):
+    run_id: Uuid
+    deleted: list[Uuid] = Field(description="the run and every run below it (its sub-workflows)")
+    events: int = Field(description="how many events the run's audit chain had")
+    head: str = Field(description="the hash of its last event, as recorded in the global audit"
+                                  " log (GET /api/v1/audit/events, type run.deleted)")
+
+
 class Snapshot(Response):
     id: Uuid
     after_step: int
@@ -491,6 +501,15 @@ class AuditProblem(Response):
     reason: str
 
 
+class DeletedRunRecord(Response):
+    run_id: str
+    template: dict[str, Any] = Field(description="id, name and version")
+    events: int = Field(description="how many events its chain had")
+    head: str = Field(description="the hash of its last event when it was deleted")
+    deleted_by: str = Field(description="a user's name, or retention")
+    deleted_at: str
+
+
 class AuditReport(Response):
     run_id: Uuid
     ok: bool
@@ -498,6 +517,9 @@ class AuditReport(Response):
     head: str = Field(description="the hash of the last verified event: keep it elsewhere to"
                                   " anchor the chain")
     first_bad: AuditProblem | None = None
+    deleted: DeletedRunRecord | None = Field(
+        None, description="set when the run was deleted: its events are gone, and this is the"
+                          " record the global audit log keeps of them")
 
 
 class AuditSummary(Response):
@@ -505,6 +527,8 @@ class AuditSummary(Response):
     runs: int
     events: int
     failures: list[AuditReport]
+    deleted: list[DeletedRunRecord] = Field(
+        [], description="the caller's deleted runs, as recorded (their chains are gone)")
 
 
 # ---- stored secrets and variables -------------------------------------------------------
@@ -534,7 +558,8 @@ class StoredValue(Response):
 
 class GlobalEvent(Response):
     seq: int
-    type: str = Field(description="secret.set, secret.removed, var.set or var.removed")
+    type: str = Field(description="secret.set, secret.removed, var.set, var.removed or"
+                                  " run.deleted (data: run_id, owner, template, events, head)")
     actor: str
     data: dict[str, Any]
     created_at: Timestamp

@@ -65,7 +65,7 @@ async def test_verify_an_intact_run_and_all_runs(settings):
         assert report["ok"] and report["first_bad"] is None
         assert report["events"] == len(runs[0]["events"]) and len(report["head"]) == 64
         _, summary = await api.get(f"{V}/audit", expect=200)
-        assert summary == {"ok": True, "runs": 2, "failures": [],
+        assert summary == {"ok": True, "runs": 2, "failures": [], "deleted": [],
                            "events": sum(len(r["events"]) for r in runs)}
 
 
@@ -110,4 +110,4 @@ async def test_audit_is_owner_scoped(settings):
         status, _ = await api.get(f"{V}/workflows/{run['id']}/audit", token=bob["token"])
         assert status == 404
         _, summary = await api.get(f"{V}/audit", token=bob["token"], expect=200)
-        assert summary == {"ok": True, "runs": 0, "events": 0, "failures": []}
+        assert summary == {"ok": True, "runs": 0, "events": 0, "failures": [], "deleted": []}

@@ -1,4 +1,4 @@
-"""Runs: ``wfe start|ls|show|pause|resume|cancel|retry``, top-level because they are the
+"""Runs: ``wfe start|ls|show|pause|resume|cancel|retry|rm``, top-level because they are the
 commands people type most."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ QUIET_HELP = "Only print the run's id."
 
 
 def register(app: typer.Typer) -> None:
-    for fn in (start, ls, show, pause, resume, cancel, retry):
+    for fn in (start, ls, show, pause, resume, cancel, retry, rm):
         app.command(fn.__name__)(fn)
     app.command("list", hidden=True)(ls)  # the other spelling every noun's ls has
 
@@ -163,6 +163,28 @@ def retry(run_ref: str = _run_arg(), as_json: bool = _json_opt(),
     """Retry a failed or cancelled run from the step that did not succeed."""
     c = client()
     _show_action(c.retry_run(resolve_run(c, run_ref)), as_json, quiet)
+
+
+def rm(
+    run_refs: list[str] = typer.Argument(..., metavar="RUN...", help=RUN_HELP,
+                                         autocompletion=complete_run),
+    as_json: bool = _json_opt(),
+    quiet: bool = _quiet_opt(),
+) -> None:
+    """Delete ended runs with their sub-workflow runs, steps, events and logs.
+
+    A run that has not ended (or whose failure handlers still run) is refused: cancel it
+    first. Each deletion is kept in the audit log (`wfe audit verify` reports it). Stops at
+    the first run that cannot be deleted; the ones before it are gone."""
+    c = client()
+    answers = []
+    for ref in run_refs:
+        answer = c.delete_run(resolve_run(c, ref))
+        answers.append(answer)
+        if not as_json:
+            render.out(answer["run_id"] if quiet else render.run_deleted(answer))
+    if as_json:
+        render.json_out(answers)
 
 
 def _show_action(run: dict, as_json: bool, quiet: bool = False) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wfe.config import Settings
+from wfe.daemon import retention
 from wfe.daemon.faults import fault
 from wfe.daemon.procs import kill_leftovers
 from wfe.daemon.reaper import Reaper
@@ -103,6 +104,7 @@ class Supervisor:
             asyncio.create_task(self._watch(self._procs_loop), name="wfe-procs"),
             # Caps the logs of steps that run long; a short one is capped as it ends.
             asyncio.create_task(self._watch(self._log_cap_loop), name="wfe-log-cap"),
+            asyncio.create_task(self._watch(self._retention_loop), name="wfe-retention"),
         ]
 
     async def drain(self, grace: float, now: asyncio.Event) -> None:
@@ -337,6 +339,9 @@ class Supervisor:
                     tree.changed = False
                     procs = tree.members | {(tree.leader, tree.started)}
                     await self.store.write(ops_steps.set_procs, *tree.key, sorted(procs))
+
+    async def _retention_loop(self) -> None:
+        await retention.loop(self.store, self.settings, self.logs_dir)
 
     async def _log_cap_loop(self) -> None:
         await logcap.watch(min(1.0, self.settings.heartbeat_interval))

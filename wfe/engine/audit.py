@@ -62,3 +62,25 @@ def verify_chain(run_id: str, events: Iterable[Mapping[str, Any]], last_seq: int
         return _bad(run_id, count, prev, count,
                     "the last event's hash is not the one the run recorded")
     return {"run_id": run_id, "ok": True, "events": count, "head": prev, "first_bad": None}
+
+
+def deletion_failures(deletions: Iterable[Mapping[str, Any]],
+                      orphans: Iterable[str]) -> list[dict[str, Any]]:
+    """A deleted run must be gone entirely, and a run may only be gone with a record.
+
+    ``deletions``: the records (``run_id, events, head, left``: events still stored,
+    ``still``: whether its run row is there); ``orphans``: runs whose events remain with
+    neither a run row nor a record (deleted behind wfe's back).
+    """
+    out = []
+    for d in deletions:
+        if d["still"]:
+            out.append(_bad(d["run_id"], 0, d["head"], 1,
+                            "the run's deletion is on record, but the run is still there"))
+        elif d["left"]:
+            out.append(_bad(d["run_id"], 0, d["head"], 1,
+                            f"the run was deleted, but {d['left']} of its events remain"))
+    for run_id in orphans:
+        out.append(_bad(run_id, 0, GENESIS, 1,
+                        "the run is gone but its events remain, with no record of a deletion"))
+    return out

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     DECIDE_APPROVALS = "approvals.decide"  # gates on one's own runs or naming one
     MANAGE_USERS = "users.manage"
     GLOBAL_SECRETS = "secrets.global"  # set and remove the global secrets and variables
+    ANY_RUN = "runs.any"  # delete another user's run
 
 
 _RUN = frozenset({Permission.READ_TEMPLATES, Permission.START_RUNS, Permission.CONTROL_RUNS,

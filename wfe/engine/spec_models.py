@@ -57,6 +57,12 @@ def _duration(value: Any) -> Any:
     return value
 
 
+def _retention(value: Any) -> Any:
+    if parse_duration(value) <= 0:
+        raise ValueError("a retention must be longer than zero")
+    return value
+
+
 def _scalar_text(value: Any) -> Any:
     # YAML turns `PORT: 8080` into an int; an env var or header is text either way.
     if isinstance(value, bool):
@@ -367,6 +373,8 @@ class TemplateSpec(_Model):
     variables: dict[str, Variable] = Field(default_factory=dict)
     defaults: DefaultsSpec | None = None
     timeout: Duration | None = None
+    # How long its ended runs are kept (overrides the daemon's `retention`; see README).
+    retention: Annotated[str | int | float, PlainValidator(_retention)] | None = None
     # The stored secrets the template may read; None: any (see wfe.engine.stored).
     secrets: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]] | None = \
         Field(None, max_length=256)

@@ -53,6 +53,7 @@ from wfe.cli.render.runs import (
     rollback,
     run,
     run_action,
+    run_deleted,
     run_header,
     run_summary,
     runs,

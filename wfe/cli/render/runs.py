@@ -154,6 +154,14 @@ def run_action(run: dict) -> None:
     """After pause/resume/cancel/retry/start: the run's new status, in one line."""
     say(f"run {run.get('id')} is {status_word(run.get('status', '?'))}")
 
+def run_deleted(answer: dict) -> str:
+    """After rm: what went, and the head hash the audit log keeps for it."""
+    children = len(answer.get("deleted") or []) - 1
+    more = f" and {children} child run{'s' * (children != 1)}" if children > 0 else ""
+    return (f"deleted run {answer.get('run_id')}{more}"
+            f" ({answer.get('events')} events, head {answer.get('head')})")
+
+
 def run_summary(run: dict) -> None:
     steps(run)
     status = run.get("status", "?")

@@ -179,6 +179,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                   errors=(404,), tag="runs"),
     ("GET", f"{V}/workflows/{{id}}"): Op("A run with its steps, events and approvals", m.Run,
                                          path=RUN, tag="runs"),
+    ("DELETE", f"{V}/workflows/{{id}}"): Op(
+        "Delete an ended run with its sub-workflow runs, steps, events and logs (the caller's"
+        " own; an admin's: anyone's). 409 while it or a run below it has not ended or its"
+        " failure handlers run. Recorded in the global audit log as run.deleted",
+        m.RunDeleted, path=RUN, errors=(409,), tag="runs"),
     **{("POST", f"{V}/workflows/{{id}}/{verb}"): Op(f"{verb.title()} a run", m.Run, path=RUN,
                                                     errors=(409,), tag="runs")
        for verb in ("pause", "resume", "retry")},
@@ -264,8 +269,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                               path={"id": UUID}, tag="webhooks"),
     ("GET", f"{V}/deliveries/{{delivery_id}}"): Op("A delivery", m.Delivery, tag="webhooks"),
     ("GET", f"{V}/audit/events"): Op(
-        "Changes to secrets and variables (names, never values): all for an admin, the"
-        " caller's own for anyone else", m.Page[m.GlobalEvent], params=PAGING, tag="secrets"),
+        "Changes to secrets and variables (names, never values) and deleted runs: all for an"
+        " admin, the caller's own for anyone else", m.Page[m.GlobalEvent], params=PAGING,
+        tag="secrets"),
     **_stored_ops("secrets", "secret", "a secret's value is never answered"),
     **_stored_ops("vars", "variable", "variables are not secret: values are shown"),
 }

@@ -38,6 +38,7 @@ ROUTES = [
     ("POST", "/api/v1/workflows", runs.start_run),
     ("GET", "/api/v1/workflows", runs.list_runs),
     ("GET", "/api/v1/workflows/{id}", runs.get_run),
+    ("DELETE", "/api/v1/workflows/{id}", runs.delete_run),
     ("POST", "/api/v1/workflows/{id}/pause", runs.pause_run),
     ("POST", "/api/v1/workflows/{id}/resume", runs.resume_run),
     ("POST", "/api/v1/workflows/{id}/cancel", runs.cancel_run),

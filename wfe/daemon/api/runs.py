@@ -6,10 +6,11 @@ import re
 
 from aiohttp import web
 
-from wfe.daemon import keys
+from wfe.daemon import keys, retention
 from wfe.daemon.api import idempotency
 from wfe.daemon.api.common import (
     choice_param,
+    may,
     page_json,
     page_params,
     path_run_id,
@@ -23,7 +24,7 @@ from wfe.daemon.api.common import (
 )
 from wfe.daemon.api.webhooks import callback_hook
 from wfe.daemon.launch import prepare_run
-from wfe.daemon.store import ops_handlers, ops_runs, queries, run_list
+from wfe.daemon.store import ops_delete, ops_handlers, ops_runs, queries, run_list
 from wfe.daemon.store.ops_idempotency import KeyTaken
 from wfe.daemon.store.run_list import RunFilter
 from wfe.engine.durations import parse_instant
@@ -31,7 +32,7 @@ from wfe.engine.roles import Permission
 from wfe.engine.spec_models import NAME_RULES
 from wfe.engine.states import RunStatus
 from wfe.errors import Conflict, NotFound, ValidationFailed
-from wfe.models import CancelRun, Run, StartRun
+from wfe.models import CancelRun, Run, RunDeleted, StartRun
 
 
 @requires(Permission.START_RUNS)
@@ -185,6 +186,18 @@ async def cancel_run(request: web.Request) -> web.Response:
     request.app[keys.SUPERVISOR].wake(run_id)  # its handlers (if any) are due now
     request.app[keys.SUPERVISOR].timer_poke()  # a parent waiting for this run goes on
     return await run_answer(request)
+
+
+@requires(Permission.CONTROL_RUNS)
+async def delete_run(request: web.Request) -> web.Response:
+    """An ended run goes with everything of it; its deletion is on the audit record."""
+    run_id, me = path_run_id(request), user(request)
+    viewer = None if may(request, Permission.ANY_RUN) else me["name"]
+    store = request.app[keys.STORE]
+    out = await store.write(ops_delete.delete_run, run_id, viewer, me["name"])
+    await retention.remove_logs(request.app[keys.PATHS].logs_dir, out["deleted"])
+    await retention.vacuum(store)
+    return respond(RunDeleted, out)
 
 
 @requires(Permission.CONTROL_RUNS)

@@ -13,7 +13,7 @@ import aiosqlite
 
 from wfe.daemon.store.checkpoint import Checkpointer
 from wfe.daemon.store.schema import migrate
-from wfe.daemon.store.writer import Writer, connect
+from wfe.daemon.store.writer import Writer, connect, ensure_incremental_vacuum
 
 T = TypeVar("T")
 
@@ -44,6 +44,7 @@ class Store:
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         conn = connect(str(self.path), self.synchronous)
         migrate(conn)
+        ensure_incremental_vacuum(conn)
         checkpointer = Checkpointer(str(self.path))
         checkpointer.start()
         self.write = Writer(conn, checkpointer, *self._writer_args)

@@ -39,6 +39,7 @@ def template_view(row: dict) -> dict:
         "status": row["status"], "description": row["description"],
         "variables": spec.get("variables") or {}, "steps": spec.get("steps") or [],
         "defaults": spec.get("defaults"), "timeout": spec.get("timeout"),
+        "retention": spec.get("retention"),
         "owner": row["owner"], "created_at": row["created_at"],
         "published_at": row["published_at"], "concurrency": spec.get("concurrency"),
     }
@@ -335,13 +336,40 @@ async def audit_run(store: Store, run_id: str) -> tuple[list[dict], dict]:
     return events, heads[0]
 
 
-async def audit_owner(store: Store, owner: str) -> tuple[list[dict], list[dict]]:
-    events, heads = await store.all_bg(
+# A deletion record, with what is left of its run (nothing, when all went right).
+DELETION = ("SELECT g.run_id, g.actor, g.created_at, g.data,"
+            " (SELECT COUNT(*) FROM events e WHERE e.run_id = g.run_id) AS left,"
+            " EXISTS (SELECT 1 FROM runs r WHERE r.id = g.run_id) AS still"
+            " FROM global_events g WHERE g.type = 'run.deleted'")
+
+
+async def audit_owner(store: Store, owner: str) -> tuple[list[dict], ...]:
+    """The owner's events and run heads, their deletion records, and the runs of theirs
+    whose events remain without a run row or a record (run.created's actor is the owner)."""
+    return tuple(await store.all_bg(
         (f"SELECT {AUDIT_COLUMNS} FROM events e JOIN runs r ON r.id = e.run_id"
          " WHERE r.owner = ? ORDER BY e.run_id, e.seq, e.id", (owner,)),
         ("SELECT id, last_seq, last_hash FROM runs WHERE owner = ? ORDER BY created_at, rowid",
-         (owner,)))
-    return events, heads
+         (owner,)),
+        (f"{DELETION} AND json_extract(g.data, '$.owner') = ? ORDER BY g.seq", (owner,)),
+        ("SELECT e.run_id FROM events e WHERE e.seq = 1 AND e.type = 'run.created'"
+         " AND e.actor = ? AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = e.run_id)"
+         " AND NOT EXISTS (SELECT 1 FROM global_events g WHERE g.run_id = e.run_id"
+         " AND g.type = 'run.deleted')", (owner,))))
+
+
+async def audit_deleted(store: Store, run_id: str) -> dict | None:
+    """A deleted run's record (None: no such record)."""
+    rows = await store.all_bg((f"{DELETION} AND g.run_id = ?", (run_id,)))
+    return rows[0][0] if rows[0] else None
+
+
+def deletion_view(row: dict) -> dict:
+    data = loads(row["data"])
+    return {"run_id": row["run_id"], "template": data.get("template") or {},
+            "events": data.get("events", 0), "head": data.get("head", ""),
+            "deleted_by": row["actor"], "deleted_at": row["created_at"],
+            "owner": data.get("owner"), "left": row["left"], "still": row["still"]}
 
 
 async def run_input(store: Store, run_id: str) -> dict | None:

@@ -397,7 +397,8 @@ MIGRATIONS: list[str] = [
         UPDATE runs SET handlers = 'pending',
             wake_at = (julianday('now') - 2440587.5) * 86400.0 WHERE id = NEW.id;
     END;
-    """,    # A webhook's header from a stored secret: {name, secret, prefix} as JSON, the secret's
+    """,
+    # A webhook's header from a stored secret: {name, secret, prefix} as JSON, the secret's
     # name only (its value is read at each delivery, never kept here).
     """
     ALTER TABLE webhooks ADD COLUMN secret_header TEXT;
@@ -432,6 +433,42 @@ MIGRATIONS: list[str] = [
                     WHERE concurrency_group = NEW.concurrency_group AND concurrency_queued = 0
                     AND status NOT IN ('completed', 'failed', 'cancelled'))));
     END;
+    """,
+    # Deleting runs (wfe rm, retention). The record of each deletion is a global_events row
+    # of type run.deleted naming the run (its own indexed column) with the head of its hash
+    # chain; the database refuses a record whose head is not the run's, or a run that has
+    # not ended, and never lets one be changed or removed. The events of a run may then be
+    # deleted, and only then: once its row is gone and its record is there. Indexes: the
+    # finished runs by end time and by template (retention); deliveries by event and
+    # idempotency keys by run (a run's own go with it; the key's foreign key looks too).
+    """
+    ALTER TABLE global_events ADD COLUMN run_id TEXT;
+    CREATE INDEX global_events_run ON global_events (run_id) WHERE run_id IS NOT NULL;
+    CREATE TRIGGER global_events_run_deleted BEFORE INSERT ON global_events
+        WHEN NEW.type = 'run.deleted' AND NOT EXISTS (SELECT 1 FROM runs
+            WHERE id = NEW.run_id AND status IN ('completed', 'failed', 'cancelled')
+            AND last_seq = json_extract(NEW.data, '$.events')
+            AND last_hash = json_extract(NEW.data, '$.head')) BEGIN
+        SELECT RAISE(ABORT, 'a run.deleted record must name an ended run and its head');
+    END;
+    CREATE TRIGGER global_events_no_update BEFORE UPDATE ON global_events
+        WHEN OLD.type = 'run.deleted' OR NEW.type = 'run.deleted'
+        BEGIN SELECT RAISE(ABORT, 'run.deleted records are append-only'); END;
+    CREATE TRIGGER global_events_no_delete BEFORE DELETE ON global_events
+        WHEN OLD.type = 'run.deleted'
+        BEGIN SELECT RAISE(ABORT, 'run.deleted records are append-only'); END;
+    DROP TRIGGER events_no_delete;
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        WHEN EXISTS (SELECT 1 FROM runs WHERE id = OLD.run_id)
+        OR NOT EXISTS (SELECT 1 FROM global_events WHERE run_id = OLD.run_id
+            AND type = 'run.deleted')
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE INDEX runs_finished ON runs (finished_at, template_id)
+        WHERE finished_at IS NOT NULL AND parent_run_id IS NULL;
+    CREATE INDEX runs_template_finished ON runs (template_id, finished_at)
+        WHERE finished_at IS NOT NULL AND parent_run_id IS NULL;
+    CREATE INDEX deliveries_event ON deliveries (event_id);
+    CREATE INDEX idempotency_keys_run ON idempotency_keys (run_id);
     """,
 ]
 

@@ -30,6 +30,8 @@ _STOP = object()
 def connect(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
+    # First: a new file takes it only before anything (WAL mode too) writes its header.
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
@@ -38,6 +40,25 @@ def connect(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
     conn.execute("PRAGMA wal_autocheckpoint=0")
     conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
     return conn
+
+
+def ensure_incremental_vacuum(conn: sqlite3.Connection) -> None:
+    """Deleted runs' pages go back to the file system (PRAGMA incremental_vacuum after each
+    deletion), which needs auto_vacuum=INCREMENTAL. A new file gets it before its first
+    table (see connect); a file made before it is rewritten once by VACUUM (at start,
+    before serving; it needs about the file's size free). If that fails, the daemon still
+    runs: deleted pages are then reused by later writes rather than given back."""
+    (mode,) = conn.execute("PRAGMA auto_vacuum").fetchone()
+    if mode == 2:  # a file made since, or already rewritten
+        return
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect with the VACUUM
+    log.warning("rewriting the database once for incremental vacuum (VACUUM)...")
+    try:
+        conn.execute("VACUUM")
+    except sqlite3.Error as exc:
+        log.warning("VACUUM failed (%s); deleted runs' space is reused, not given back", exc)
+        return
+    log.warning("database rewritten: auto_vacuum is incremental")
 
 
 class Writer:
