@@ -318,21 +318,22 @@ def test_watch_survives_a_daemon_restart(daemon_factory, cli_process, tmp_path):
 
     # A grace far past stop()'s own 15 s: a daemon that waited for the open stream would be
     # killed there, and stop() would not return 0.
-    d = daemon_factory(WFE_STOP_GRACE="300").start()
+    d = daemon_factory(WFE_STOP_GRACE="300", WFE_LOG_LEVEL="INFO").start()
     c = d.client()
     spec = {"name": "nap",
             "steps": [{"name": "nap", "sleep": "3s"}, {"name": "end", "run": "true"}]}
     c.publish_template(c.create_template(spec)["id"])
     run_id = c.start_run("nap")["id"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WFE_")} | d.env
-    watcher = subprocess.Popen([sys.executable, "-m", "wfe", "watch", run_id], env=env,
+    watcher = subprocess.Popen([sys.executable, "-m", "wfe", "--debug", "watch", run_id], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # The first lines are the run as GET read it; "run running" is an event off the
         # stream, so from then on the watcher holds the stream open.
         first = [watcher.stdout.readline() for _ in range(4)]
         assert first[-1] == "run running\n", first
-        assert d.stop() == 0, "the daemon waited for the open stream"
+        code = d.stop()
+        assert code == 0, f"the daemon waited for the open stream ({code}): {d.log()}"
         d.start()
         out, err = watcher.communicate(timeout=60)
     finally:

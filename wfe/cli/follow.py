@@ -180,10 +180,20 @@ def watch(c: Client, run_id: str, view, deadline: float | None = None) -> dict:
     tail = LogTail(c, run_id, view.log)
     view.update(run)
     tail.track(run)
-    for latest in run_updates(c, run, deadline):
-        tail.track(latest)
-        view.update(latest)
+    while True:
+        try:
+            for latest in run_updates(c, run, deadline):
+                tail.track(latest)
+                view.update(latest)
+        except errors.DaemonUnreachable:
+            pass  # gone as the stream (re)opened: the read below waits for it, or gives up
+        # A stream can also end because the daemon went away between two of its events
+        # (a restart): the run, not the stream, says whether it is over.
+        run = _read_through_restart(c, run_id)
+        if run.get("status") in TERMINAL:
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            raise errors.WaitTimeout("timed out waiting")
     tail.join()
-    run = c.get_run(run_id)
     view.update(run)
     return run

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import weakref
 
 from aiohttp import web
 
@@ -32,6 +33,9 @@ REOPENED = frozenset({"run.retried", "run.rolled_back"})  # the ways out of a te
 EVENT_COLUMNS = "e.id, e.run_id, e.seq, e.type, e.actor, e.at, e.data"
 
 _OPEN: set[EventStream] = set()
+# Apps whose shutdown began: a stream that opens after close_streams ran (its request was
+# already being handled) must end too, or the server waits for it past any grace.
+_CLOSED_APPS: weakref.WeakSet[web.Application] = weakref.WeakSet()
 
 
 class _Gone(Exception):
@@ -56,6 +60,8 @@ class EventStream:
     async def __aenter__(self) -> EventStream:
         await self.resp.prepare(self.request)
         _OPEN.add(self)
+        if self.request.app in _CLOSED_APPS:
+            self.close()
         return self
 
     async def __aexit__(self, exc_type, exc, tb) -> bool:
@@ -118,7 +124,8 @@ class EventStream:
         """Whether the server began to shut down (before close_streams has run, or where
         app.on_shutdown does not call it). aiohttp marks each connection closed then but
         offers no public way to ask, hence the private attribute, read defensively."""
-        return bool(getattr(self.request.protocol, "_close", False))
+        return self.request.app in _CLOSED_APPS or bool(
+            getattr(self.request.protocol, "_close", False))
 
     def _client_left(self) -> bool:
         transport = self.request.transport
@@ -129,6 +136,7 @@ async def close_streams(app: web.Application) -> None:
     """For ``app.on_shutdown``: end every open stream now, with ``event: closing`` (come
     back later). The server waits for running handlers before it stops, and a stream
     handler would otherwise run until its client leaves."""
+    _CLOSED_APPS.add(app)
     for stream in list(_OPEN):
         if stream.request.app is app:
             stream.close()
