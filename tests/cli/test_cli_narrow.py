@@ -74,10 +74,14 @@ def screen(request, monkeypatch, capsys):
 @pytest.mark.parametrize("name, show, statuses", views(), ids=[v[0] for v in views()])
 def test_every_line_fits_60_columns(screen, name, show, statuses):
     show()
-    text = screen()
+    assert_fits(screen(), statuses)
+
+
+def assert_fits(text: str, statuses: tuple[str, ...], width: int = WIDTH) -> None:
+    """Every line in ``width`` columns, and each status word shown whole."""
     lines = text.splitlines()
-    assert lines, name
-    too_long = [line for line in lines if len(line.rstrip()) > WIDTH]
+    assert lines
+    too_long = [line for line in lines if len(line.rstrip()) > width]
     assert not too_long, "\n".join(too_long)
     words = set(re.findall(r"[a-z_]+", text))
     for status in statuses:

@@ -16,41 +16,45 @@ KEEP = ("STATUS",)  # never dropped or cut, whatever the table says
 
 
 def fit(headers: list[str], rows: list[list[str]], width: int | None,
-        drop: tuple[str, ...] = (), elide: str | None = None,
+        drop: tuple[str, ...] = (), elide: str | None = None, headed: bool = True,
         ) -> tuple[list[str], list[list[str]]]:
     """The columns and cells to show in ``width`` characters (None: all of them, whole).
 
     ``drop`` names columns in the order they may go, until the table fits with ``elide``
-    (the free-text column) cut to MIN_TEXT; that column then gets all the room left."""
-    if width is None or total(headers, rows) <= width:
+    (the free-text column) cut to MIN_TEXT; that column then gets all the room left.
+    ``headed=False``: the headers only name the columns, they are not shown (a line of
+    ``wfe watch``'s story is a row without a header), so they take no room."""
+    if width is None or total(headers, rows, headed) <= width:
         return headers, rows
     rows = [[_short_id(h, c) for h, c in zip(headers, r, strict=True)] for r in rows]
     for name in drop:
-        if _least(headers, rows, elide) <= width:
+        if _least(headers, rows, elide, headed) <= width:
             break
         if name in headers and name not in KEEP:
             i = headers.index(name)
             headers = headers[:i] + headers[i + 1:]
             rows = [r[:i] + r[i + 1:] for r in rows]
     if elide in headers:
-        rows = _elide(headers, rows, headers.index(elide), width, 1)
+        rows = _elide(headers, rows, headers.index(elide), width, 1, headed)
     return headers, rows
 
 
-def _least(headers: list[str], rows: list[list[str]], elide: str | None) -> int:
+def _least(headers: list[str], rows: list[list[str]], elide: str | None,
+           headed: bool = True) -> int:
     """The table's width with its free text cut to MIN_TEXT."""
     if elide not in headers:
-        return total(headers, rows)
+        return total(headers, rows, headed)
     i = headers.index(elide)
-    return total(headers, [[*r[:i], cut(r[i], MIN_TEXT), *r[i + 1:]] for r in rows])
+    return total(headers, [[*r[:i], cut(r[i], MIN_TEXT), *r[i + 1:]] for r in rows], headed)
 
 
-def total(headers: list[str], rows: list[list[str]]) -> int:
-    return sum(widths(headers, rows)) + GAP * (len(headers) - 1)
+def total(headers: list[str], rows: list[list[str]], headed: bool = True) -> int:
+    return sum(widths(headers, rows, headed)) + GAP * (len(headers) - 1)
 
 
-def widths(headers: list[str], rows: list[list[str]]) -> list[int]:
-    return [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+def widths(headers: list[str], rows: list[list[str]], headed: bool = True) -> list[int]:
+    shown = [headers, *rows] if headed else [[""] * len(headers), *rows]
+    return [max(len(str(r[i])) for r in shown) for i in range(len(headers))]
 
 
 def _short_id(header: str, cell: str) -> str:
@@ -60,12 +64,13 @@ def _short_id(header: str, cell: str) -> str:
 
 
 def _elide(headers: list[str], rows: list[list[str]], i: int, width: int,
-           floor: int) -> list[list[str]]:
+           floor: int, headed: bool = True) -> list[list[str]]:
     """Cut column ``i`` so that the table fits, but not below ``floor`` characters."""
-    over = total(headers, rows) - width
+    over = total(headers, rows, headed) - width
     if over <= 0:
         return rows
-    room = max(floor, len(headers[i]), widths(headers, rows)[i] - over)
+    head = len(headers[i]) if headed else 0
+    room = max(floor, head, widths(headers, rows, headed)[i] - over)
     return [[*r[:i], cut(r[i], room), *r[i + 1:]] for r in rows]
 
 
