@@ -119,7 +119,8 @@ async def record_more(r: Recorder, run_id: str) -> None:
     await r.send("GET", f"{V}/vars", expect=200)
     await r.send("GET", f"{V}/audit/events", expect=200)
     # errors, in the one error shape
-    await r.send("GET", f"{V}/workflows/{run_id[:-1]}0", expect=404)
+    other = run_id[:-1] + ("1" if run_id.endswith("0") else "0")  # a run that is not there
+    await r.send("GET", f"{V}/workflows/{other}", expect=404)
     await r.send("GET", f"{V}/workflows/not-a-run", expect=404, valid=False)
     await r.send("POST", f"{V}/workflows", json_body={"template": "gated", "nope": 1},
                  expect=422, valid=False)
