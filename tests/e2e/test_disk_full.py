@@ -103,10 +103,13 @@ def test_runs_in_flight_resume_once_space_is_back(daemon_factory, tmp_path):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A real 2 MiB filesystem for WFE_HOME (the daemon's own log stays outside it)."""
+    """A real 16 MiB filesystem for WFE_HOME (the daemon's own log stays outside it). Not
+    smaller: once the filler goes, SQLite must have room to copy the WAL back into the
+    database file (which grows by as much) before it can reuse the WAL. On a 2 MiB disk the
+    WAL alone could take most of it, and no checkpoint could ever finish."""
     home = tmp_path / "home"
     home.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(home)],
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(home)],
                    check=True, capture_output=True)
     yield home
     subprocess.run(["umount", "-l", str(home)], check=True)
