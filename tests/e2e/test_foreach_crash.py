@@ -47,7 +47,9 @@ def test_kill9_mid_fan_out_reruns_only_unfinished_items(daemon_factory, tmp_path
     wait_until(lambda: c.get_run(run_id)["status"] in ("completed", "failed"), timeout=120,
                message="the run ended")
     run = c.get_run(run_id)
-    assert run["status"] == "completed", run
+    why = (run["reason"], [(s["name"], s["status"], s["error"]) for s in run["steps"]],
+           [e for e in run["events"] if "fail" in e["type"] or "interrupt" in e["type"]][:6])
+    assert run["status"] == "completed", why
     started = Counter(int(line.split()[0]) for line in ledger.read_text().splitlines())
     for i in before:
         assert started[i] == 1, f"item {i} completed before the kill but ran again"
