@@ -12,6 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from wfe.daemon.runner_base import RunnerPart
 from wfe.daemon.secrets import mask_outcome
 from wfe.daemon.steps import StepContext
 from wfe.daemon.store import ops_handlers as ops
@@ -21,36 +22,13 @@ from wfe.engine.strictjson import finite_outcome
 from wfe.errors import WfeError
 
 if TYPE_CHECKING:
-    from wfe.daemon.supervisor import Supervisor
-    from wfe.engine.spec import TemplateSpec
+    pass
 
 log = logging.getLogger("wfe.runner")
 
 
-class HandlerDriver:
+class HandlerDriver(RunnerPart):
     """The half of the Runner that runs an ended run's handlers."""
-
-    sup: Supervisor
-    run_id: str
-    spec: TemplateSpec
-    steps: list[dict[str, Any]]
-    executing: dict[int, asyncio.Task]
-    killed: bool
-    masker: Any
-    inputs: dict[str, Any]
-
-    @property
-    def expr_limit(self) -> int:
-        return self.sup.settings.max_expression_bytes
-
-    async def write(self, op: Any, *args: Any) -> Any:
-        raise NotImplementedError
-
-    async def stored(self, fn: Any) -> Any:
-        raise NotImplementedError
-
-    def expr_context(self) -> dict:
-        raise NotImplementedError
 
     def _load(self, claim: dict) -> None:
         raise NotImplementedError

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from wfe.daemon.faults import fault
+from wfe.daemon.runner_base import RunnerPart
 from wfe.daemon.runner_children import start_child
 from wfe.daemon.runner_items import foreach_turn
 from wfe.daemon.runner_stored import StoredMissing
@@ -30,41 +31,19 @@ from wfe.engine.strictjson import finite_outcome
 from wfe.errors import WfeError
 
 if TYPE_CHECKING:
-    from wfe.daemon.supervisor import Supervisor
-    from wfe.engine.spec import TemplateSpec
+    pass
 
 log = logging.getLogger("wfe.runner")
 EXECUTORS = {"run": shell_step.execute, "http": http_step.execute}
 
 
-class StepDriver:
+class StepDriver(RunnerPart):
     """The half of the Runner that takes one step through its turn."""
 
-    sup: Supervisor
-    run_id: str
-    spec: TemplateSpec
-    steps: list[dict[str, Any]]
-    executing: dict[int, asyncio.Task]
     tasks: dict[int, asyncio.Task]
-    killed: bool
     halted: bool
-    masker: Any
-    inputs: dict[str, Any]
     run_meta: dict[str, Any]  # id, template, version, owner
-
-    @property
-    def expr_limit(self) -> int:
-        return self.sup.settings.max_expression_bytes
     depth: int
-
-    async def write(self, op: Any, *args: Any) -> Any:
-        raise NotImplementedError
-
-    async def stored(self, fn: Any) -> Any:
-        raise NotImplementedError
-
-    def expr_context(self) -> dict:
-        raise NotImplementedError
 
     def snapshot_state(self) -> dict:
         raise NotImplementedError
