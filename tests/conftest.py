@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import pg
 from wfe.config import Settings, paths
 
 ASYNC_TEST_TIMEOUT = 60
@@ -63,12 +64,58 @@ async def async_wait_until(predicate, timeout: float = 15.0, interval: float = 0
 FAST = {"heartbeat_interval": 0.2, "timer_max_sleep": 0.1, "cancel_grace": 1.0}
 
 
+# ---- the two backends -----------------------------------------------------------------------
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only(why): a test only the SQLite backend can"
+                            " pass (it reads the database file itself, say); says why")
+    config.addinivalue_line("markers", "postgres_only(why): a test of the shared server")
+
+
+def pytest_generate_tests(metafunc):
+    """Every test that uses a wfe home runs once per backend, unless marked for one."""
+    if "database" not in metafunc.fixturenames:
+        return
+    backends = ["sqlite", "postgres"]
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        backends = ["sqlite"]
+    elif metafunc.definition.get_closest_marker("postgres_only"):
+        backends = ["postgres"]
+    metafunc.parametrize("database", backends, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> pg.Server:
+    server = pg.Server.find()
+    if server.error:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set and no PostgreSQL answers: {server.error}", pytrace=False)
+        pytest.skip(f"no PostgreSQL server answers ({server.error}); set WFE_TEST_POSTGRES")
+    yield server
+    server.drop_template()
+
+
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch) -> Path:
+def database(request) -> str:
+    """The value of database_url for this test: "" (the SQLite file) or a new, empty,
+    migrated PostgreSQL database of its own, dropped after it."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    server: pg.Server = request.getfixturevalue("pg_server")
+    url = server.create()
+    yield url
+    server.drop(url)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch, database: str) -> Path:
     h = tmp_path / "home"
     monkeypatch.setenv("WFE_HOME", str(h))
-    for name in ("WFE_URL", "WFE_TOKEN", "WFE_PORT", "WFE_FAULT"):
+    for name in ("WFE_URL", "WFE_TOKEN", "WFE_PORT", "WFE_FAULT", "WFE_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
+    if database:
+        monkeypatch.setenv("WFE_DATABASE_URL", database)
     monkeypatch.setenv("WFE_NO_AUTOSTART", "1")
     return h
 
@@ -154,23 +201,27 @@ def daemon_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _db_env(database: str) -> dict[str, str]:
+    return {"WFE_DATABASE_URL": database} if database else {}
+
+
 @pytest.fixture
-def daemon(tmp_path: Path):
+def daemon(tmp_path: Path, database: str):
     """A real daemon process with its own WFE_HOME and a free port."""
     home = tmp_path / "home"
-    d = Daemon(home, daemon_env(home)).start()
+    d = Daemon(home, daemon_env(home, **_db_env(database))).start()
     yield d
     d.stop()
 
 
 @pytest.fixture
-def daemon_factory(tmp_path: Path):
+def daemon_factory(tmp_path: Path, database: str):
     """For crash tests: a daemon you start, kill and start again on the same home."""
     made: list[Daemon] = []
 
     def make(**extra: str) -> Daemon:
         home = tmp_path / "home"
-        d = Daemon(home, daemon_env(home, **extra))
+        d = Daemon(home, daemon_env(home, **_db_env(database), **extra))
         made.append(d)
         return d
 

@@ -78,6 +78,9 @@ def paths(env: Mapping[str, str] | None = None) -> Paths:
     )
 
 
+DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
+
+
 @dataclass(frozen=True)
 class Settings:
     """The daemon's knobs. Tests shrink the intervals instead of faking the clock."""
@@ -146,6 +149,15 @@ class Settings:
     retention: str = ""
     retention_interval: float = 60.0
     retention_batch: int = 100
+    # Where the state lives (see README, Scale out): empty for the SQLite file in the data
+    # folder, `sqlite:///PATH` for another file, or `postgresql://...` for a server that
+    # several daemons share. With a shared server, each daemon is a node: `node_id` names it
+    # (default: host:pid), a run is executed by one node under a lease of `lease_seconds`,
+    # taken over by another node once it expires; all nodes must share one `secret_key_file`.
+    database_url: str = ""
+    node_id: str = ""
+    lease_seconds: float = 15.0
+    secret_key_file: str = ""
 
     @classmethod
     def load(cls, p: Paths, env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -187,6 +199,10 @@ class Settings:
             raise InvalidSettings(f"retention: {e}") from None
         if self.retention_interval <= 0 or self.retention_batch < 1:
             raise InvalidSettings("retention_interval must be positive, retention_batch >= 1")
+        if self.database_url and not self.database_url.startswith(DATABASE_SCHEMES):
+            raise InvalidSettings("database_url must start with sqlite:/// or postgresql://")
+        if self.lease_seconds < 1:
+            raise InvalidSettings("lease_seconds must be at least 1")
         if self.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep
             raise InvalidSettings("webhook_retention must be a positive number of seconds")
         return self

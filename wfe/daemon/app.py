@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import getpass
 import hmac
 import logging
-import math
 
 import aiohttp
 from aiohttp import web
@@ -14,7 +12,7 @@ from aiohttp import web
 from wfe.config import Paths, Settings, ensure_private_dir, write_private
 from wfe.daemon import keys
 from wfe.daemon.api import idempotency, routes, stream
-from wfe.daemon.faults import disk_full
+from wfe.daemon.cluster import Cluster
 from wfe.daemon.hardening import (
     check_host_and_origin,
     check_media_type,
@@ -32,6 +30,7 @@ from wfe.daemon.manners import (
 )
 from wfe.daemon.secrets import Sealer
 from wfe.daemon.store import Store, queries
+from wfe.daemon.store.backends import is_shared, make_store, node_id
 from wfe.daemon.store.ops_auth import bootstrap_admin, hash_token, reset_admin_token
 from wfe.daemon.store.util import now_iso
 from wfe.daemon.supervisor import Supervisor
@@ -180,13 +179,14 @@ async def _lifecycle(app: web.Application):
     for d in p.all_dirs():
         ensure_private_dir(d)
     check_private_files(p)
-    store = Store(p.db, settings.synchronous,
-                  retry_after=max(1, math.ceil(settings.storage_retry_interval)),
-                  before_commit=functools.partial(disk_full, "db"))
+    store = make_store(settings, p)
     await store.open()
     app[keys.STORE] = store
     await _ensure_token(store, p)
     sup = Supervisor(store, settings, p.logs_dir)
+    if is_shared(settings):
+        sup.cluster = Cluster(sup, node_id(settings))
+        await sup.cluster.start()
     sup.http = http = aiohttp.ClientSession()
     sup.sealer = Sealer.load_or_create(secret_key_file(p))
     app[idempotency.FINGERPRINT_KEY] = idempotency.fingerprint_key(secret_key_file(p))
@@ -198,6 +198,8 @@ async def _lifecycle(app: web.Application):
     yield
     await deliverer.stop()
     await sup.stop()
+    if sup.cluster is not None:
+        await sup.cluster.stop()
     await http.close()
     await store.close()
 

@@ -48,7 +48,7 @@ class Runner(StoredReads, StepDriver, HandlerDriver):
     async def write(self, op, *args):
         """Commit ``op``; while the disk is full, wait and try again: the run goes on
         once there is space, with nothing lost (a failed commit changed nothing)."""
-        return await self.stored(lambda: self.sup.store.write(op, *args))
+        return await self.stored(lambda: self.sup.write_for(self.run_id, op, *args))
 
     async def stored(self, fn):
         return await until_stored(fn, self.sup.settings.storage_retry_interval,
@@ -65,6 +65,18 @@ class Runner(StoredReads, StepDriver, HandlerDriver):
         self._poked.set()
 
     async def run(self) -> None:
+        cluster = self.sup.cluster
+        if cluster is None:
+            await self._run()
+            return
+        if not await self.stored(lambda: cluster.acquire(self.run_id)):
+            return  # another node executes it; it was told to look again
+        try:
+            await self._run()
+        finally:
+            await self.stored(lambda: cluster.release(self.run_id))
+
+    async def _run(self) -> None:
         claim = await self.write(ops_approvals.claim, self.run_id)
         if claim is None:
             await self.run_handlers()  # an ended run's undo, on_failure, finally (if due)

@@ -31,13 +31,16 @@ from wfe.daemon.store import (
     ops_recovery,
     ops_schedules,
     ops_steps,
+    timer_queries,
 )
+from wfe.daemon.store.pg.lease import Fenced
 from wfe.daemon.store.util import is_full
 from wfe.engine.spec import TemplateSpec
 
 if TYPE_CHECKING:
     import aiohttp
 
+    from wfe.daemon.cluster import Cluster
     from wfe.daemon.secrets import Sealer
 
 log = logging.getLogger("wfe.supervisor")
@@ -59,6 +62,7 @@ class Supervisor:
         self.sealer: Sealer | None = None  # seals secret inputs, set by the app
         self.base_url = ""  # where the daemon listens, set once it does (for callback URLs)
         self.callback_key = b""
+        self.cluster: Cluster | None = None  # set by the app on a shared database
         self.live: dict[str, asyncio.Task] = {}
         self.runners: dict[str, Runner] = {}
         self._queue: deque[str] = deque()
@@ -82,6 +86,8 @@ class Supervisor:
         """Before serving: close what a dead daemon left running, kill its step processes."""
         self.epoch = await self.store.write(ops_recovery.next_epoch)
         self.callback_key = await self.store.write(ops_callbacks.callback_key)
+        if self.cluster is not None:  # other nodes' attempts are theirs: see Cluster.recover
+            return await self.cluster.recover()
         attempts = await self.store.write(ops_recovery.interrupted_attempts)
         attempts += await self.store.write(ops_items.interrupted_item_attempts)
         attempts += await self.store.write(ops_handlers.interrupted)
@@ -106,6 +112,9 @@ class Supervisor:
             asyncio.create_task(self._watch(self._log_cap_loop), name="wfe-log-cap"),
             asyncio.create_task(self._watch(self._retention_loop), name="wfe-retention"),
         ]
+        if self.cluster is not None:
+            self._loops.append(asyncio.create_task(self._watch(self.cluster.takeover_loop),
+                                                   name="wfe-takeover"))
 
     async def drain(self, grace: float, now: asyncio.Event) -> None:
         """Start no new step; let running ones finish and commit, for up to ``grace``
@@ -167,6 +176,11 @@ class Supervisor:
                 self._queue.append(run_id)
 
     def cancel(self, run_id: str) -> None:
+        self.cancel_here(run_id)
+        if self.cluster is not None:  # the node executing its steps may be another
+            self.cluster.cancel(run_id)
+
+    def cancel_here(self, run_id: str) -> None:
         # A buffered schedule fire, or a run waiting for the slot the run held, may go now.
         self.timer_poke()
         runner = self.runners.get(run_id)
@@ -196,6 +210,8 @@ class Supervisor:
             await runner.run()
         except asyncio.CancelledError:
             raise
+        except Fenced as exc:  # another node has the run: nothing more is written here
+            log.warning("fenced: %s; its Runner here stopped", exc)
         except Exception:
             log.exception("runner of %s crashed; trying the run again shortly", run_id)
             self._crash_tasks.add(asyncio.create_task(self._after_crash(run_id)))
@@ -235,6 +251,12 @@ class Supervisor:
             self._queued.discard(nxt)
             self._spawn(nxt)
 
+    def write_for(self, run_id: str, op, *args):
+        """A Runner's write: on a shared database, only while this node holds the lease."""
+        if self.cluster is not None:
+            return self.cluster.write(run_id, op, *args)
+        return self.store.write(op, *args)
+
     def template_spec(self, template_id: str, spec_json: str) -> TemplateSpec:
         """Published templates never change, so each is parsed once per daemon."""
         spec = self._specs.get(template_id)
@@ -264,16 +286,11 @@ class Supervisor:
         while True:
             self._poke.clear()
             now = time.time()
-            due = await self.store.all(
-                "SELECT id FROM runs WHERE wake_at <= ? ORDER BY wake_at LIMIT 1000", (now,))
-            for row in due:
-                self.wake(row["id"])
+            for run_id in self.store.read(timer_queries.due_runs, now):
+                self.wake(run_id)
             await self._expire_runs(now)
             sched_due = await self._fire_schedules(now)
-            nxt = await self.store.scalar(
-                "SELECT MIN(t) FROM (SELECT MIN(wake_at) AS t FROM runs WHERE wake_at > ?"
-                " UNION ALL SELECT MIN(deadline) FROM runs WHERE deadline > ?"
-                " AND status NOT IN ('completed', 'failed', 'cancelled'))", (now, now))
+            nxt = self.store.read(timer_queries.next_wake, now)
             delay = self.settings.timer_max_sleep
             if sched_due is not None:
                 nxt = sched_due if nxt is None else min(nxt, sched_due)
@@ -306,12 +323,9 @@ class Supervisor:
 
     async def _expire_runs(self, now: float) -> None:
         """Fail runs whose template timeout passed, and stop the step they are executing."""
-        rows = await self.store.all(
-            "SELECT id FROM runs WHERE deadline <= ? AND status NOT IN"
-            " ('completed', 'failed', 'cancelled') LIMIT 1000", (now,))
-        for row in rows:
-            if await self.store.write(ops_steps.expire_run, row["id"]):
-                self.cancel(row["id"])
+        for run_id in self.store.read(timer_queries.expired_runs, now):
+            if await self.store.write(ops_steps.expire_run, run_id):
+                self.cancel(run_id)
 
     async def _heartbeat_loop(self) -> None:
         """Also the housekeeping of idempotency keys: a pass every tenth of their window
@@ -321,6 +335,8 @@ class Supervisor:
             await asyncio.sleep(self.settings.heartbeat_interval)
             if self.live:
                 await self.store.write(ops_steps.heartbeat, list(self.live))
+            if self.cluster is not None:
+                await self.cluster.renew(list(self.live), self.base_url)
             if time.monotonic() >= next_prune:
                 if n := await ops_idempotency.prune(self.store, window):
                     log.info("pruned %d expired idempotency keys", n)

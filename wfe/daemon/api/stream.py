@@ -19,7 +19,7 @@ from aiohttp import web
 
 from wfe.daemon import keys
 from wfe.daemon.api.common import visible_run
-from wfe.daemon.store import Store
+from wfe.daemon.store import Store, event_queries
 from wfe.daemon.store.util import loads
 from wfe.errors import ValidationFailed
 
@@ -30,7 +30,6 @@ LIVENESS = 1.0
 BATCH = 500
 TERMINAL = frozenset({"run.completed", "run.failed", "run.cancelled"})
 REOPENED = frozenset({"run.retried", "run.rolled_back"})  # the ways out of a terminal status
-EVENT_COLUMNS = "e.id, e.run_id, e.seq, e.type, e.actor, e.at, e.data"
 
 _OPEN: set[EventStream] = set()
 # Apps whose shutdown began: a stream that opens after close_streams ran (its request was
@@ -179,9 +178,7 @@ async def run_events(request: web.Request) -> web.StreamResponse:
         while not ended:
             waiter = sse.next_commit()
             if committed:  # nothing new can be there without a commit
-                rows = await sse.store.all(
-                    f"SELECT {EVENT_COLUMNS} FROM events e WHERE e.run_id = ? AND e.seq > ?"
-                    " ORDER BY e.seq LIMIT ?", (run["id"], after, BATCH))
+                rows = sse.store.read(event_queries.run_events_after, run["id"], after, BATCH)
                 for row in rows:
                     await sse.send(row["seq"], row["type"], _event_json(row))
                     after = row["seq"]
@@ -205,10 +202,7 @@ async def _ended_by(store: Store, run_id: str, after: int) -> bool:
     if after == 0:
         return False
     marks = tuple(TERMINAL | REOPENED)
-    row = await store.one(
-        f"SELECT type FROM events WHERE run_id = ? AND seq <= ? AND type IN"
-        f" ({','.join('?' * len(marks))}) ORDER BY seq DESC LIMIT 1", (run_id, after, *marks))
-    return row is not None and row["type"] in TERMINAL
+    return store.read(event_queries.last_mark, run_id, after, marks) in TERMINAL
 
 
 # ---- all of the caller's events ------------------------------------------------------------
@@ -218,7 +212,7 @@ async def all_events(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/events/stream: every event of the caller's runs, ``id:`` a global event id.
     Without a resume point it starts at the present: a live tail, not the whole history."""
     store: Store = request.app[keys.STORE]
-    latest = await store.scalar("SELECT COALESCE(MAX(id), 0) FROM events") or 0
+    latest = store.read(event_queries.latest_event_id)
     after = _resume_point(request, default=latest)
     owner = request[keys.USER]["name"]
     async with EventStream(request) as sse:
@@ -226,10 +220,7 @@ async def all_events(request: web.Request) -> web.StreamResponse:
         while True:
             waiter = sse.next_commit()
             if committed:
-                rows = await store.all(
-                    f"SELECT {EVENT_COLUMNS} FROM events e JOIN runs r ON r.id = e.run_id"
-                    " WHERE e.id > ? AND r.owner = ? ORDER BY e.id LIMIT ?",
-                    (after, owner, BATCH))
+                rows = store.read(event_queries.owner_events_after, owner, after, BATCH)
                 for row in rows:
                     await sse.send(row["id"], row["type"], _event_json(row))
                     after = row["id"]

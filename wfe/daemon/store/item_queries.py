@@ -19,8 +19,9 @@ def item_progress(conn: sqlite3.Connection, run_id: str) -> dict[int, dict]:
         del r["idx"]
     # An empty list has no items: its event says it was evaluated.
     for (idx,) in conn.execute(
-            "SELECT json_extract(data, '$.index') FROM events WHERE run_id = ?"
-            " AND type = 'step.items' AND json_extract(data, '$.total') = 0", (run_id,)):
+            "SELECT CAST(json_extract(data, '$.index') AS INTEGER) FROM events WHERE run_id = ?"
+            " AND type = 'step.items' AND CAST(json_extract(data, '$.total') AS INTEGER) = 0",
+            (run_id,)):
         progress.setdefault(idx, {"total": 0, "succeeded": 0, "failed": 0, "running": 0})
     return progress
 

@@ -11,6 +11,7 @@ like a step) and one recorded finished never runs again.
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from wfe.daemon.store.util import SYSTEM, add_event, dumps, loads, now_iso
 from wfe.engine import handlers as engine
@@ -161,6 +162,17 @@ def interrupted(conn: sqlite3.Connection) -> list[dict]:
         "SELECT run_id, name, pgid, NULL AS procs FROM handler_steps WHERE status = 'running'")]
 
 
+def interrupt_run_handlers(conn: sqlite3.Connection, run_id: str, why: str) -> int:
+    """A run's handlers left running by a node that lost its lease run again."""
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM handler_steps WHERE run_id = ? AND status = 'running'", (run_id,))]
+    for name in names:
+        conn.execute("UPDATE handler_steps SET status = 'pending' WHERE run_id = ? AND name = ?",
+                     (run_id, name))
+        add_event(conn, run_id, "handler.interrupted", SYSTEM, {"step": name, "error": why})
+    return len(names)
+
+
 def recover(conn: sqlite3.Connection) -> None:
     """At start-up: an interrupted handler runs again; runs with handlers due are woken."""
     for r in interrupted(conn):
@@ -168,8 +180,8 @@ def recover(conn: sqlite3.Connection) -> None:
                      (r["run_id"], r["name"]))
         add_event(conn, r["run_id"], "handler.interrupted", SYSTEM, {
             "step": r["name"], "error": "the daemon stopped while this handler ran"})
-    conn.execute("UPDATE runs SET wake_at = (julianday('now') - 2440587.5) * 86400.0"
-                 " WHERE handlers IN ('pending', 'running') AND wake_at IS NULL")
+    conn.execute("UPDATE runs SET wake_at = ?"
+                 " WHERE handlers IN ('pending', 'running') AND wake_at IS NULL", (time.time(),))
 
 
 def handlers_view(conn: sqlite3.Connection, run_id: str) -> dict | None:

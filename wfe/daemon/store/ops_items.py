@@ -32,7 +32,8 @@ def _stored_empty(conn: sqlite3.Connection, run_id: str, idx: int) -> bool:
     # An empty list has no rows: the event that stored it says it was evaluated.
     return conn.execute(
         "SELECT 1 FROM events WHERE run_id = ? AND type = 'step.items'"
-        " AND json_extract(data, '$.index') = ? AND json_extract(data, '$.total') = 0",
+        " AND CAST(json_extract(data, '$.index') AS INTEGER) = ?"
+         " AND CAST(json_extract(data, '$.total') AS INTEGER) = 0",
         (run_id, idx)).fetchone() is not None
 
 
@@ -47,7 +48,8 @@ def store_items(conn: sqlite3.Connection, run_id: str, idx: int, name: str,
                 values: list[Any]) -> list[dict]:
     """The list as evaluated when the step first started: the items from now on."""
     conn.executemany(
-        "INSERT OR IGNORE INTO step_items (run_id, idx, item, value) VALUES (?,?,?,?)",
+        "INSERT INTO step_items (run_id, idx, item, value) VALUES (?,?,?,?)"
+        " ON CONFLICT DO NOTHING",
         [(run_id, idx, i, dumps(v)) for i, v in enumerate(values)])
     add_event(conn, run_id, "step.items", SYSTEM, {"step": name, "index": idx,
                                                    "total": len(values)})

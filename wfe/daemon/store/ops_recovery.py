@@ -14,7 +14,8 @@ def next_epoch(conn: sqlite3.Connection) -> int:
     """A number per daemon start; each attempt records the epoch that began it."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
     epoch = int(row[0]) + 1 if row else 1
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", (str(epoch),))
+    conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)"
+                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(epoch),))
     return epoch
 
 
@@ -27,7 +28,7 @@ def interrupted_attempts(conn: sqlite3.Connection, run_id: str | None = None) ->
     return [dict(r) for r in rows]
 
 
-def _close_attempt(conn: sqlite3.Connection, a: dict, why: str) -> None:
+def close_attempt(conn: sqlite3.Connection, a: dict, why: str) -> None:
     conn.execute(
         "UPDATE step_attempts SET status = 'interrupted', finished_at = ?, error = ?"
         " WHERE run_id = ? AND idx = ? AND attempt = ?",
@@ -45,14 +46,14 @@ def interrupt_run(conn: sqlite3.Connection, run_id: str, retry_in: float,
                   max_recoveries: int) -> None:
     """A Runner crashed: close its attempt and let the timer try the run again."""
     for a in interrupted_attempts(conn, run_id):
-        _close_attempt(conn, a, "the Runner crashed while this attempt ran")
+        close_attempt(conn, a, "the Runner crashed while this attempt ran")
     interrupt_items(conn, run_id)
-    if _count_recovery(conn, run_id, max_recoveries):
+    if count_recovery(conn, run_id, max_recoveries):
         conn.execute("UPDATE runs SET wake_at = ? WHERE id = ? AND status = 'running'",
                      (time.time() + retry_in, run_id))
 
 
-def _count_recovery(conn: sqlite3.Connection, run_id: str, max_recoveries: int) -> bool:
+def count_recovery(conn: sqlite3.Connection, run_id: str, max_recoveries: int) -> bool:
     """Count one more recovery; past the cap the run fails. True when it may go on."""
     (count,) = conn.execute(
         "UPDATE runs SET recoveries = recoveries + 1 WHERE id = ? RETURNING recoveries",
@@ -73,14 +74,14 @@ def recover(conn: sqlite3.Connection, max_recoveries: int) -> list[str]:
     """
     attempts = interrupted_attempts(conn)
     for a in attempts:
-        _close_attempt(conn, a, "the daemon stopped while this attempt ran")
+        close_attempt(conn, a, "the daemon stopped while this attempt ran")
     interrupt_items(conn)
     revived = []
     for run_id in dict.fromkeys(a["run_id"] for a in attempts):
         status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
         if status in ("completed", "failed", "cancelled"):
             continue
-        if _count_recovery(conn, run_id, max_recoveries):
+        if count_recovery(conn, run_id, max_recoveries):
             revived.append(run_id)
     # Runs whose timer passed while the daemon was down are picked up by the timer loop;
     # running ones without a timer are woken now.

@@ -156,7 +156,7 @@ EVENTS_JSON = (
     " || ',\"actor\":' || json_quote(actor) || ',\"at\":' || json_quote(at)"
     " || ',\"data\":' || data || '}', ','), '') || ']'"
     " FROM (SELECT seq, type, actor, at, data FROM events WHERE run_id = ? AND seq > 0"
-    " ORDER BY seq)")
+    " ORDER BY seq) AS e")
 # Stands for the events in the encoded run until they replace it: no stored text can hold
 # it (it is new each start and never leaves the daemon).
 _EVENTS_HERE = f"events-{uuid.uuid4().hex}"
@@ -376,5 +376,5 @@ async def run_input(store: Store, run_id: str) -> dict | None:
     """A run's stored input, or None when the run has no sealed value in it (the common
     case, answered without parsing it)."""
     stored = await store.scalar(
-        f"SELECT input FROM runs WHERE id = ? AND instr(input, '{SEALED_PREFIX}')", (run_id,))
+        f"SELECT input FROM runs WHERE id = ? AND instr(input, '{SEALED_PREFIX}') > 0", (run_id,))
     return loads(stored) if stored else None

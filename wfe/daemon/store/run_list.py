@@ -112,7 +112,7 @@ QUEUED_BEHIND = (
     f" 1 + (SELECT COUNT(*) FROM runs WHERE {_IN_GROUP} AND concurrency_queued = 1"
     " AND status IN ('pending', 'paused') AND concurrency_seq < r.concurrency_seq),"
     f" 'running', json((SELECT json_group_array(id) FROM (SELECT id FROM runs WHERE {_IN_GROUP}"
-    f" AND concurrency_queued = 0 ORDER BY concurrency_seq LIMIT {MAX_SHOWN}))))"
+    f" AND concurrency_queued = 0 ORDER BY concurrency_seq LIMIT {MAX_SHOWN}) AS held)))"
     " ELSE 'null' END")
 
 

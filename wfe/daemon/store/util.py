@@ -72,10 +72,9 @@ def add_event(conn: sqlite3.Connection, run_id: str, type_: str, actor: str,
     ).fetchone()
     at, payload = now_iso(), dumps(data or {})
     digest = event_hash(prev, run_id, seq, type_, actor, at, payload)
-    cur = conn.execute(
-        "INSERT INTO events (run_id, seq, type, actor, at, data, hash) VALUES (?,?,?,?,?,?,?)",
-        (run_id, seq, type_, actor, at, payload, digest),
-    )
+    (event_id,) = conn.execute(
+        "INSERT INTO events (run_id, seq, type, actor, at, data, hash) VALUES (?,?,?,?,?,?,?)"
+        " RETURNING id", (run_id, seq, type_, actor, at, payload, digest)).fetchone()
     conn.execute("UPDATE runs SET last_hash = ? WHERE id = ?", (digest, run_id))
     hooks = conn.execute(
         "SELECT id, events FROM webhooks WHERE (owner = ? AND run_id IS NULL) OR run_id = ?",
@@ -83,8 +82,7 @@ def add_event(conn: sqlite3.Connection, run_id: str, type_: str, actor: str,
     if hooks:
         body = {"type": type_, "timestamp": at, "data": {
             "run_id": run_id, "seq": seq, "actor": actor, **(data or {})}}
-        assert cur.lastrowid is not None  # the INSERT above just made a row
-        enqueue_deliveries(conn, hooks, cur.lastrowid, type_, body, at)
+        enqueue_deliveries(conn, hooks, event_id, type_, body, at)
     return seq
 
 

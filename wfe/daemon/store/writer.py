@@ -93,6 +93,10 @@ class Writer:
             return False
         return True
 
+    def tick(self) -> None:
+        """Wake what waits for a commit (another node's, told by the cluster's listener)."""
+        self._notify()
+
     def _notify(self) -> None:
         tick, self._tick = self._tick, asyncio.Event()
         tick.set()
@@ -131,15 +135,8 @@ class Writer:
                 return
 
     def _commit(self, batch: list) -> None:
-        conn = self._conn
-        outcomes: list[tuple[asyncio.Future, Any, BaseException | None]] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for op, args, fut in batch:
-                outcomes.append((fut, *self._run_op(op, args)))
-            if self._before_commit is not None:
-                self._before_commit()
-            conn.execute("COMMIT")
+            outcomes = self._transaction(batch)
         except BaseException as exc:  # the commit itself failed: nobody's op is durable
             self._rollback()
             outcomes = [(fut, None, self._failed(exc)) for _, _, fut in batch]
@@ -154,11 +151,20 @@ class Writer:
         assert self._loop_ref is not None  # set by start(), before the thread runs
         self._loop_ref.call_soon_threadsafe(self._resolve, outcomes)
 
+    def _transaction(self, batch: list) -> list[tuple[asyncio.Future, Any, BaseException | None]]:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        outcomes = [(fut, *self._run_op(op, args)) for op, args, fut in batch]
+        if self._before_commit is not None:
+            self._before_commit()
+        conn.execute("COMMIT")
+        return outcomes
+
     def _rollback(self) -> None:
         try:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-        except sqlite3.Error:  # SQLite may have rolled back already (SQLITE_FULL can)
+        except Exception:  # the database may have rolled back already (SQLITE_FULL can)
             log.warning("rollback after a failed commit failed", exc_info=True)
 
     def _failed(self, exc: BaseException) -> BaseException:
@@ -178,7 +184,7 @@ class Writer:
         try:
             result = op(conn, *args)
         except BaseException as exc:
-            if is_full(exc):  # the whole transaction may be gone: fail the batch
+            if self._fatal(exc):  # the whole transaction may be gone: fail the batch
                 raise
             conn.execute("ROLLBACK TO op")
             conn.execute("RELEASE op")
@@ -187,6 +193,10 @@ class Writer:
             return None, exc
         conn.execute("RELEASE op")
         return result, None
+
+    def _fatal(self, exc: BaseException) -> bool:
+        """Whether an op's error dooms its whole batch, not the op alone."""
+        return is_full(exc)
 
     def _resolve(self, outcomes) -> None:
         for fut, result, exc in outcomes:

@@ -1,0 +1,163 @@
+"""The PostgreSQL store: the same interface as the SQLite one, for several daemons at once.
+
+psycopg 3, not asyncpg: every state change in wfe is a plain function run by the writer
+thread inside one group-commit transaction (writer.py); psycopg's synchronous connection runs
+those same functions unchanged, where asyncpg would need each of them rewritten as a
+coroutine and would commit on the event loop's thread.
+
+Write transactions are REPEATABLE READ: when two nodes touch one row, the later commit fails
+with a serialization error instead of acting on what it read before, and the whole batch is
+run again on a fresh snapshot (its ops are functions of the database and their arguments).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from wfe.daemon.store.pg.dialect import Connection
+from wfe.daemon.store.pg.schema import migrate
+from wfe.daemon.store.writer import Writer
+
+T = TypeVar("T")
+log = logging.getLogger("wfe.store")
+RETRIES = 20
+_RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
+
+
+class PgWriter(Writer):
+    def __init__(self, url: str, name: str, retry_after: int = 1,
+                 before_commit: Callable[[], None] | None = None, node: str = "") -> None:
+        self._url, self._name = url, name
+        self._commit_note = f"commit * {node}"
+        super().__init__(self._connect(), None, retry_after, before_commit)  # type: ignore[arg-type]
+        self._thread.name = "wfe-writer-pg"
+        self.conflicts = 0
+
+    def _connect(self) -> Connection:
+        return Connection.open(self._url, application_name=self._name)
+
+    def _fatal(self, exc: BaseException) -> bool:
+        return isinstance(exc, (*_RETRYABLE, psycopg.OperationalError)) or super()._fatal(exc)
+
+    def _once(self, batch: list):
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        outcomes = [(fut, *self._run_op(op, args)) for op, args, fut in batch]
+        if self._before_commit is not None:
+            self._before_commit()
+        # Other nodes' live streams look for new events when this commit lands.
+        conn.execute("SELECT pg_notify('wfe', ?)", (self._commit_note,))
+        conn.execute("COMMIT")
+        return outcomes
+
+    def _transaction(self, batch: list):
+        for attempt in range(RETRIES):
+            if self._conn.raw.broken or self._conn.raw.closed:  # type: ignore[attr-defined]
+                self._reconnect()
+            try:
+                return self._once(batch)
+            except _RETRYABLE:
+                self.conflicts += 1
+                self._rollback()
+                if attempt == RETRIES - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
+            except psycopg.OperationalError:
+                if attempt >= 2:  # the server is gone, not a blip: callers hear of it
+                    raise
+                log.warning("the database connection failed; reconnecting", exc_info=True)
+                self._reconnect()
+        raise AssertionError("unreachable")
+
+    def _reconnect(self) -> None:
+        with contextlib.suppress(Exception):  # a broken connection may refuse even to close
+            self._conn.close()
+        self._conn = self._connect()  # type: ignore[assignment]
+
+
+class PgStore:
+    """Reads run on the event loop's own connection (a server round trip, no thread hop);
+    reads whose cost grows with the data go to a thread with its own connection."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, node: str = "", retry_after: int = 1,
+                 before_commit: Callable[[], None] | None = None) -> None:
+        self.url = url
+        self.node = node
+        self.name = f"wfe {node}"
+        self._writer_args = (retry_after, before_commit)
+        self.write: PgWriter
+        self._conn: Connection
+        self._bg: Connection
+        self._bg_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self._open)
+        self.write.start()
+
+    def _open(self) -> None:
+        conn = Connection.open(self.url, application_name=self.name)
+        try:
+            migrate(conn)
+        finally:
+            conn.close()
+        self.write = PgWriter(self.url, self.name, *self._writer_args, node=self.node)
+        self._conn = Connection.open(self.url, application_name=self.name)
+        self._bg = Connection.open(self.url, application_name=self.name)
+
+    async def close(self) -> None:
+        self._conn.close()
+        self._bg.close()
+        await self.write.close()
+
+    def _loop_conn(self) -> Connection:
+        if self._conn.raw.broken or self._conn.raw.closed:
+            self._conn = Connection.open(self.url, application_name=self.name)
+        return self._conn
+
+    def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(conn, *args)`` in one read-only transaction: one snapshot for all its reads."""
+        return _in_snapshot(self._loop_conn(), fn, *args)
+
+    async def all(self, sql: str, params: tuple = ()) -> list[dict]:
+        return [dict(r) for r in self._loop_conn().execute(sql, params).fetchall()]
+
+    async def one(self, sql: str, params: tuple = ()) -> dict | None:
+        rows = self._loop_conn().execute(sql, params).fetchall()
+        return dict(rows[0]) if rows else None
+
+    async def scalar(self, sql: str, params: tuple = ()):
+        rows = self._loop_conn().execute(sql, params).fetchall()
+        return rows[0][0] if rows else None
+
+    async def all_bg(self, *queries: tuple[str, tuple]) -> list[list[dict]]:
+        def run(conn: Connection) -> list[list[dict]]:
+            return [[dict(r) for r in conn.execute(sql, params).fetchall()]
+                    for sql, params in queries]
+
+        async with self._bg_lock:
+            if self._bg.raw.broken or self._bg.raw.closed:
+                self._bg = Connection.open(self.url, application_name=self.name)
+            return await asyncio.to_thread(_in_snapshot, self._bg, run)
+
+
+def _in_snapshot(conn: Connection, fn: Callable[..., T], *args: Any) -> T:
+    conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    try:
+        return fn(conn, *args)
+    finally:
+        status = conn.raw.info.transaction_status
+        if status == TransactionStatus.INERROR:
+            conn.raw.execute("ROLLBACK")
+        elif status != TransactionStatus.IDLE:
+            conn.raw.execute("COMMIT")
