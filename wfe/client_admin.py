@@ -18,6 +18,9 @@ class AdminMixin(Requests):
     def me(self) -> Json:
         return self.request("GET", "/api/v1/me")
 
+    def cluster(self) -> Json:
+        return self.request("GET", "/api/v1/cluster")
+
     def create_user(self, name: str, role: str | None = None) -> Json:
         """``role`` is admin, author or operator (the daemon's default: operator)."""
         body = {"name": name} if role is None else {"name": name, "role": role}

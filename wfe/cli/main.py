@@ -12,8 +12,10 @@ from wfe.cli import (
     audit,
     auth,
     boundary,
+    cluster,
     completion,
     daemon,
+    db,
     demo,
     history,
     live,
@@ -75,12 +77,14 @@ app.add_typer(secrets.var_app, name="var")
 app.add_typer(schedules.app, name="schedule")
 app.add_typer(tokens.app, name="token")
 app.add_typer(audit.app, name="audit")
+app.add_typer(db.app, name="db")
 runs.register(app)
 live.register(app)
 approvals.register(app)
 history.register(app)
 demo.register(app)
 app.command("whoami")(auth.whoami)
+app.command("cluster")(cluster.cluster)
 app.command("completion")(completion.completion)
 
 

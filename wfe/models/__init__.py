@@ -145,6 +145,18 @@ from wfe.models.base import (
 from wfe.models.base import (
     UserWithToken as UserWithToken,
 )
+from wfe.models.cluster import (
+    Cluster as Cluster,
+)
+from wfe.models.cluster import (
+    Lease as Lease,
+)
+from wfe.models.cluster import (
+    Node as Node,
+)
+from wfe.models.cluster import (
+    RunningStep as RunningStep,
+)
 from wfe.models.runs import (
     Approval as Approval,
 )

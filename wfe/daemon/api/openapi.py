@@ -146,6 +146,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", f"{V}/health"): Op("Health, versions and live Runners", m.Health, public=True,
                                tag="system"),
     ("GET", f"{V}/openapi.json"): Op("This document", dict, public=True, tag="system"),
+    ("GET", f"{V}/cluster"): Op("The daemons sharing this database, their leases and running"
+                                " steps (admins only)", m.Cluster, tag="system"),
     ("GET", f"{V}/me"): Op("The caller, with their role", m.User, tag="users"),
     ("GET", f"{V}/users"): Op("Every current user (admins only)", m.Page[m.User],
                               params=PAGING, tag="users"),

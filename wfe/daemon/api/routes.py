@@ -8,6 +8,7 @@ from wfe.daemon.api import (
     approvals,
     audit,
     callbacks,
+    cluster,
     history,
     logstream,
     openapi,
@@ -24,6 +25,7 @@ from wfe.daemon.api import (
 
 ROUTES = [
     ("GET", "/api/v1/health", system.health),
+    ("GET", "/api/v1/cluster", cluster.cluster),
     ("GET", "/api/v1/me", users.me),
     ("GET", "/api/v1/users", users.list_users),
     ("POST", "/api/v1/users", users.create_user),

@@ -37,3 +37,55 @@ def make_store(settings: Settings, p: Paths) -> Any:
 
     return Store(sqlite_path(settings, p), settings.synchronous, retry_after=retry_after,
                  before_commit=functools.partial(disk_full, "db"))
+
+
+def describe(settings: Settings, p: Paths) -> str:
+    """The database as a person may see it: a server's address without its password."""
+    if not is_shared(settings):
+        return f"sqlite:///{sqlite_path(settings, p)}"
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(settings.database_url)
+    host = parts.hostname or ""
+    netloc = (f"{parts.username}@" if parts.username else "") + host \
+        + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def schema_status(settings: Settings, p: Paths, apply: bool = False) -> dict:
+    """The schema's version in the database and the version this wfe writes; ``apply``
+    migrates first (under the advisory lock on a shared server)."""
+    if is_shared(settings):
+        from wfe.daemon.store.pg import schema as pg_schema
+        from wfe.daemon.store.pg.dialect import Connection
+
+        conn = Connection.open(settings.database_url, connect_timeout=10)
+        try:
+            if apply:
+                pg_schema.migrate(conn)
+            have, want = pg_schema.version(conn), len(pg_schema.MIGRATIONS)
+        finally:
+            conn.close()
+        backend = "postgres"
+    else:
+        import sqlite3
+
+        from wfe.daemon.store import schema
+
+        path = sqlite_path(settings, p)
+        if apply:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not path.exists():
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        have = 0
+        if path.exists():
+            lite = sqlite3.connect(path, isolation_level=None)
+            try:
+                if apply:
+                    schema.migrate(lite)
+                (have,) = lite.execute("PRAGMA user_version").fetchone()
+            finally:
+                lite.close()
+        want, backend = len(schema.MIGRATIONS), "sqlite"
+    return {"backend": backend, "database": describe(settings, p), "version": have,
+            "latest": want, "pending": max(0, want - have), "newer": have > want}
