@@ -97,15 +97,12 @@ def pg_server() -> pg.Server:
 
 @pytest.fixture
 def database(request) -> str:
-    """The value of database_url for this test: "" (the SQLite file) or a new, empty,
-    migrated PostgreSQL database of its own, dropped after it."""
+    """The value of database_url for this test: "" (the SQLite file) or the session's
+    PostgreSQL database, emptied for it."""
     if request.param == "sqlite":
-        yield ""
-        return
+        return ""
     server: pg.Server = request.getfixturevalue("pg_server")
-    url = server.create()
-    yield url
-    server.drop(url)
+    return server.fresh()
 
 
 @pytest.fixture

@@ -193,7 +193,7 @@ async def _lifecycle(app: web.Application):
     app[keys.SUPERVISOR] = sup
     await sup.recover()
     sup.start()
-    deliverer = Deliverer(store, settings, sup.sealer)
+    deliverer = Deliverer(store, settings, sup.sealer, claim=is_shared(settings))
     deliverer.start()
     yield
     await deliverer.stop()

@@ -53,10 +53,11 @@ class Cluster:
 
     async def stop(self) -> None:
         self._stop.set()
+        with contextlib.suppress(Exception):  # a node that cannot say so is seen as lapsed
+            # ...and its listener, woken by the note, sees it should stop.
+            await self.store.write(lease.unregister, self.node)
         if self._listener is not None:
             await asyncio.to_thread(self._listener.join, 5)
-        with contextlib.suppress(Exception):  # a node that cannot say so is seen as lapsed
-            await self.store.write(lease.unregister, self.node)
 
     async def recover(self) -> list[str]:
         """At start: the runs this node's former self held (a restart with the same
@@ -136,6 +137,8 @@ class Cluster:
                     while not self._stop.is_set():
                         for note in conn.raw.notifies(timeout=0.5):
                             self._deliver(note.payload)
+                            if self._stop.is_set():
+                                break
                 finally:
                     conn.close()
             except Exception:

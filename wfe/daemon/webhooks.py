@@ -50,6 +50,7 @@ from wfe.engine.webhooks import (
 log = logging.getLogger("wfe.webhooks")
 MAX_SLEEP = 5.0  # a rescan at least this often, so a jump of the clock is noticed
 COALESCE = 0.05  # a burst of commits costs one scan, not one per batch
+CLAIM_MARGIN = 30.0  # a claimed delivery is due again this long after its timeout
 ERROR_BODY = 200  # characters of a failing receiver's answer kept in last_error
 SWEEP_BATCH = 500  # rows looked at per write, so housekeeping never holds the writer long
 HOOK_BATCH = 50  # callback hooks removed per write, each with the deliveries it has left
@@ -135,8 +136,10 @@ async def secret_header(store: Store, sealer: Sealer | None, owner: str,
 class Deliverer:
     """Finds due deliveries, attempts them (a bounded number at once), records outcomes."""
 
-    def __init__(self, store: Store, settings: Settings, sealer: Sealer | None = None) -> None:
+    def __init__(self, store: Store, settings: Settings, sealer: Sealer | None = None,
+                 claim: bool = False) -> None:
         self.store = store
+        self.claim = claim  # several nodes share the deliveries: claim each before sending
         self.settings = settings
         self.sealer = sealer
         self.session: aiohttp.ClientSession | None = None
@@ -211,6 +214,9 @@ class Deliverer:
 
     async def _deliver(self, row: dict) -> None:
         try:
+            if self.claim and not await self.store.write(
+                    ops_webhooks.claim, row["id"], self.settings.webhook_timeout + CLAIM_MARGIN):
+                return  # another node sends it
             outcome = await self._attempt_row(row)
             # Sent: the outcome waits out a full disk rather than the message going twice.
             await until_stored(lambda: self._record(row["id"], outcome),

@@ -127,3 +127,4 @@ def register(conn: Any, node: str, host: str, pid: int, url: str, version: str) 
 
 def unregister(conn: Any, node: str) -> None:
     conn.execute("UPDATE nodes SET stopped_at = ? WHERE id = ?", (now_iso(), node))
+    notify(conn, f"stopped {node}")
