@@ -178,18 +178,19 @@ async def _lifecycle(app: web.Application):
     p, settings = app[keys.PATHS], app[keys.SETTINGS]
     for d in p.all_dirs():
         ensure_private_dir(d)
-    check_private_files(p)
+    check_private_files(p, settings)
     store = make_store(settings, p)
     await store.open()
     app[keys.STORE] = store
     await _ensure_token(store, p)
     sup = Supervisor(store, settings, p.logs_dir)
+    key_file = secret_key_file(p, settings)
+    sup.sealer = Sealer.load_or_create(key_file)
+    app[idempotency.FINGERPRINT_KEY] = idempotency.fingerprint_key(key_file)
     if is_shared(settings):
         sup.cluster = Cluster(sup, node_id(settings))
-        await sup.cluster.start()
+        await sup.cluster.start(key_file)
     sup.http = http = aiohttp.ClientSession()
-    sup.sealer = Sealer.load_or_create(secret_key_file(p))
-    app[idempotency.FINGERPRINT_KEY] = idempotency.fingerprint_key(secret_key_file(p))
     app[keys.SUPERVISOR] = sup
     await sup.recover()
     sup.start()

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import os
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wfe import __version__
@@ -41,8 +43,9 @@ class Cluster:
 
     # ---- start and stop -----------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, key_file: Path) -> None:
         self._loop = asyncio.get_running_loop()
+        await self.store.write(lease.check_key, await asyncio.to_thread(_key_digest, key_file))
         await self.store.write(lease.register, self.node, self.host, os.getpid(), "",
                                __version__)
         ready = threading.Event()
@@ -158,6 +161,10 @@ class Cluster:
             self._loop.call_soon_threadsafe(self.sup.wake, run_id)
         elif kind == "cancel":
             self._loop.call_soon_threadsafe(self.sup.cancel_here, run_id)
+
+
+def _key_digest(key_file: Path) -> str:
+    return hmac.digest(key_file.read_bytes().strip(), b"wfe-node-key-check", "sha256").hex()
 
 
 def _log_failure(task: asyncio.Future) -> None:

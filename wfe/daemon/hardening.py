@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from wfe.config import Paths
+from wfe.config import Paths, Settings
 from wfe.daemon.api.common import parse_json
 from wfe.daemon.api.openapi import INT64, JSON, MUTATING, op_for
 from wfe.errors import Forbidden, UnsupportedMediaType, ValidationFailed
@@ -152,14 +152,18 @@ class InsecureFiles(RuntimeError):
     """Files holding tokens, secrets or run data are open to other users."""
 
 
-def secret_key_file(p: Paths) -> Path:
+def secret_key_file(p: Paths, settings: Settings | None = None) -> Path:
+    """The key that seals secrets: the config folder's, or the one every node of a shared
+    database is given (``secret_key_file``)."""
+    if settings is not None and settings.secret_key_file:
+        return Path(settings.secret_key_file).expanduser()
     return p.config_dir / "secret.key"
 
 
-def private_files(p: Paths) -> list[Path]:
+def private_files(p: Paths, settings: Settings | None = None) -> list[Path]:
     """What must be 0600: the database (and its WAL), tokens, keys, state, logs' folders."""
     db = [p.db, p.db.with_name(p.db.name + "-wal"), p.db.with_name(p.db.name + "-shm")]
-    files = [*db, p.token_file, secret_key_file(p), p.daemon_json, p.daemon_log]
+    files = [*db, p.token_file, secret_key_file(p, settings), p.daemon_json, p.daemon_log]
     # A run's log folder is 0700, which keeps its files private whatever their mode;
     # checking folders, not every file, keeps start-up fast with many runs.
     with contextlib.suppress(OSError):
@@ -167,14 +171,14 @@ def private_files(p: Paths) -> list[Path]:
     return files
 
 
-def check_private_files(p: Paths) -> None:
+def check_private_files(p: Paths, settings: Settings | None = None) -> None:
     """Refuse to start when another user could read or change what the daemon keeps.
 
     Folders are made 0700 at every start; a file is not fixed silently, because if it was
     readable its contents (a token, a secret) may already be known: the user should rotate.
     """
     loose = []
-    for path in private_files(p):
+    for path in private_files(p, settings):
         try:
             mode = path.lstat().st_mode
         except OSError:

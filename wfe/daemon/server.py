@@ -22,7 +22,7 @@ from wfe.daemon.hardening import HEADER_LIMITS, InsecureFiles
 from wfe.daemon.protocol import JsonErrorsRunner
 from wfe.daemon.reaper import become_subreaper
 from wfe.daemon.store.util import now_iso
-from wfe.errors import InvalidSettings
+from wfe.errors import InvalidSettings, WfeError
 
 LOCKED = 17  # exit status when another daemon holds this home's lock
 INSECURE = 78  # EX_CONFIG: files others can read, or a bad setting; the daemon refuses to start
@@ -70,6 +70,9 @@ def serve(port: int | None = None) -> int:
     except InsecureFiles as exc:
         print(f"wfe: {exc}", file=sys.stderr)
         return INSECURE
+    except WfeError as exc:  # the database refused: unreachable, a schema, another key
+        print(f"wfe: {exc}", file=sys.stderr)
+        return UNAVAILABLE
     finally:
         p.daemon_json.unlink(missing_ok=True)
         os.close(lock)

@@ -125,6 +125,23 @@ def register(conn: Any, node: str, host: str, pid: int, url: str, version: str) 
         (node, host, pid, url, version, now_iso(), time.time()))
 
 
+class KeyMismatch(WfeError):
+    """This node's secret key is not the one the shared database's secrets are sealed with."""
+
+    code = "key_mismatch"
+
+
+def check_key(conn: Any, digest: str) -> None:
+    """Every node must seal and open secrets with one key: the first node records which
+    (a keyed digest of it, not the key), and a node given another one refuses to start."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'secret_key_check'").fetchone()
+    if row is None:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('secret_key_check', ?)", (digest,))
+    elif row[0] != digest:
+        raise KeyMismatch("this node's secret key differs from the one the shared database's"
+                          " secrets are sealed with: give every node the same secret_key_file")
+
+
 def unregister(conn: Any, node: str) -> None:
     conn.execute("UPDATE nodes SET stopped_at = ? WHERE id = ?", (now_iso(), node))
     notify(conn, f"stopped {node}")

@@ -26,8 +26,16 @@ from psycopg.pq import TransactionStatus
 from wfe.daemon.store.pg.dialect import Connection
 from wfe.daemon.store.pg.schema import migrate
 from wfe.daemon.store.writer import Writer
+from wfe.errors import WfeError
 
 T = TypeVar("T")
+
+
+class DatabaseUnavailable(WfeError):
+    """The PostgreSQL server did not answer, or refused this daemon."""
+
+    code = "database_unavailable"
+    http_status = 503
 log = logging.getLogger("wfe.store")
 RETRIES = 20
 _RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
@@ -102,7 +110,11 @@ class PgStore:
         self._bg_lock = asyncio.Lock()
 
     async def open(self) -> None:
-        await asyncio.to_thread(self._open)
+        try:
+            await asyncio.to_thread(self._open)
+        except psycopg.OperationalError as exc:
+            first = (str(exc).strip().splitlines() or [repr(exc)])[0]
+            raise DatabaseUnavailable(f"cannot reach the database: {first}") from None
         self.write.start()
 
     def _open(self) -> None:
