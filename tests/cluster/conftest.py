@@ -25,6 +25,7 @@ class Nodes:
         for _ in range(n):
             name = f"n{len(self.all) + 1}"
             home = self.tmp_path / name / "home"
+            home.parent.mkdir(parents=True, exist_ok=True)
             env = daemon_env(home, WFE_DATABASE_URL=self.url, WFE_NODE_ID=name,
                              WFE_SECRET_KEY_FILE=str(self.key), WFE_LEASE_SECONDS=str(LEASE),
                              WFE_LOG_LEVEL="INFO", **extra)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from wfe.daemon.supervisor import Supervisor
 
 log = logging.getLogger("wfe.cluster")
+CLAIM_BATCH = 16  # due runs one node claims per look: a burst is spread over the nodes
 
 
 class Cluster:
@@ -40,6 +41,7 @@ class Cluster:
         self._listener: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.fenced: set[str] = set()
+        self.held: set[str] = set()  # leases this node's Runners hold: the ones it renews
 
     # ---- start and stop -----------------------------------------------------------------
 
@@ -77,19 +79,36 @@ class Cluster:
         got = await self.store.write(lease.acquire, self.node, run_id, self.seconds)
         if got:
             self.fenced.discard(run_id)
+            self.held.add(run_id)
         return got
 
     async def release(self, run_id: str) -> None:
         """A node that stops hands its runs on: they are woken for any node to go on."""
+        self.held.discard(run_id)
         await self.store.write(lease.release, self.node, run_id, self.sup.draining)
+
+    async def claim_due(self, now: float, room: int) -> list[str]:
+        """Due runs this node now holds (a few at a time, so that nodes share them)."""
+        if room <= 0:
+            return []
+        return await self.store.claim(lease.claim_due, self.node, now, min(room, CLAIM_BATCH),
+                                      self.seconds)
+
+    def wake(self, run_id: str) -> None:
+        """Woken here, executed by whichever node claims it (or its live holder)."""
+        task = asyncio.ensure_future(self.store.write(lease.mark_due, run_id))
+        task.add_done_callback(_log_failure)
 
     def write(self, run_id: str, op: Any, *args: Any) -> Any:
         return self.store.write(lease.fenced, self.node, run_id, op, *args)
 
-    async def renew(self, run_ids: list[str], url: str) -> None:
-        lost = await self.store.write(lease.renew, self.node, run_ids, self.seconds, url)
+    async def renew(self, url: str) -> None:
+        held = list(self.held)
+        lost = await self.store.write(lease.renew, self.node, held, self.seconds, url)
         for run_id in lost:
-            self.lose(run_id)
+            if run_id in self.held:  # not released meanwhile
+                self.held.discard(run_id)
+                self.lose(run_id)
 
     def lose(self, run_id: str) -> None:
         """Another node took the run over: stop its steps here, commit nothing more."""
@@ -118,7 +137,7 @@ class Cluster:
         log.warning("took over run %s from node %s (its lease lapsed)", run_id, took["holder"])
         if took["host"] == self.host and took["attempts"]:  # its step processes are here
             await asyncio.to_thread(kill_leftovers, took["attempts"])
-        self.sup.wake(run_id)
+        self.sup.wake(run_id)  # due now: any node may claim it
         return True
 
     # ---- messages between nodes ---------------------------------------------------------
@@ -158,7 +177,9 @@ class Cluster:
             if run_id != self.node:
                 self._loop.call_soon_threadsafe(self.store.write.tick)
         elif kind == "wake":
-            self._loop.call_soon_threadsafe(self.sup.wake, run_id)
+            self._loop.call_soon_threadsafe(self.sup.wake_here, run_id)
+        elif kind == "due":
+            self._loop.call_soon_threadsafe(self.sup.timer_poke)
         elif kind == "cancel":
             self._loop.call_soon_threadsafe(self.sup.cancel_here, run_id)
 

@@ -163,6 +163,13 @@ class Supervisor:
     # ---- waking runs ---------------------------------------------------------------------
 
     def wake(self, run_id: str) -> None:
+        if self.cluster is not None and run_id not in self.live:
+            if not (self._stopping or self.draining):
+                self.cluster.wake(run_id)  # executed by whichever node claims it
+            return
+        self.wake_here(run_id)
+
+    def wake_here(self, run_id: str) -> None:
         if self._stopping or self.draining:
             return
         if run_id in self.live:
@@ -286,8 +293,13 @@ class Supervisor:
         while True:
             self._poke.clear()
             now = time.time()
-            for run_id in self.store.read(timer_queries.due_runs, now):
-                self.wake(run_id)
+            if self.cluster is None:
+                for run_id in self.store.read(timer_queries.due_runs, now):
+                    self.wake(run_id)
+            elif not (self._stopping or self.draining):
+                room = self.settings.max_concurrent_steps - len(self.live)
+                for run_id in await self.cluster.claim_due(now, room):
+                    self.wake_here(run_id)
             await self._expire_runs(now)
             sched_due = await self._fire_schedules(now)
             nxt = self.store.read(timer_queries.next_wake, now)
@@ -336,7 +348,7 @@ class Supervisor:
             if self.live:
                 await self.store.write(ops_steps.heartbeat, list(self.live))
             if self.cluster is not None:
-                await self.cluster.renew(list(self.live), self.base_url)
+                await self.cluster.renew(self.base_url)
             if time.monotonic() >= next_prune:
                 if n := await ops_idempotency.prune(self.store, window):
                     log.info("pruned %d expired idempotency keys", n)

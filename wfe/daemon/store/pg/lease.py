@@ -32,20 +32,46 @@ def notify(conn: Any, message: str) -> None:
 
 
 def acquire(conn: Any, node: str, run_id: str, seconds: float) -> bool:
-    """Take the run's lease unless another node holds a live one; that node is then told
-    to look at the run again (it may have missed what woke it here)."""
+    """Take the run's lease unless another node holds it: a live holder is told to look at
+    the run again (it may have missed what woke it here); a lapsed one's attempts are closed
+    by the takeover first (take_over), never skipped by taking its lease here."""
     now = time.time()
     row = conn.execute("SELECT lease_node, lease_until FROM runs WHERE id = ? FOR UPDATE",
                        (run_id,)).fetchone()
     if row is None:
         return True  # a deleted run: the claim finds nothing to do
     holder, until = row
-    if holder not in (None, node) and until >= now:
-        notify(conn, f"wake {holder} {run_id}")
+    if holder not in (None, node):
+        if until >= now:
+            notify(conn, f"wake {holder} {run_id}")
         return False
     conn.execute("UPDATE runs SET lease_node = ?, lease_until = ? WHERE id = ?",
                  (node, now + seconds, run_id))
     return True
+
+
+def claim_due(conn: Any, node: str, now: float, limit: int, seconds: float) -> list[str]:
+    """Lease up to ``limit`` due runs nobody holds, skipping rows other nodes are claiming
+    this instant: each due run is claimed by exactly one node. Run on a READ COMMITTED
+    connection of its own (one statement, atomic), where SKIP LOCKED never conflicts."""
+    return [r[0] for r in conn.execute(
+        "UPDATE runs SET lease_node = ?, lease_until = ? WHERE id IN (SELECT id FROM runs"
+        " WHERE wake_at <= ? AND lease_node IS NULL ORDER BY wake_at LIMIT ?"
+        " FOR UPDATE SKIP LOCKED) RETURNING id", (node, now + seconds, now, limit)).fetchall()]
+
+
+def mark_due(conn: Any, run_id: str) -> None:
+    """Something woke the run on a node that does not execute it: it is due now, for
+    whichever node claims it, and a live holder is told to look again."""
+    row = conn.execute("SELECT lease_node, lease_until FROM runs WHERE id = ?",
+                       (run_id,)).fetchone()
+    if row is None:
+        return
+    conn.execute("UPDATE runs SET wake_at = ? WHERE id = ? AND (wake_at IS NULL OR wake_at > ?)",
+                 (time.time(), run_id, time.time()))
+    if row[0] is not None and row[1] >= time.time():
+        notify(conn, f"wake {row[0]} {run_id}")
+    notify(conn, "due *")
 
 
 def fenced(conn: Any, node: str, run_id: str, op: Any, *args: Any) -> Any:

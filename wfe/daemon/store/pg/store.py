@@ -68,7 +68,25 @@ class PgWriter(Writer):
         return outcomes
 
     def _transaction(self, batch: list):
-        for attempt in range(RETRIES):
+        if len(batch) == 1:
+            return self._retrying(batch, RETRIES)
+        try:
+            return self._retrying(batch, 1)
+        except _RETRYABLE:
+            pass
+        # A conflict with another node: each op in a transaction of its own, so a row
+        # another node holds delays only the op that touches it, not a whole batch.
+        outcomes = []
+        for item in batch:
+            try:
+                outcomes += self._retrying([item], RETRIES)
+            except Exception as exc:
+                self._rollback()
+                outcomes.append((item[2], None, self._failed(exc)))
+        return outcomes
+
+    def _retrying(self, batch: list, tries: int):
+        for attempt in range(tries):
             if self._conn.raw.broken or self._conn.raw.closed:  # type: ignore[attr-defined]
                 self._reconnect()
             try:
@@ -76,11 +94,11 @@ class PgWriter(Writer):
             except _RETRYABLE:
                 self.conflicts += 1
                 self._rollback()
-                if attempt == RETRIES - 1:
+                if attempt == tries - 1:
                     raise
                 time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
             except psycopg.OperationalError:
-                if attempt >= 2:  # the server is gone, not a blip: callers hear of it
+                if attempt >= min(2, tries - 1):  # the server is gone, not a blip: say so
                     raise
                 log.warning("the database connection failed; reconnecting", exc_info=True)
                 self._reconnect()
@@ -108,6 +126,8 @@ class PgStore:
         self._conn: Connection
         self._bg: Connection
         self._bg_lock = asyncio.Lock()
+        self._claims: Connection
+        self._claims_lock = asyncio.Lock()
 
     async def open(self) -> None:
         try:
@@ -126,10 +146,12 @@ class PgStore:
         self.write = PgWriter(self.url, self.name, *self._writer_args, node=self.node)
         self._conn = Connection.open(self.url, application_name=self.name)
         self._bg = Connection.open(self.url, application_name=self.name)
+        self._claims = Connection.open(self.url, application_name=self.name)
 
     async def close(self) -> None:
         self._conn.close()
         self._bg.close()
+        self._claims.close()
         await self.write.close()
 
     def _loop_conn(self) -> Connection:
@@ -151,6 +173,14 @@ class PgStore:
     async def scalar(self, sql: str, params: tuple = ()):
         rows = self._loop_conn().execute(sql, params).fetchall()
         return rows[0][0] if rows else None
+
+    async def claim(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(conn, *args)`` as one READ COMMITTED statement on a connection of its own
+        (queue-style claims: FOR UPDATE SKIP LOCKED), outside the writer's batches."""
+        async with self._claims_lock:
+            if self._claims.raw.broken or self._claims.raw.closed:
+                self._claims = Connection.open(self.url, application_name=self.name)
+            return await asyncio.to_thread(fn, self._claims, *args)
 
     async def all_bg(self, *queries: tuple[str, tuple]) -> list[list[dict]]:
         def run(conn: Connection) -> list[list[dict]]:
