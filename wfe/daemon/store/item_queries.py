@@ -35,7 +35,7 @@ def _list_items(conn: sqlite3.Connection, run_id: str, step: str, limit: int,
     (total,) = conn.execute("SELECT COUNT(*) FROM step_items WHERE run_id = ? AND idx = ?",
                             (run_id, found[0])).fetchone()
     rows = conn.execute(
-        "SELECT item AS 'index', value AS item, status, attempt, output, error, exit_code,"
+        "SELECT item AS \"index\", value AS item, status, attempt, output, error, exit_code,"
         " started_at, finished_at FROM step_items WHERE run_id = ? AND idx = ?"
         " ORDER BY item LIMIT ? OFFSET ?", (run_id, found[0], limit, offset)).fetchall()
     items = [dict(r) for r in rows]

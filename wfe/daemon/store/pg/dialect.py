@@ -15,7 +15,6 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 import psycopg
-from psycopg import ClientCursor
 from psycopg.adapt import Dumper, Loader
 from psycopg.pq import TransactionStatus
 
@@ -125,7 +124,7 @@ class Connection:
 
     @classmethod
     def open(cls, url: str, **kwargs) -> Connection:
-        raw = psycopg.connect(url, autocommit=True, cursor_factory=ClientCursor,
+        raw = psycopg.connect(url, autocommit=True,
                               row_factory=_row_factory, **kwargs)
         raw.adapters.register_loader("numeric", _Numeric)
         raw.adapters.register_dumper(bool, _BoolAsInt)

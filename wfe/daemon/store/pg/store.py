@@ -56,10 +56,34 @@ class PgWriter(Writer):
     def _fatal(self, exc: BaseException) -> bool:
         return isinstance(exc, (*_RETRYABLE, psycopg.OperationalError)) or super()._fatal(exc)
 
+    def _run_op(self, op, args):
+        """As the base class, one round trip shorter: a savepoint is never released (each
+        op's shadows the last; the transaction's end releases them all)."""
+        conn: Connection = self._conn  # type: ignore[assignment]
+        conn.raw.execute("SAVEPOINT op")
+        try:
+            return op(conn, *args), None
+        except BaseException as exc:
+            if self._fatal(exc) or not isinstance(exc, Exception):
+                raise
+            conn.raw.execute("ROLLBACK TO op")
+            return None, exc
+
     def _once(self, batch: list):
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
-        outcomes = [(fut, *self._run_op(op, args)) for op, args, fut in batch]
+        if len(batch) == 1:  # its transaction is its savepoint: two round trips saved
+            op, args, fut = batch[0]
+            outcomes: list[tuple[Any, Any, BaseException | None]]
+            try:
+                outcomes = [(fut, op(conn, *args), None)]
+            except Exception as exc:
+                if self._fatal(exc):
+                    raise
+                self._rollback()
+                return [(fut, None, exc)]
+        else:
+            outcomes = [(fut, *self._run_op(op, args)) for op, args, fut in batch]
         if self._before_commit is not None:
             self._before_commit()
         # Other nodes' live streams look for new events when this commit lands.
