@@ -93,7 +93,7 @@ async def list_global_events(store: Store, actor: str | None, limit: int,
                              offset: int) -> tuple[list[dict], int]:
     """The audit log of secrets and variables: all of it, or one actor's (and their own
     scope's) entries."""
-    where, params = ("1", ()) if actor is None else \
+    where, params = ("1 = 1", ()) if actor is None else \
         ("actor = ? OR json_extract(data, '$.owner') = ?", (actor, actor))
     rows = await store.all(f"SELECT * FROM global_events WHERE {where}"
                            " ORDER BY seq DESC LIMIT ? OFFSET ?", (*params, limit, offset))

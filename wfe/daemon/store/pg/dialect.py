@@ -24,7 +24,12 @@ _WHOLE = {
     "PRAGMA incremental_vacuum(1)": "SELECT 0",
     "BEGIN IMMEDIATE": "BEGIN ISOLATION LEVEL REPEATABLE READ",
 }
-_FUNCTIONS = [
+_REWRITES = [
+    # An index SQLite is told to use; PostgreSQL's planner chooses its own.
+    (re.compile(r"\s+INDEXED BY \w+"), ""),
+    # An empty list: SQLite allows `x IN ()`, PostgreSQL has no such syntax.
+    (re.compile(r"[\w.]+\s+NOT\s+IN\s*\(\s*\)"), "TRUE"),
+    (re.compile(r"[\w.]+\s+IN\s*\(\s*\)"), "FALSE"),
     (re.compile(r"\bjson_each\("), "wfe_json_each("),
     (re.compile(r"\bjson_extract\("), "wfe_json_extract("),
     (re.compile(r"\bjson_quote\("), "wfe_json_quote("),
@@ -51,7 +56,7 @@ def translate(sql: str) -> tuple[str, tuple[int, ...] | None]:
             parts[i] = part.replace("%", "%%")
             continue
         part = part.replace("%", "%%")
-        for pattern, repl in _FUNCTIONS:
+        for pattern, repl in _REWRITES:
             part = pattern.sub(repl, part)
 
         def placeholder(m: re.Match) -> str:
