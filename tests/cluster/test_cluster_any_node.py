@@ -114,3 +114,35 @@ def test_a_node_given_another_secret_key_refuses_to_start(nodes, tmp_path):
     assert proc.returncode != 0
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("wfe:")]
     assert len(lines) == 1 and "secret key differs" in lines[0], proc.stderr[-2000:]
+
+
+def test_a_users_stream_on_one_node_misses_no_event_committed_on_others(nodes, tmp_path):
+    a, b, _ = nodes.start(3)
+    client = a.client()
+    publish(client, {"name": "quick", "steps": [
+        {"name": f"s{i}", "run": "true"} for i in range(4)]})
+    got: list[tuple[str, int, int]] = []  # (run, seq, stream id)
+    stream = client.events_stream()  # a live tail of every event of the user's runs
+
+    def follow() -> None:
+        try:
+            for ev in stream:
+                body = json.loads(ev.data)
+                got.append((body["run_id"], body["seq"], int(ev.id or 0)))
+        except Exception:  # the test closes the stream under the reading thread
+            return
+
+    t = threading.Thread(target=follow, daemon=True)
+    t.start()
+    from tests.cluster.test_cluster_nodes import ended, start_many
+
+    ids = start_many(b.client(), "quick", 60)  # started on another node, run on all three
+    wait_until(lambda: ended(client, ids), timeout=120, message="every run completed")
+    want = {i: client.get_run(i)["events"][-1]["seq"] for i in ids}
+    wait_until(lambda: len(got) >= sum(want.values()), timeout=60, message="every event streamed")
+    stream.close()
+    t.join(10)
+    ids_seen = [g[2] for g in got]
+    assert ids_seen == sorted(ids_seen) and len(set(ids_seen)) == len(ids_seen)
+    for run_id, last in want.items():
+        assert [s for r, s, _ in got if r == run_id] == list(range(1, last + 1))

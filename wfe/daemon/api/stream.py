@@ -212,7 +212,7 @@ async def all_events(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/events/stream: every event of the caller's runs, ``id:`` a global event id.
     Without a resume point it starts at the present: a live tail, not the whole history."""
     store: Store = request.app[keys.STORE]
-    latest = store.read(event_queries.latest_event_id)
+    latest = store.read(store.event_queries.latest_event_id)
     after = _resume_point(request, default=latest)
     owner = request[keys.USER]["name"]
     async with EventStream(request) as sse:
@@ -220,7 +220,7 @@ async def all_events(request: web.Request) -> web.StreamResponse:
         while True:
             waiter = sse.next_commit()
             if committed:
-                rows = store.read(event_queries.owner_events_after, owner, after, BATCH)
+                rows = store.read(store.event_queries.owner_events_after, owner, after, BATCH)
                 for row in rows:
                     await sse.send(row["id"], row["type"], _event_json(row))
                     after = row["id"]

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from wfe.daemon.store import event_queries
 from wfe.daemon.store.checkpoint import Checkpointer
 from wfe.daemon.store.schema import migrate
 from wfe.daemon.store.writer import Writer, connect, ensure_incremental_vacuum
@@ -27,6 +28,9 @@ class Store:
     without bound (the audit of every event a user has) go to the aiosqlite thread
     (``all_bg``), so they never stall the loop.
     """
+
+    # One writer: ids are drawn in commit order, so a user's stream follows them.
+    event_queries = event_queries
 
     def __init__(self, path: Path, synchronous: str = "NORMAL", retry_after: int = 1,
                  before_commit: Callable[[], None] | None = None) -> None:

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.pq import TransactionStatus
 
+from wfe.daemon.store.pg import event_order
 from wfe.daemon.store.pg.dialect import Connection
 from wfe.daemon.store.pg.schema import migrate
 from wfe.daemon.store.writer import Writer
@@ -70,7 +71,7 @@ class PgWriter(Writer):
             return None, exc
 
     def _once(self, batch: list):
-        conn = self._conn
+        conn: Connection = self._conn  # type: ignore[assignment]
         conn.execute("BEGIN IMMEDIATE")
         if len(batch) == 1:  # its transaction is its savepoint: two round trips saved
             op, args, fut = batch[0]
@@ -86,6 +87,7 @@ class PgWriter(Writer):
             outcomes = [(fut, *self._run_op(op, args)) for op, args, fut in batch]
         if self._before_commit is not None:
             self._before_commit()
+        event_order.number(conn.raw)
         # Other nodes' live streams look for new events when this commit lands.
         conn.execute("SELECT pg_notify('wfe', ?)", (self._commit_note,))
         conn.execute("COMMIT")
@@ -139,6 +141,7 @@ class PgStore:
     reads whose cost grows with the data go to a thread with its own connection."""
 
     dialect = "postgres"
+    event_queries = event_order  # a user's stream follows the commit order (gseq)
 
     def __init__(self, url: str, node: str = "", retry_after: int = 1,
                  before_commit: Callable[[], None] | None = None) -> None:
