@@ -41,6 +41,7 @@ def ended(client, ids: list[str]) -> bool:
     return page["total"] >= len(ids)
 
 
+@pytest.mark.timeout(600)
 def test_three_nodes_share_runs_and_lose_nothing_when_one_is_killed(nodes, tmp_path):
     ledger = tmp_path / "ledger"
     # $PPID: the daemon that executed the step (steps are its children).
@@ -104,6 +105,7 @@ def test_a_paused_node_loses_its_run_and_commits_nothing_for_it(nodes, tmp_path)
     assert c2.verify_audit(run_id)["ok"]
 
 
+@pytest.mark.timeout(900)
 def test_a_thousand_timers_due_at_once_fire_once_each(nodes, tmp_path):
     ledger = tmp_path / "fired"
     daemons = nodes.start(3)

@@ -15,7 +15,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,20 +90,21 @@ class Cluster:
         """Due runs this node now holds (a few at a time, so that nodes share them)."""
         if room <= 0:
             return []
-        return await self.store.claim(lease.claim_due, self.node, now, min(room, CLAIM_BATCH),
-                                      self.seconds)
+        return await self.store.claim(lease.claim_due, self.node, now, min(room, CLAIM_BATCH))
 
     def wake(self, run_id: str) -> None:
         """Woken here, executed by whichever node claims it (or its live holder)."""
-        task = asyncio.ensure_future(self.store.write(lease.mark_due, run_id))
+        task = asyncio.ensure_future(self.store.write(lease.mark_due, run_id, self.seconds))
         task.add_done_callback(_log_failure)
 
     def write(self, run_id: str, op: Any, *args: Any) -> Any:
         return self.store.write(lease.fenced, self.node, run_id, op, *args)
 
     async def renew(self, url: str) -> None:
+        """On the claims connection, not through the writer: a renewal queued behind a long
+        batch could come too late."""
         held = list(self.held)
-        lost = await self.store.write(lease.renew, self.node, held, self.seconds, url)
+        lost = await self.store.claim(lease.renew, self.node, held, url)
         for run_id in lost:
             if run_id in self.held:  # not released meanwhile
                 self.held.discard(run_id)
@@ -125,13 +125,13 @@ class Cluster:
         """Runs whose node stopped renewing their leases are closed and woken here."""
         while True:
             await asyncio.sleep(min(1.0, self.seconds / 3))
-            for run_id in self.store.read(lease.expired, time.time()):
+            for run_id in self.store.read(lease.expired, self.seconds):
                 if run_id not in self.sup.live:
                     await self._take_over(run_id)
 
     async def _take_over(self, run_id: str, force: bool = False) -> bool:
         took = await self.store.write(lease.take_over, self.node, run_id,
-                                      self.sup.settings.max_recoveries, force)
+                                      self.sup.settings.max_recoveries, self.seconds, force)
         if took is None:
             return False
         log.warning("took over run %s from node %s (its lease lapsed)", run_id, took["holder"])

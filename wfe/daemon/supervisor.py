@@ -345,10 +345,10 @@ class Supervisor:
         window, next_prune = self.settings.idempotency_window, 0.0
         while True:
             await asyncio.sleep(self.settings.heartbeat_interval)
+            if self.cluster is not None:  # first: the leases must not wait for the writer
+                await self.cluster.renew(self.base_url)
             if self.live:
                 await self.store.write(ops_steps.heartbeat, list(self.live))
-            if self.cluster is not None:
-                await self.cluster.renew(self.base_url)
             if time.monotonic() >= next_prune:
                 if n := await ops_idempotency.prune(self.store, window):
                     log.info("pruned %d expired idempotency keys", n)

@@ -75,6 +75,7 @@ class Writer:
         self._loop_ref: asyncio.AbstractEventLoop | None = None
         self.batches = 0
         self.ops = 0
+        self.max_batch = MAX_BATCH
         self._tick = asyncio.Event()  # binds to a loop only when awaited
 
     def start(self) -> None:
@@ -121,7 +122,7 @@ class Writer:
                 return
             batch = [item]
             stop = False
-            while len(batch) < MAX_BATCH:
+            while len(batch) < self.max_batch:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from wfe.daemon.store.pg.lease import SERVER_NOW
 from wfe.daemon.store.util import now_iso
 
 MAX_SHOWN = 1000
 
 
 def cluster(conn: Any, lease_seconds: float) -> list[dict]:
-    now = time.time()
+    now = conn.execute(f"SELECT {SERVER_NOW}").fetchone()[0]
     nodes = [dict(r) for r in conn.execute(
         "SELECT id, host, pid, url, version, started_at, seen_at, stopped_at FROM nodes"
         " ORDER BY started_at, id").fetchall()]
     leases: dict[str, list[dict]] = {}
-    for run_id, node, until in conn.execute(
-            "SELECT id, lease_node, lease_until FROM runs WHERE lease_node IS NOT NULL"
-            " ORDER BY lease_until LIMIT ?", (MAX_SHOWN,)).fetchall():
+    for run_id, node, left in conn.execute(
+            f"SELECT r.id, r.lease_node, n.seen_at + ? - {SERVER_NOW} FROM runs r"
+            " LEFT JOIN nodes n ON n.id = r.lease_node WHERE r.lease_node IS NOT NULL"
+            " ORDER BY r.id LIMIT ?", (lease_seconds, MAX_SHOWN)).fetchall():
         leases.setdefault(node, []).append({"run_id": run_id,
-                                            "expires_in": round(until - now, 3)})
+                                            "expires_in": round(left or 0.0, 3)})
     steps: dict[str, list[dict]] = {}
     for row in conn.execute(
             "SELECT r.lease_node, a.run_id, s.name, a.attempt, a.started_at FROM step_attempts a"

@@ -1,10 +1,13 @@
 """Leases: which node executes a run, when several daemons share one PostgreSQL.
 
-A Runner acquires its run's lease before it claims the run, every write it makes checks the
-lease is still its node's (the fence: ``FOR SHARE`` makes a check that raced a takeover fail
-with a serialization error, and the retry then sees the new holder), the heartbeat renews
-the leases of a node's live Runners in one statement, and a lease that is not renewed in
-time is taken over by another node, which closes the attempts it left running.
+A run's lease is its ``lease_node``; it holds while that node is alive, which each node
+says for all its leases at once by renewing its own row in ``nodes`` (its heartbeat: one
+row, so renewing never conflicts with a write to a run). A node silent for longer than
+``lease_seconds``, by the server's clock, has lapsed: another node takes its runs over and
+closes the attempts it left running. Every write a Runner makes checks, in the same
+transaction, that the run's lease is still its node's (the fence: ``FOR SHARE`` makes a
+check that raced a takeover fail with a serialization error, and the retry sees the new
+holder), so a node that lapsed and came back commits nothing more for runs it lost.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from wfe.daemon.store.util import dumps, now_iso
 from wfe.errors import WfeError
 
 CHANNEL = "wfe"
+SERVER_NOW = "extract(epoch from clock_timestamp())::float8"
+# A run's holder has lapsed (or stopped, or is unknown); ``?`` is lease_seconds.
+_LAPSED = f"(n.id IS NULL OR n.stopped_at IS NOT NULL OR n.seen_at < {SERVER_NOW} - ?)"
 
 
 class Fenced(WfeError):
@@ -26,50 +32,61 @@ class Fenced(WfeError):
     http_status = 409
 
 
+class KeyMismatch(WfeError):
+    """This node's secret key is not the one the shared database's secrets are sealed with."""
+
+    code = "key_mismatch"
+
+
 def notify(conn: Any, message: str) -> None:
     """Delivered to every node's listener when (and only if) the transaction commits."""
     conn.execute("SELECT pg_notify(?, ?)", (CHANNEL, message))
+
+
+def _holder(conn: Any, run_id: str, seconds: float, lock: str = "") -> tuple | None:
+    """(holder, lapsed) of the run's lease; None when there is no such run."""
+    return conn.execute(
+        f"SELECT r.lease_node, {_LAPSED} FROM runs r LEFT JOIN nodes n ON n.id = r.lease_node"
+        f" WHERE r.id = ?{lock}", (seconds, run_id)).fetchone()
 
 
 def acquire(conn: Any, node: str, run_id: str, seconds: float) -> bool:
     """Take the run's lease unless another node holds it: a live holder is told to look at
     the run again (it may have missed what woke it here); a lapsed one's attempts are closed
     by the takeover first (take_over), never skipped by taking its lease here."""
-    now = time.time()
-    row = conn.execute("SELECT lease_node, lease_until FROM runs WHERE id = ? FOR UPDATE",
-                       (run_id,)).fetchone()
+    row = _holder(conn, run_id, seconds, " FOR UPDATE OF r")
     if row is None:
         return True  # a deleted run: the claim finds nothing to do
-    holder, until = row
+    holder, lapsed = row
     if holder not in (None, node):
-        if until >= now:
+        if not lapsed:
             notify(conn, f"wake {holder} {run_id}")
         return False
-    conn.execute("UPDATE runs SET lease_node = ?, lease_until = ? WHERE id = ?",
-                 (node, now + seconds, run_id))
+    if holder is None:
+        conn.execute("UPDATE runs SET lease_node = ? WHERE id = ?", (node, run_id))
     return True
 
 
-def claim_due(conn: Any, node: str, now: float, limit: int, seconds: float) -> list[str]:
+def claim_due(conn: Any, node: str, now: float, limit: int) -> list[str]:
     """Lease up to ``limit`` due runs nobody holds, skipping rows other nodes are claiming
     this instant: each due run is claimed by exactly one node. Run on a READ COMMITTED
     connection of its own (one statement, atomic), where SKIP LOCKED never conflicts."""
     return [r[0] for r in conn.execute(
-        "UPDATE runs SET lease_node = ?, lease_until = ? WHERE id IN (SELECT id FROM runs"
+        "UPDATE runs SET lease_node = ? WHERE id IN (SELECT id FROM runs"
         " WHERE wake_at <= ? AND lease_node IS NULL ORDER BY wake_at LIMIT ?"
-        " FOR UPDATE SKIP LOCKED) RETURNING id", (node, now + seconds, now, limit)).fetchall()]
+        " FOR UPDATE SKIP LOCKED) RETURNING id", (node, now, limit)).fetchall()]
 
 
-def mark_due(conn: Any, run_id: str) -> None:
+def mark_due(conn: Any, run_id: str, seconds: float) -> None:
     """Something woke the run on a node that does not execute it: it is due now, for
     whichever node claims it, and a live holder is told to look again."""
-    row = conn.execute("SELECT lease_node, lease_until FROM runs WHERE id = ?",
-                       (run_id,)).fetchone()
+    row = _holder(conn, run_id, seconds)
     if row is None:
         return
+    now = time.time()
     conn.execute("UPDATE runs SET wake_at = ? WHERE id = ? AND (wake_at IS NULL OR wake_at > ?)",
-                 (time.time(), run_id, time.time()))
-    if row[0] is not None and row[1] >= time.time():
+                 (now, run_id, now))
+    if row[0] is not None and not row[1]:
         notify(conn, f"wake {row[0]} {run_id}")
     notify(conn, "due *")
 
@@ -85,40 +102,38 @@ def fenced(conn: Any, node: str, run_id: str, op: Any, *args: Any) -> Any:
 
 
 def release(conn: Any, node: str, run_id: str, wake: bool = False) -> None:
-    conn.execute("UPDATE runs SET lease_node = NULL, lease_until = NULL"
-                 " WHERE id = ? AND lease_node = ?", (run_id, node))
+    conn.execute("UPDATE runs SET lease_node = NULL WHERE id = ? AND lease_node = ?",
+                 (run_id, node))
     if wake:
         conn.execute("UPDATE runs SET wake_at = ? WHERE id = ? AND wake_at IS NULL"
                      " AND status IN ('running', 'pending')", (time.time(), run_id))
 
 
-def renew(conn: Any, node: str, run_ids: list[str], seconds: float, url: str = "") -> list[str]:
-    """Extend the leases this node still holds; returns the runs it holds no more."""
-    now = time.time()
-    conn.execute("UPDATE nodes SET seen_at = ?, url = ?, stopped_at = NULL WHERE id = ?",
-                 (now, url, node))
-    if not run_ids:
+def renew(conn: Any, node: str, held: list[str], url: str = "") -> list[str]:
+    """The node's heartbeat: every lease it holds lives on. Returns the runs of ``held``
+    it holds no more (taken over while it was silent)."""
+    conn.execute(f"UPDATE nodes SET seen_at = {SERVER_NOW}, url = ?, stopped_at = NULL"
+                 " WHERE id = ?", (url, node))
+    if not held:
         return []
     kept = {r[0] for r in conn.execute(
-        "UPDATE runs SET lease_until = ? WHERE lease_node = ? AND id IN"
-        " (SELECT value FROM json_each(?)) RETURNING id",
-        (now + seconds, node, dumps(run_ids))).fetchall()}
-    return [r for r in run_ids if r not in kept]
+        "SELECT id FROM runs WHERE lease_node = ? AND id IN (SELECT value FROM json_each(?))",
+        (node, dumps(held))).fetchall()}
+    return [r for r in held if r not in kept]
 
 
-def expired(conn: Any, now: float, limit: int = 500) -> list[str]:
+def expired(conn: Any, seconds: float, limit: int = 500) -> list[str]:
     return [r[0] for r in conn.execute(
-        "SELECT id FROM runs WHERE lease_node IS NOT NULL AND lease_until < ?"
-        " ORDER BY lease_until LIMIT ?", (now, limit)).fetchall()]
+        "SELECT r.id FROM runs r LEFT JOIN nodes n ON n.id = r.lease_node"
+        f" WHERE r.lease_node IS NOT NULL AND {_LAPSED} LIMIT ?", (seconds, limit)).fetchall()]
 
 
-def take_over(conn: Any, node: str, run_id: str, max_recoveries: int,
+def take_over(conn: Any, node: str, run_id: str, max_recoveries: int, seconds: float,
               force: bool = False) -> dict | None:
     """Close what the run's lapsed holder left running and free the run for any node (it is
     woken now). ``force``: the holder is this node's former self, restarted."""
-    row = conn.execute("SELECT lease_node, lease_until FROM runs WHERE id = ? FOR UPDATE",
-                       (run_id,)).fetchone()
-    if row is None or row[0] is None or (row[1] >= time.time() and not force):
+    row = _holder(conn, run_id, seconds, " FOR UPDATE OF r")
+    if row is None or row[0] is None or not (row[1] or force):
         return None
     holder = row[0]
     why = f"node {holder} stopped renewing its lease while this attempt ran"
@@ -129,10 +144,9 @@ def take_over(conn: Any, node: str, run_id: str, max_recoveries: int,
     handlers = ops_handlers.interrupt_run_handlers(conn, run_id, why)
     if attempts or items or handlers:
         ops_recovery.count_recovery(conn, run_id, max_recoveries)
-    conn.execute("UPDATE runs SET lease_node = NULL, lease_until = NULL,"
-                 " wake_at = CASE WHEN status IN ('running', 'pending') OR handlers IN"
-                 " ('pending', 'running') THEN ? ELSE wake_at END WHERE id = ?",
-                 (time.time(), run_id))
+    conn.execute("UPDATE runs SET lease_node = NULL, wake_at = CASE WHEN status IN"
+                 " ('running', 'pending') OR handlers IN ('pending', 'running') THEN ?"
+                 " ELSE wake_at END WHERE id = ?", (time.time(), run_id))
     host = conn.execute("SELECT host FROM nodes WHERE id = ?", (holder,)).fetchone()
     return {"holder": holder, "host": host[0] if host else None, "attempts": attempts}
 
@@ -145,16 +159,11 @@ def own_leases(conn: Any, node: str) -> list[str]:
 def register(conn: Any, node: str, host: str, pid: int, url: str, version: str) -> None:
     conn.execute(
         "INSERT INTO nodes (id, host, pid, url, version, started_at, seen_at)"
-        " VALUES (?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET host = excluded.host,"
-        " pid = excluded.pid, url = excluded.url, version = excluded.version,"
-        " started_at = excluded.started_at, seen_at = excluded.seen_at, stopped_at = NULL",
-        (node, host, pid, url, version, now_iso(), time.time()))
-
-
-class KeyMismatch(WfeError):
-    """This node's secret key is not the one the shared database's secrets are sealed with."""
-
-    code = "key_mismatch"
+        f" VALUES (?,?,?,?,?,?,{SERVER_NOW}) ON CONFLICT (id) DO UPDATE SET"
+        " host = excluded.host, pid = excluded.pid, url = excluded.url,"
+        " version = excluded.version, started_at = excluded.started_at,"
+        " seen_at = excluded.seen_at, stopped_at = NULL",
+        (node, host, pid, url, version, now_iso()))
 
 
 def check_key(conn: Any, digest: str) -> None:
