@@ -117,6 +117,8 @@ def test_a_thousand_timers_due_at_once_fire_once_each(nodes, tmp_path):
     wait_until(lambda: query(nodes.url, "SELECT COUNT(*) FROM steps WHERE name = 'nap'"
                              " AND status = 'waiting'")[0][0] == 1000, timeout=120,
                message="every run asleep")
+    wait_until(lambda: query(nodes.url, "SELECT COUNT(*) FROM runs WHERE lease_node IS NOT NULL"
+                             )[0][0] == 0, timeout=60, message="every Runner gone")
     for d in daemons:  # nobody fires while the timers come due...
         os.kill(d.proc.pid, signal.SIGSTOP)
     try:

@@ -70,11 +70,15 @@ def acquire(conn: Any, node: str, run_id: str, seconds: float) -> bool:
 def claim_due(conn: Any, node: str, now: float, limit: int) -> list[str]:
     """Lease up to ``limit`` due runs nobody holds, skipping rows other nodes are claiming
     this instant: each due run is claimed by exactly one node. Run on a READ COMMITTED
-    connection of its own (one statement, atomic), where SKIP LOCKED never conflicts."""
+    connection of its own (one statement, atomic), where SKIP LOCKED never conflicts.
+    The node says it is alive in the same statement: back from a pause, it must not hold
+    new leases that others would find lapsed before its next heartbeat."""
     return [r[0] for r in conn.execute(
-        "UPDATE runs SET lease_node = ? WHERE id IN (SELECT id FROM runs"
+        f"WITH alive AS (UPDATE nodes SET seen_at = {SERVER_NOW} WHERE id = ? RETURNING id)"
+        " UPDATE runs SET lease_node = (SELECT id FROM alive) WHERE id IN (SELECT id FROM runs"
         " WHERE wake_at <= ? AND lease_node IS NULL ORDER BY wake_at LIMIT ?"
-        " FOR UPDATE SKIP LOCKED) RETURNING id", (node, now, limit)).fetchall()]
+        " FOR UPDATE SKIP LOCKED) AND EXISTS (SELECT 1 FROM alive) RETURNING id",
+        (node, now, limit)).fetchall()]
 
 
 def mark_due(conn: Any, run_id: str, seconds: float) -> None:
