@@ -15,11 +15,12 @@ from __future__ import annotations
 import http.client
 import os
 import socket
+import ssl
 from collections.abc import Mapping
 from typing import Any, Self
 from urllib.parse import urlencode, urlsplit
 
-from wfe import config, errors, sse
+from wfe import client_tls, config, errors, sse
 from wfe.client_admin import AdminMixin
 from wfe.client_base import Json, decode, encode, is_uuid
 from wfe.client_runs import IDEMPOTENCY_KEY, RunsMixin
@@ -63,6 +64,8 @@ class Transport:
         self.timeout = timeout
         self._parts = parts
         self._env: Mapping[str, str] | None = None  # set when the URL came from daemon.json
+        self._trust_env: Mapping[str, str] = os.environ  # where WFE_CA_CERT is read
+        self._tls: ssl.SSLContext | None = None  # made at the first HTTPS connection
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, timeout: float = 30) -> Self:
@@ -70,8 +73,9 @@ class Transport:
         if url is None:
             raise errors.DaemonUnreachable(NOT_RUNNING)
         client = cls(url, resolve_token(env), timeout)
-        if not (os.environ if env is None else env).get("WFE_URL"):
-            client._env = dict(os.environ if env is None else env)
+        client._trust_env = os.environ if env is None else env
+        if not client._trust_env.get("WFE_URL"):
+            client._env = dict(client._trust_env)
         return client
 
     def rediscover(self) -> bool:
@@ -83,6 +87,7 @@ class Transport:
         if not url or url == self.url:
             return False
         self.url, self._parts = url.rstrip("/"), urlsplit(url)
+        self._tls = None  # another daemon, maybe with another certificate
         return True
 
     # -- transport ---------------------------------------------------------------------
@@ -155,11 +160,14 @@ class Transport:
         return headers
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
-        https = self._parts.scheme == "https"
-        conn_cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
         host = self._parts.hostname
         assert host is not None  # __init__ checked it; daemon.json always names one
-        return conn_cls(host, self._parts.port, timeout=timeout)
+        if self._parts.scheme != "https":
+            return http.client.HTTPConnection(host, self._parts.port, timeout=timeout)
+        if self._tls is None:
+            self._tls = client_tls.context_for(self.url, self._trust_env)
+        return http.client.HTTPSConnection(host, self._parts.port, timeout=timeout,
+                                           context=self._tls)
 
     def _exchange(self, method: str, target: str, data: bytes | None, headers: dict):
         conn = self._connection(self.timeout)
@@ -177,7 +185,8 @@ class Transport:
             return errors.DaemonUnreachable(
                 f"the wfe daemon at {self.url} did not answer within {self.timeout:g}s")
         if not isinstance(e, (ConnectionRefusedError, FileNotFoundError, socket.gaierror)):
-            return errors.DaemonUnreachable(f"cannot talk to the wfe daemon at {self.url}: {e}")
+            why = client_tls.hint(e, self._parts.scheme) or e
+            return errors.DaemonUnreachable(f"cannot talk to the wfe daemon at {self.url}: {why}")
         why = "connection refused" if isinstance(e, ConnectionRefusedError) else (
             str(e.strerror or e).lower())
         # The URL named is the one tried: a WFE_URL left over from another shell is the

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from wfe.config_net import check_listen, host_names
 from wfe.engine.inputs import parse_boolean
 from wfe.engine.retention import retention_seconds
 from wfe.errors import InvalidSettings
@@ -86,7 +87,14 @@ class Settings:
     """The daemon's knobs. Tests shrink the intervals instead of faking the clock."""
 
     port: int = DEFAULT_PORT
-    host: str = "127.0.0.1"
+    # The address to listen on (config.toml's old name for it, `host`, is still read). One
+    # that is not loopback needs TLS (a PEM certificate and its key) or insecure_http; Host
+    # headers naming allowed_hosts are accepted besides loopback ones (see README, Security).
+    listen: str = "127.0.0.1"
+    tls_cert: str = ""
+    tls_key: str = ""
+    insecure_http: bool = False
+    allowed_hosts: tuple[str, ...] = ()
     # Steps that may execute at once across all runs; runs beyond it wait as `pending`.
     max_concurrent_steps: int = 256
     heartbeat_interval: float = 5.0
@@ -167,19 +175,20 @@ class Settings:
         env = os.environ if env is None else env
         kinds = {f.name: type(f.default) for f in fields(cls)}
         values: dict = {}
-        for key, value in _read_toml(p.config_file).items():
+        for key, value in _renamed(_read_toml(p.config_file)).items():
             if key not in kinds:
                 close = difflib.get_close_matches(key, kinds, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise InvalidSettings(f"{p.config_file}: unknown setting {key!r}{hint}")
             values[key] = _checked(kinds, key, value, f"{p.config_file}: {key}")
-        for name in kinds:
-            raw = env.get(f"WFE_{name.upper()}")
-            if raw is not None:
-                values[name] = _checked(kinds, name, raw, f"WFE_{name.upper()}")
+        for name, raw in _from_env(env, kinds).items():
+            values[name] = _checked(kinds, name, raw, f"WFE_{name.upper()}")
         for name, value in overrides.items():
             if value is not None:
                 values[name] = _checked(kinds, name, value, name)
+        for name in ("tls_cert", "tls_key"):  # relative to config.toml, not to any cwd
+            if values.get(name):
+                values[name] = str(p.config_dir / Path(values[name]).expanduser())
         return cls(**values)._validated()
 
     def _validated(self) -> Settings:
@@ -205,7 +214,28 @@ class Settings:
             raise InvalidSettings("lease_seconds must be at least 1")
         if self.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep
             raise InvalidSettings("webhook_retention must be a positive number of seconds")
+        check_listen(self)
         return self
+
+
+# Old names of settings, still read so that a config.toml written for them keeps working;
+# where a source gives both, the new name wins.
+RENAMED = {"host": "listen"}
+
+
+def _renamed(given: dict) -> dict:
+    out = dict(given)
+    for old, new in RENAMED.items():
+        if old in out:
+            value = out.pop(old)
+            out.setdefault(new, value)
+    return out
+
+
+def _from_env(env: Mapping[str, str], kinds: dict[str, type]) -> dict[str, str]:
+    """The ``WFE_<NAME>`` variables that are set, by setting name."""
+    names = [*kinds, *RENAMED]
+    return _renamed({n: env[f"WFE_{n.upper()}"] for n in names if f"WFE_{n.upper()}" in env})
 
 
 def _read_toml(file: Path) -> dict:
@@ -222,7 +252,8 @@ def _read_toml(file: Path) -> dict:
 
 def _checked(kinds: dict[str, type], name: str, value, where: str):
     try:
-        return _coerce(kinds[name], value)
+        parse = _LISTS.get(name)
+        return parse(value) if parse else _coerce(kinds[name], value)
     except ValueError as e:
         raise InvalidSettings(f"{where}: {e}") from None
 
@@ -241,10 +272,12 @@ def _env_names(value) -> tuple[str, ...]:
     return names
 
 
+# Settings that are lists: each is parsed (and its items checked) its own way.
+_LISTS = {"step_env_passthrough": _env_names, "allowed_hosts": host_names}
+
+
 def _coerce(kind: type, value):
     """``value`` (from TOML, the environment or a flag) as the setting's type."""
-    if kind is tuple:
-        return _env_names(value)
     if kind is bool:
         return parse_boolean(value)
     if isinstance(value, bool) or (kind is str and not isinstance(value, str)):

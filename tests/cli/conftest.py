@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from wfe.cli.main import app
 
 # Variables of the developer's shell that would change what the CLI does.
-LEAKY = ("WFE_URL", "WFE_TOKEN", "WFE_DEBUG", "WFE_HOME", "WFE_PORT", "WFE_NO_AUTOSTART")
+LEAKY = ("WFE_URL", "WFE_TOKEN", "WFE_DEBUG", "WFE_HOME", "WFE_PORT", "WFE_NO_AUTOSTART",
+         "WFE_CA_CERT")
 
 
 def closed_port() -> int:

@@ -17,13 +17,15 @@ from pathlib import Path
 import typer
 
 import wfe
-from wfe import config, errors
+from wfe import config, config_net, errors
 from wfe.cli import render
 from wfe.client import Client, resolve_url
 
 app = typer.Typer(help="Start, stop and inspect the wfe daemon.", no_args_is_help=True)
 
 PORT_HELP = "Port to listen on (0 picks a free one); default WFE_PORT or 7390."
+LISTEN_HELP = ("Address to listen on; default WFE_LISTEN or 127.0.0.1. Any other than"
+               " loopback needs tls_cert and tls_key (or insecure_http).")
 # Detaches the daemon from us: the launcher exits at once, so the daemon is never our child
 # (no zombie in a long-lived caller such as a test process, no ResourceWarning) and lives in
 # its own session (a Ctrl-C in this terminal does not reach it).
@@ -39,11 +41,12 @@ _LAUNCHER = (
 @app.command()
 def start(
     port: int | None = typer.Option(None, "--port", min=0, max=65535, help=PORT_HELP),
+    listen: str | None = typer.Option(None, "--listen", metavar="ADDR", help=LISTEN_HELP),
     timeout: float = typer.Option(20.0, "--timeout", help="Seconds to wait until it answers."),
     as_json: bool = typer.Option(False, "--json", help="Print its status as JSON."),
 ) -> None:
     """Start the daemon in the background and wait until it answers."""
-    info, started = ensure_running(port, timeout)
+    info, started = ensure_running(port, timeout, listen)
     verb = "started" if started else "already running"
     render.note(f"wfe daemon {verb} at {info['url']} (pid {info.get('pid')})")
     if as_json:
@@ -90,11 +93,14 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the status 
 
 
 @app.command()
-def run(port: int | None = typer.Option(None, "--port", min=0, max=65535, help=PORT_HELP)):
+def run(
+    port: int | None = typer.Option(None, "--port", min=0, max=65535, help=PORT_HELP),
+    listen: str | None = typer.Option(None, "--listen", metavar="ADDR", help=LISTEN_HELP),
+):
     """Run the daemon in the foreground (for systemd, containers, debugging)."""
     from wfe.daemon.server import serve  # the one place the CLI imports the daemon
 
-    raise typer.Exit(serve(port))
+    raise typer.Exit(serve(port, listen))
 
 
 # -- shared with `wfe demo` --------------------------------------------------------------
@@ -126,18 +132,21 @@ def running_info(url: str | None) -> dict | None:
     }
 
 
-def ensure_running(port: int | None = None, timeout: float = 20.0) -> tuple[dict, bool]:
+def ensure_running(port: int | None = None, timeout: float = 20.0,
+                   listen: str | None = None) -> tuple[dict, bool]:
     """The running daemon's info and whether we had to start it."""
     p = config.paths()
     info = running_info(resolve_url())
     if info is not None:
         return info, False
-    config.Settings.load(p, port=port)  # a bad setting is said here, not lost in the log
-    pid = _spawn(p, port)
+    # A bad setting, or a certificate the daemon could not load, is said here, not lost in
+    # the daemon's log.
+    config_net.server_tls(config.Settings.load(p, port=port, listen=listen))
+    pid = _spawn(p, port, listen)
     return _wait_ready(p, pid, timeout), True
 
 
-def _spawn(p: config.Paths, port: int | None) -> int:
+def _spawn(p: config.Paths, port: int | None, listen: str | None) -> int:
     for d in (p.state_dir, p.data_dir, p.config_dir):
         config.ensure_private_dir(d)
     # Created here, private: the log may show inputs and step output.
@@ -145,6 +154,7 @@ def _spawn(p: config.Paths, port: int | None) -> int:
     os.fchmod(fd, 0o600)
     os.close(fd)
     cmd = [sys.executable, "-m", "wfe.daemon"] + ([] if port is None else ["--port", str(port)])
+    cmd += [] if listen is None else ["--listen", listen]
     out = subprocess.run(
         [sys.executable, "-c", _LAUNCHER, str(p.daemon_log), *cmd],
         stdin=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""``python -m wfe.daemon [--port N]``: the daemon in the foreground."""
+"""``python -m wfe.daemon [--port N] [--listen ADDR]``: the daemon in the foreground."""
 
 import argparse
 import sys
@@ -7,4 +7,7 @@ from wfe.daemon.server import serve
 
 parser = argparse.ArgumentParser(prog="python -m wfe.daemon")
 parser.add_argument("--port", type=int, default=None, help="0 picks a free port")
-sys.exit(serve(parser.parse_args().port))
+parser.add_argument("--listen", default=None, metavar="ADDR",
+                    help="address to listen on (not loopback: needs TLS or insecure_http)")
+args = parser.parse_args()
+sys.exit(serve(args.port, args.listen))

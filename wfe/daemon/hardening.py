@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from wfe.config import Paths, Settings
+from wfe.config_net import host_allowed, named_hosts, split_host
+from wfe.daemon import keys
 from wfe.daemon.api.common import parse_json
 from wfe.daemon.api.openapi import INT64, JSON, MUTATING, op_for
 from wfe.errors import Forbidden, UnsupportedMediaType, ValidationFailed
@@ -27,33 +29,27 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 
-def split_host(host: str) -> tuple[str, int | None]:
-    """``name:port`` (or ``[v6]:port``) as (name, port); a bad port reads as -1."""
-    if host.startswith("["):
-        name, _, rest = host[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else None
-    else:
-        name, sep, port = host.rpartition(":")
-        if not sep:
-            name, port = host, None
-    if port is None:
-        return name.lower(), None
-    return name.lower(), int(port) if port.isdigit() else -1
-
-
 def local_port(request: web.Request) -> int | None:
     sock = request.transport.get_extra_info("sockname") if request.transport else None
     return sock[1] if sock else None
 
 
 def check_host_and_origin(request: web.Request) -> None:
-    """403 unless Host names a loopback address with our port, and any Origin is loopback."""
+    """403 unless Host names a loopback address with our port (or one of the names the
+    settings allow, see wfe.config_net.host_allowed), and any Origin is loopback."""
     name, port = split_host(request.headers.get("Host", ""))
-    if name not in LOOPBACK_NAMES:
-        raise Forbidden("the Host header must name a loopback address")
-    ours = local_port(request)
-    if ours is not None and port != ours and not (port is None and ours == 80):
-        raise Forbidden(f"the Host header must name this daemon's port ({ours})")
+    settings = request.app[keys.SETTINGS]
+    if name in LOOPBACK_NAMES:
+        ours = local_port(request)
+        if ours is not None and port != ours and not (port is None and ours == 80):
+            raise Forbidden(f"the Host header must name this daemon's port ({ours})")
+    elif not host_allowed(settings, name, port):
+        more = " or a name in allowed_hosts" if named_hosts(settings) else ""
+        raise Forbidden(f"the Host header must name a loopback address{more}")
+    _check_origin(request)
+
+
+def _check_origin(request: web.Request) -> None:
     origin = request.headers.get("Origin")
     if origin is not None:
         try:

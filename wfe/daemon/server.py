@@ -10,12 +10,14 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 
 from aiohttp import web
 
 from wfe import __version__
 from wfe.config import Paths, Settings, ensure_private_dir, paths, write_private
+from wfe.config_net import is_loopback, server_tls, url_host
 from wfe.daemon import keys
 from wfe.daemon.app import make_app
 from wfe.daemon.hardening import HEADER_LIMITS, InsecureFiles
@@ -41,7 +43,7 @@ def acquire_lock(p: Paths) -> int | None:
     return fd
 
 
-def serve(port: int | None = None) -> int:
+def serve(port: int | None = None, listen_on: str | None = None) -> int:
     logging.basicConfig(level=os.environ.get("WFE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.umask(0o077)  # whatever the daemon creates (SQLite's WAL, logs) is private
@@ -53,14 +55,15 @@ def serve(port: int | None = None) -> int:
         print(f"wfe: a daemon is already running for this home{where}", file=sys.stderr)
         return LOCKED
     try:
-        settings = Settings.load(p, port=port)
+        settings = Settings.load(p, port=port, listen=listen_on)
+        tls = server_tls(settings)
         # Bound before the store opens or recovery kills anything: a daemon that cannot
         # listen must exit at once, not hang half-started.
-        sock = listen(settings.host, settings.port)
+        sock = listen(settings.listen, settings.port)
         # Orphans of step processes come back to us, not to init: see wfe.daemon.reaper.
         if not become_subreaper():
             log.warning("not a child subreaper: processes a step detaches may outlive it")
-        asyncio.run(_serve(p, settings, sock))
+        asyncio.run(_serve(p, settings, sock, tls))
     except InvalidSettings as exc:  # a typo in config.toml stops the daemon, loudly
         print(f"wfe: {exc}", file=sys.stderr)
         return INSECURE
@@ -115,20 +118,25 @@ def _running(p: Paths) -> dict | None:
         return None
 
 
-async def _serve(p: Paths, settings: Settings, sock: socket.socket) -> None:
+async def _serve(p: Paths, settings: Settings, sock: socket.socket,
+                 tls: ssl.SSLContext | None) -> None:
     _use_pidfd_watcher()
     app = make_app(p, settings)
     runner = JsonErrorsRunner(app, access_log=None, handle_signals=False, **HEADER_LIMITS)
     await runner.setup()  # opens the store and recovers runs before anything is served
-    site = web.SockSite(runner, sock)
+    site = web.SockSite(runner, sock, ssl_context=tls)
     await site.start()
     port = runner.addresses[0][1]
-    url = f"http://{settings.host}:{port}"
+    url = f"{'https' if tls else 'http'}://{url_host(settings.listen)}:{port}"
     app[keys.SUPERVISOR].base_url = url
+    # The certificate is named so that the local CLI can trust it (wfe.client_tls).
+    own = {"tls_cert": settings.tls_cert} if tls else {}
     write_private(p.daemon_json, json.dumps({
         "pid": os.getpid(), "url": url, "port": port, "version": __version__,
-        "started_at": now_iso()}))
+        "started_at": now_iso(), **own}))
     log.info("wfe %s listening on %s", __version__, url)
+    if not tls and not is_loopback(settings.listen):
+        log.warning("insecure_http: tokens and run data cross the network in clear text")
     stop, now = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, _on_term, stop, now)
