@@ -38,15 +38,20 @@ _LAUNCHER = (
 )
 
 
+DATABASE_HELP = ("sqlite:///PATH or postgresql://... (default: WFE_DATABASE_URL, the"
+                 " database_url setting, or the SQLite file in the data folder).")
+
+
 @app.command()
 def start(
     port: int | None = typer.Option(None, "--port", min=0, max=65535, help=PORT_HELP),
     listen: str | None = typer.Option(None, "--listen", metavar="ADDR", help=LISTEN_HELP),
+    database: str | None = typer.Option(None, "--database", metavar="URL", help=DATABASE_HELP),
     timeout: float = typer.Option(20.0, "--timeout", help="Seconds to wait until it answers."),
     as_json: bool = typer.Option(False, "--json", help="Print its status as JSON."),
 ) -> None:
     """Start the daemon in the background and wait until it answers."""
-    info, started = ensure_running(port, timeout, listen)
+    info, started = ensure_running(port, timeout, listen, database)
     verb = "started" if started else "already running"
     render.note(f"wfe daemon {verb} at {info['url']} (pid {info.get('pid')})")
     if as_json:
@@ -96,11 +101,12 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the status 
 def run(
     port: int | None = typer.Option(None, "--port", min=0, max=65535, help=PORT_HELP),
     listen: str | None = typer.Option(None, "--listen", metavar="ADDR", help=LISTEN_HELP),
+    database: str | None = typer.Option(None, "--database", metavar="URL", help=DATABASE_HELP),
 ):
     """Run the daemon in the foreground (for systemd, containers, debugging)."""
     from wfe.daemon.server import serve  # the one place the CLI imports the daemon
 
-    raise typer.Exit(serve(port, listen))
+    raise typer.Exit(serve(port, listen, database))
 
 
 # -- shared with `wfe demo` --------------------------------------------------------------
@@ -133,7 +139,7 @@ def running_info(url: str | None) -> dict | None:
 
 
 def ensure_running(port: int | None = None, timeout: float = 20.0,
-                   listen: str | None = None) -> tuple[dict, bool]:
+                   listen: str | None = None, database: str | None = None) -> tuple[dict, bool]:
     """The running daemon's info and whether we had to start it."""
     p = config.paths()
     info = running_info(resolve_url())
@@ -141,12 +147,14 @@ def ensure_running(port: int | None = None, timeout: float = 20.0,
         return info, False
     # A bad setting, or a certificate the daemon could not load, is said here, not lost in
     # the daemon's log.
-    config_net.server_tls(config.Settings.load(p, port=port, listen=listen))
-    pid = _spawn(p, port, listen)
+    config_net.server_tls(config.Settings.load(p, port=port, listen=listen,
+                                               database_url=database))
+    pid = _spawn(p, port, listen, database)
     return _wait_ready(p, pid, timeout), True
 
 
-def _spawn(p: config.Paths, port: int | None, listen: str | None) -> int:
+def _spawn(p: config.Paths, port: int | None, listen: str | None,
+           database: str | None = None) -> int:
     for d in (p.state_dir, p.data_dir, p.config_dir):
         config.ensure_private_dir(d)
     # Created here, private: the log may show inputs and step output.
@@ -158,6 +166,9 @@ def _spawn(p: config.Paths, port: int | None, listen: str | None) -> int:
     out = subprocess.run(
         [sys.executable, "-c", _LAUNCHER, str(p.daemon_log), *cmd],
         stdin=subprocess.DEVNULL,
+        # In the environment, not the command line: a URL may hold a password, and every
+        # user of the machine can read another's argv.
+        env={**os.environ, "WFE_DATABASE_URL": database} if database else None,
         capture_output=True,
         text=True,
         check=False,

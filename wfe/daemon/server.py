@@ -43,7 +43,8 @@ def acquire_lock(p: Paths) -> int | None:
     return fd
 
 
-def serve(port: int | None = None, listen_on: str | None = None) -> int:
+def serve(port: int | None = None, listen_on: str | None = None,
+          database: str | None = None) -> int:
     logging.basicConfig(level=os.environ.get("WFE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.umask(0o077)  # whatever the daemon creates (SQLite's WAL, logs) is private
@@ -55,7 +56,7 @@ def serve(port: int | None = None, listen_on: str | None = None) -> int:
         print(f"wfe: a daemon is already running for this home{where}", file=sys.stderr)
         return LOCKED
     try:
-        settings = Settings.load(p, port=port, listen=listen_on)
+        settings = Settings.load(p, port=port, listen=listen_on, database_url=database)
         tls = server_tls(settings)
         # Bound before the store opens or recovery kills anything: a daemon that cannot
         # listen must exit at once, not hang half-started.
