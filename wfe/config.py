@@ -95,6 +95,9 @@ class Settings:
     tls_key: str = ""
     insecure_http: bool = False
     allowed_hosts: tuple[str, ...] = ()
+    # The URL others reach this daemon at, behind a proxy or on a wildcard address: callback
+    # URLs and the cluster's list of nodes give it (default: the address it listens on).
+    public_url: str = ""
     # Steps that may execute at once across all runs; runs beyond it wait as `pending`.
     max_concurrent_steps: int = 256
     heartbeat_interval: float = 5.0
@@ -210,6 +213,8 @@ class Settings:
             raise InvalidSettings("retention_interval must be positive, retention_batch >= 1")
         if self.database_url and not self.database_url.startswith(DATABASE_SCHEMES):
             raise InvalidSettings("database_url must start with sqlite:/// or postgresql://")
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise InvalidSettings("public_url must start with http:// or https://")
         if self.lease_seconds < 1:
             raise InvalidSettings("lease_seconds must be at least 1")
         if self.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep

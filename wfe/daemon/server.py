@@ -129,7 +129,7 @@ async def _serve(p: Paths, settings: Settings, sock: socket.socket,
     await site.start()
     port = runner.addresses[0][1]
     url = f"{'https' if tls else 'http'}://{url_host(settings.listen)}:{port}"
-    app[keys.SUPERVISOR].base_url = url
+    app[keys.SUPERVISOR].base_url = settings.public_url.rstrip("/") or url
     # The certificate is named so that the local CLI can trust it (wfe.client_tls).
     own = {"tls_cert": settings.tls_cert} if tls else {}
     write_private(p.daemon_json, json.dumps({
