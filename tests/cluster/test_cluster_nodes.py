@@ -137,3 +137,38 @@ def test_a_thousand_timers_due_at_once_fire_once_each(nodes, tmp_path):
     fired = Counter(f[0] for f in ledger_lines(ledger))
     assert set(fired) == set(ids) and set(fired.values()) == {1}
     assert len({f[1] for f in ledger_lines(ledger)}) > 1, "only one node fired timers"
+
+
+def test_a_schedule_fires_once_per_second_across_three_nodes(nodes):
+    daemons = nodes.start(3)
+    client = daemons[1].client()
+    publish(client, {"name": "tick", "steps": [{"name": "t", "run": "true"}]})
+    sched = client.create_schedule({"template": "tick", "every": "1s", "overlap": "allow"})
+
+    def fires() -> list[str]:
+        return [r[0] for r in query(nodes.url, "SELECT scheduled_for FROM runs"
+                                    " WHERE schedule_id = %s ORDER BY scheduled_for",
+                                    (sched["id"],))]
+
+    wait_until(lambda: len(fires()) >= 8, timeout=60, message="eight fires")
+    client.schedule_action(sched["id"], "pause")
+    times = fires()
+    assert len(times) == len(set(times)), f"a fire was doubled: {times}"
+
+
+def test_each_webhook_delivery_is_sent_by_one_node(nodes):
+    from tests.webhook_receiver import Receiver
+
+    daemons = nodes.start(3)
+    client = daemons[0].client()
+    publish(client, {"name": "hooked", "steps": [{"name": "t", "run": "true"}]})
+    with Receiver() as receiver:
+        hook = client.create_webhook(receiver.url(), ["run.*"])
+        receiver.secrets.append(hook["secret"])
+        ids = start_many(client, "hooked", 30)
+        wait_until(lambda: ended(client, ids), timeout=120, message="runs completed")
+        want = 3 * len(ids)  # run.created, run.started, run.completed
+        wait_until(lambda: len(receiver.hits) >= want, timeout=60, message="every delivery")
+        seen = Counter(h.headers["webhook-id"] for h in receiver.hits)
+        assert len(seen) == want and set(seen.values()) == {1}, seen.most_common(3)
+        assert all(h.verified for h in receiver.hits)
