@@ -88,14 +88,9 @@ async def remove_orphan_logs(store: Store, logs_dir: Path) -> None:
     names = [n for n in names if queries.is_uuid(n)]
     gone: list[str] = []
     for i in range(0, len(names), 500):  # in slices: many directories must not stall the loop
-        gone += store.read(_deleted, names[i:i + 500])
+        gone += store.read(ops_delete.deleted_runs, names[i:i + 500])
         await asyncio.sleep(0)
     if gone:
         log.info("removing the logs of %d deleted runs", len(gone))
         await remove_logs(logs_dir, gone)
 
-
-def _deleted(conn, run_ids: list[str]) -> list[str]:
-    return [run_id for run_id in run_ids
-            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None
-            and ops_delete.deleted_record(conn, run_id)]

@@ -137,6 +137,13 @@ def expired_runs(conn: sqlite3.Connection, now: float, default: float | None,
     return found
 
 
+def deleted_runs(conn: sqlite3.Connection, run_ids: list[str]) -> list[str]:
+    """Those of ``run_ids`` that were deleted (gone, with a run.deleted record)."""
+    return [run_id for run_id in run_ids
+            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None
+            and deleted_record(conn, run_id)]
+
+
 def deleted_record(conn: sqlite3.Connection, run_id: str) -> bool:
     return conn.execute("SELECT 1 FROM global_events WHERE run_id = ? AND type = 'run.deleted'",
                         (run_id,)).fetchone() is not None
