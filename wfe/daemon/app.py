@@ -188,7 +188,7 @@ async def _lifecycle(app: web.Application):
     sup.sealer = Sealer.load_or_create(key_file)
     app[idempotency.FINGERPRINT_KEY] = idempotency.fingerprint_key(key_file)
     if is_shared(settings):
-        sup.cluster = Cluster(sup, node_id(settings))
+        sup.cluster = Cluster(sup, node_id(settings, p))
         await sup.cluster.start(key_file)
     sup.http = http = aiohttp.ClientSession()
     app[keys.SUPERVISOR] = sup

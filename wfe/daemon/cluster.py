@@ -48,7 +48,7 @@ class Cluster:
         self._loop = asyncio.get_running_loop()
         await self.store.write(lease.check_key, await asyncio.to_thread(_key_digest, key_file))
         await self.store.write(lease.register, self.node, self.host, os.getpid(), "",
-                               __version__)
+                               __version__, self.seconds, _alive)
         ready = threading.Event()
         self._listener = threading.Thread(target=self._listen, args=(ready,),
                                           name="wfe-listen", daemon=True)
@@ -84,7 +84,8 @@ class Cluster:
     async def release(self, run_id: str) -> None:
         """A node that stops hands its runs on: they are woken for any node to go on."""
         self.held.discard(run_id)
-        await self.store.write(lease.release, self.node, run_id, self.sup.draining)
+        await self.store.write(lease.release, self.node, run_id, self.sup.draining,
+                               self.sup.settings.max_recoveries)
 
     async def claim_due(self, now: float, room: int) -> list[str]:
         """Due runs this node now holds (a few at a time, so that nodes share them)."""
@@ -182,6 +183,16 @@ class Cluster:
             self._loop.call_soon_threadsafe(self.sup.timer_poke)
         elif kind == "cancel":
             self._loop.call_soon_threadsafe(self.sup.cancel_here, run_id)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive, and not ours to reuse
+        return True
+    return True
 
 
 def _key_digest(key_file: Path) -> str:

@@ -28,7 +28,7 @@ async def cluster(request: web.Request) -> web.Response:
         return respond(Cluster, {
             "backend": "postgres", "this_node": sup.cluster.node, "lease_seconds": seconds,
             "nodes": store.read(cluster_view.cluster, seconds)})
-    node = node_id(sup.settings)
+    node = node_id(sup.settings, request.app[keys.PATHS])
     return respond(Cluster, {
         "backend": "sqlite", "this_node": node, "lease_seconds": seconds, "nodes": [{
             "id": node, "host": socket.gethostname(), "pid": os.getpid(),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import os
 import socket
 from pathlib import Path
 from typing import Any
 
-from wfe.config import Paths, Settings
+from wfe.config import Paths, Settings, paths
 from wfe.daemon.faults import disk_full
 
 
@@ -17,8 +18,13 @@ def is_shared(settings: Settings) -> bool:
     return settings.database_url.startswith(("postgresql://", "postgres://"))
 
 
-def node_id(settings: Settings) -> str:
-    return settings.node_id or f"{socket.gethostname()}:{os.getpid()}"
+def node_id(settings: Settings, p: Paths | None = None) -> str:
+    """The setting, or one stable for this host and home (one daemon per home): a daemon
+    restarted after a crash is the same node, and takes its own runs back at once."""
+    if settings.node_id:
+        return settings.node_id
+    home = str((p or paths()).data_dir)
+    return f"{socket.gethostname()}-{hashlib.sha256(home.encode()).hexdigest()[:6]}"
 
 
 def sqlite_path(settings: Settings, p: Paths) -> Path:
@@ -31,7 +37,7 @@ def make_store(settings: Settings, p: Paths) -> Any:
     if is_shared(settings):
         from wfe.daemon.store.pg.store import PgStore  # psycopg is needed only here
 
-        return PgStore(settings.database_url, node_id(settings), retry_after,
+        return PgStore(settings.database_url, node_id(settings, p), retry_after,
                        functools.partial(disk_full, "db"))
     from wfe.daemon.store import Store
 

@@ -105,12 +105,25 @@ def fenced(conn: Any, node: str, run_id: str, op: Any, *args: Any) -> Any:
     return op(conn, *args)
 
 
-def release(conn: Any, node: str, run_id: str, wake: bool = False) -> None:
-    conn.execute("UPDATE runs SET lease_node = NULL WHERE id = ? AND lease_node = ?",
-                 (run_id, node))
-    if wake:
-        conn.execute("UPDATE runs SET wake_at = ? WHERE id = ? AND wake_at IS NULL"
-                     " AND status IN ('running', 'pending')", (time.time(), run_id))
+def release(conn: Any, node: str, run_id: str, stopping: bool = False,
+            max_recoveries: int = 5) -> None:
+    """Hand the run back. A node that is stopping also closes the attempts it interrupted
+    (as a restarted daemon would) and makes the run due, for any node to go on with."""
+    held = conn.execute("UPDATE runs SET lease_node = NULL WHERE id = ? AND lease_node = ?"
+                        " RETURNING id", (run_id, node)).fetchone()
+    if not (stopping and held):
+        return
+    why = "the daemon stopped while this attempt ran"
+    attempts = ops_recovery.interrupted_attempts(conn, run_id)
+    for a in attempts:
+        ops_recovery.close_attempt(conn, a, why)
+    items = ops_items.interrupt_items(conn, run_id)
+    handlers = ops_handlers.interrupt_run_handlers(conn, run_id, why)
+    if attempts or items or handlers:
+        ops_recovery.count_recovery(conn, run_id, max_recoveries)
+    conn.execute("UPDATE runs SET wake_at = ? WHERE id = ? AND wake_at IS NULL"
+                 " AND (status IN ('running', 'pending') OR handlers IN ('pending', 'running'))",
+                 (time.time(), run_id))
 
 
 def renew(conn: Any, node: str, held: list[str], url: str = "") -> list[str]:
@@ -160,7 +173,21 @@ def own_leases(conn: Any, node: str) -> list[str]:
                                        (node,)).fetchall()]
 
 
-def register(conn: Any, node: str, host: str, pid: int, url: str, version: str) -> None:
+class NodeInUse(WfeError):
+    """Another live daemon already is this node."""
+
+    code = "node_in_use"
+
+
+def register(conn: Any, node: str, host: str, pid: int, url: str, version: str,
+             seconds: float, alive: Any) -> None:
+    """Join as ``node``; refused while a live daemon elsewhere (or a running process here,
+    ``alive(pid)``) already is that node. A former self that died is taken over."""
+    row = conn.execute(f"SELECT host, pid, stopped_at IS NULL AND seen_at >= {SERVER_NOW} - ?"
+                       " FROM nodes WHERE id = ?", (seconds, node)).fetchone()
+    if row is not None and row[2] and (row[0] != host or (row[1] != pid and alive(row[1]))):
+        raise NodeInUse(f"node id {node} is in use by a live daemon ({row[0]}, pid {row[1]}):"
+                        " give each daemon its own node_id")
     conn.execute(
         "INSERT INTO nodes (id, host, pid, url, version, started_at, seen_at)"
         f" VALUES (?,?,?,?,?,?,{SERVER_NOW}) ON CONFLICT (id) DO UPDATE SET"
