@@ -114,14 +114,15 @@ def table_columns(conn) -> dict[str, set[str]]:
 def stored_bytes(daemon=None) -> bytes:
     """What the database holds, to look for something that must not be in it: on SQLite
     the bytes of its files (free pages and the WAL included); on PostgreSQL, whose files
-    are the server's, the text of every row of every table."""
+    are the server's, every value of every row of every table, as stored (not quoted)."""
     if not on_postgres(daemon):
         file = sqlite_file(daemon)
         return b"".join(p.read_bytes() for p in sorted(file.parent.glob(file.name + "*"))
                         if p.is_file())
+    chunks: list[bytes] = []
     with db(daemon) as conn:
-        chunks = []
         for table in sorted(table_columns(conn)):
-            for (text,) in conn.execute(f'SELECT t::text FROM "{table}" t'):
-                chunks.append(text)
-    return "\n".join(chunks).encode()
+            for row in conn.execute(f'SELECT * FROM "{table}"'):
+                chunks.extend(v if isinstance(v, bytes) else str(v).encode()
+                              for v in row if v is not None)
+    return b"\n".join(chunks)
