@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
+from tests.dbutil import DB_ERRORS, db, drop_guards
 from tests.support import api_client
-from wfe.config import paths
 from wfe.engine.audit import GENESIS, event_hash
 
 V = "/api/v1"
 SPEC = {"name": "aud", "steps": [{"name": "a", "run": "echo hi"}, {"name": "b", "set": {"x": 1}},
                                  {"name": "c", "run": "exit 0"}]}
-
-
-def db() -> sqlite3.Connection:
-    conn = sqlite3.connect(paths().db, timeout=10, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    return conn
 
 
 async def finished_runs(api, n: int = 2) -> list[dict]:
@@ -33,7 +25,7 @@ async def test_the_database_refuses_to_rewrite_events(settings):
         with db() as conn:
             for sql in ("UPDATE events SET data = '{}' WHERE run_id = ?",
                         "DELETE FROM events WHERE run_id = ?"):
-                with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                with pytest.raises(DB_ERRORS, match="append-only"):
                     conn.execute(sql, (run["id"],))
             count = conn.execute("SELECT COUNT(*) FROM events WHERE run_id = ?",
                                  (run["id"],)).fetchone()[0]
@@ -70,10 +62,10 @@ async def test_verify_an_intact_run_and_all_runs(settings):
 
 
 def tamper(sql: str, params: tuple) -> None:
-    """What someone with the database file could do: drop the guard, then rewrite."""
+    """What someone with write access to the database could do: drop the guard, then
+    rewrite."""
     with db() as conn:
-        conn.execute("DROP TRIGGER events_no_update")
-        conn.execute("DROP TRIGGER events_no_delete")
+        drop_guards(conn, "events_no_update", "events_no_delete")
         conn.execute(sql, params)
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
+from tests.dbutil import DB_ERRORS, db, table_columns
 from tests.support import api_client
 from wfe.config import paths
 
@@ -18,21 +17,12 @@ CHILD = {"name": "child", "steps": [{"name": "c", "run": "echo child"}]}
 PARENT = {"name": "parent", "steps": [{"name": "sub", "workflow": {"template": "child"}}]}
 
 
-def db() -> sqlite3.Connection:
-    conn = sqlite3.connect(paths().db, timeout=10, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    return conn
-
-
 def rows_of(run_id: str) -> dict[str, int]:
     """Rows keyed by the run in every table that has a run_id column, and in runs."""
     with db() as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type ="
-                                             " 'table' AND name != 'global_events'")]
         out = {}
-        for table in tables:
-            cols = {c[1] for c in conn.execute(f"PRAGMA table_info({table})")}
-            if "run_id" in cols:
+        for table, cols in table_columns(conn).items():
+            if "run_id" in cols and table != "global_events":
                 out[table] = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE run_id = ?",
                                           (run_id,)).fetchone()[0]
         out["runs"] = conn.execute("SELECT COUNT(*) FROM runs WHERE id = ?",
@@ -149,10 +139,10 @@ async def test_the_database_allows_deleting_events_only_of_a_deleted_run(setting
         run = await api.start("gate")
         await api.post(f"{V}/workflows/{run['id']}/cancel", expect=200)
         with db() as conn:
-            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            with pytest.raises(DB_ERRORS, match="append-only"):
                 conn.execute("DELETE FROM events WHERE run_id = ?", (run["id"],))
             for bad in ('{"events": 1, "head": "x"}', '{"events": 0, "head": ""}'):
-                with pytest.raises(sqlite3.DatabaseError, match="head"):
+                with pytest.raises(DB_ERRORS, match="head"):
                     conn.execute("INSERT INTO global_events (type, actor, data, created_at,"
                                  " run_id) VALUES ('run.deleted', 'x', ?, 'now', ?)",
                                  (bad, run["id"]))
@@ -160,5 +150,5 @@ async def test_the_database_allows_deleting_events_only_of_a_deleted_run(setting
         with db() as conn:
             for sql in ("DELETE FROM global_events WHERE type = 'run.deleted'",
                         "UPDATE global_events SET data = '{}' WHERE type = 'run.deleted'"):
-                with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                with pytest.raises(DB_ERRORS, match="append-only"):
                     conn.execute(sql)

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.api.test_stored_secrets import files_under, leaks
+from tests.api.test_stored_secrets import DATABASE, files_under, leaks
 from tests.conftest import async_wait_until
 from tests.support import api_client
 from tests.webhook_receiver import Receiver
@@ -93,7 +93,7 @@ async def test_the_header_arrives_rotates_and_is_stored_and_answered_nowhere(
     for text in (*answers, *payloads):
         assert not leaks(text, CANARY) and not leaks(text, ROTATED), text[:300]
     on_disk = files_under(home)
-    assert any(p.name == "wfe.db" for p in on_disk)
+    assert run["id"].encode() in on_disk[DATABASE]
     assert {str(p) for p, b in on_disk.items() if leaks(b, CANARY) or leaks(b, ROTATED)} == set()
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
 from tests.conftest import wait_until
+from tests.dbutil import db, drop_guards
 from wfe import errors
 
 pytestmark = pytest.mark.slow
@@ -49,8 +49,8 @@ def test_audit_verify_finds_the_first_bad_event(env, cli, daemon):
     line = ok(cli(env, "audit", "verify", run["id"])).stdout
     assert f"{run['id']}: ok" in line and "head " in line
     assert "1 runs" in ok(cli(env, "audit", "verify")).stdout
-    with sqlite3.connect(daemon.home / "wfe.db", isolation_level=None) as conn:
-        conn.execute("DROP TRIGGER events_no_update")
+    with db(daemon) as conn:
+        drop_guards(conn, "events_no_update")
         conn.execute("UPDATE events SET data = '{\"forged\":1}' WHERE run_id = ? AND seq = 2",
                      (run["id"],))
     bad = cli(env, "audit", "verify", run["id"])

@@ -3,22 +3,18 @@ and none that completed runs again."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 
 import pytest
 
 from tests.conftest import wait_until
+from tests.dbutil import query
 
 pytestmark = pytest.mark.slow
 
 
-def handler_rows(home) -> dict[str, str]:
-    conn = sqlite3.connect(home / "wfe.db")
-    try:
-        return dict(conn.execute("SELECT name, status FROM handler_steps"))
-    finally:
-        conn.close()
+def handler_rows(daemon) -> dict[str, str]:
+    return dict(query("SELECT name, status FROM handler_steps", daemon=daemon))
 
 
 def test_kill9_while_a_handler_runs_finishes_the_rest_once(daemon_factory, tmp_path):
@@ -39,7 +35,7 @@ def test_kill9_while_a_handler_runs_finishes_the_rest_once(daemon_factory, tmp_p
     run_id = c.start_run("saga")["id"]
     wait_until(started.exists, timeout=30, message="b's undo started")
     d.kill9()
-    before = handler_rows(d.home)
+    before = handler_rows(d)
     assert before["c.undo"] == "succeeded" and before["b.undo"] == "running"
     d.start()
     c = d.client()

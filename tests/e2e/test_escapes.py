@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import sys
 
 import pytest
 
 from tests.conftest import wait_until
+from tests.dbutil import query
 
 pytestmark = pytest.mark.slow
 
@@ -106,12 +106,8 @@ def test_a_step_may_keep_its_background_processes(daemon, tmp_path):
         wait_until(lambda pid=pid: gone(pid), message=f"kept {pid} reaped")
 
 
-def recorded_procs(home) -> set[int]:
-    conn = sqlite3.connect(home / "wfe.db")
-    try:
-        rows = conn.execute("SELECT procs FROM step_attempts WHERE procs IS NOT NULL").fetchall()
-    finally:
-        conn.close()
+def recorded_procs(daemon) -> set[int]:
+    rows = query("SELECT procs FROM step_attempts WHERE procs IS NOT NULL", daemon=daemon)
     return {pid for (procs,) in rows for pid, _ in json.loads(procs)}
 
 
@@ -124,7 +120,7 @@ def test_recovery_kills_what_escaped_the_step(daemon_factory, tmp_path):
     wait_until(lambda: (tmp_path / "daemon.pid").exists() and (tmp_path / "daemon.pid")
                .read_text() and (tmp_path / "fork.pid").exists(), message="escapees")
     pids = escapee_pids(tmp_path)
-    wait_until(lambda: set(pids) <= recorded_procs(d.home), message="escapees recorded")
+    wait_until(lambda: set(pids) <= recorded_procs(d), message="escapees recorded")
     d.kill9()
     assert not any(not_running(pid) for pid in pids)  # they outlived their daemon
     for name in ("setsid.pid", "fork.pid", "daemon.pid"):

@@ -3,23 +3,19 @@ run again, the ones in flight are recorded as interrupted and run again, and the
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 
 import pytest
 
 from tests.conftest import wait_until
+from tests.dbutil import query
 
 pytestmark = pytest.mark.slow
 
 
-def item_rows(home, status: str) -> set[int]:
-    conn = sqlite3.connect(home / "wfe.db")
-    try:
-        return {r[0] for r in conn.execute("SELECT item FROM step_items WHERE status = ?",
-                                           (status,))}
-    finally:
-        conn.close()
+def item_rows(daemon, status: str) -> set[int]:
+    return {item for (item,) in query("SELECT item FROM step_items WHERE status = ?",
+                                      (status,), daemon=daemon)}
 
 
 def test_kill9_mid_fan_out_reruns_only_unfinished_items(daemon_factory, tmp_path):
@@ -36,11 +32,11 @@ def test_kill9_mid_fan_out_reruns_only_unfinished_items(daemon_factory, tmp_path
     tpl = c.create_template(spec, "application/json")
     c.publish_template(tpl["id"])
     run_id = c.start_run("fan", {"hosts": list(range(n))})["id"]
-    wait_until(lambda: len(item_rows(d.home, "succeeded")) >= 6, timeout=60,
+    wait_until(lambda: len(item_rows(d, "succeeded")) >= 6, timeout=60,
                message="some items committed")
     d.kill9()
-    before = item_rows(d.home, "succeeded")
-    in_flight = item_rows(d.home, "running")
+    before = item_rows(d, "succeeded")
+    in_flight = item_rows(d, "running")
     assert len(before) < n, "the kill came before the step ended"
     d.start()
     c = d.client()
@@ -60,10 +56,6 @@ def test_kill9_mid_fan_out_reruns_only_unfinished_items(daemon_factory, tmp_path
     assert fan["items"] == {"total": n, "succeeded": n, "failed": 0, "running": 0}
     # the list was evaluated once; the attempts cut short were recorded as interrupted
     assert sum(1 for e in run["events"] if e["type"] == "step.items") == 1
-    conn = sqlite3.connect(d.home / "wfe.db")
-    try:
-        interrupted = {r[0] for r in conn.execute(
-            "SELECT item FROM item_attempts WHERE status = 'interrupted'")}
-    finally:
-        conn.close()
+    interrupted = {item for (item,) in query(
+        "SELECT item FROM item_attempts WHERE status = 'interrupted'", daemon=d)}
     assert interrupted == in_flight

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import sqlite3
 import time
 
 import pytest
 
 from tests.conftest import wait_until
+from tests.dbutil import query
 
 pytestmark = pytest.mark.slow
 QUICK = {"name": "q", "steps": [{"name": "a", "set": {"x": 1}}]}
@@ -18,14 +18,10 @@ def publish(client) -> None:
     client.publish_template(client.create_template(QUICK, "application/json")["id"])
 
 
-def fires(home, sched_id: str) -> list[str]:
-    conn = sqlite3.connect(home / "wfe.db")
-    try:
-        return [r[0] for r in conn.execute(
-            "SELECT scheduled_for FROM runs WHERE schedule_id = ? ORDER BY scheduled_for",
-            (sched_id,))]
-    finally:
-        conn.close()
+def fires(daemon, sched_id: str) -> list[str]:
+    return [at for (at,) in query(
+        "SELECT scheduled_for FROM runs WHERE schedule_id = ? ORDER BY scheduled_for",
+        (sched_id,), daemon=daemon)]
 
 
 def down_for(d, seconds: float) -> None:
@@ -49,15 +45,15 @@ def test_catchup_after_a_stop(daemon_factory, catchup, low, high):
     publish(c)
     sched = c.create_schedule({"template": "q", "every": "1s", "catchup": catchup,
                                "overlap": "allow"})
-    wait_until(lambda: len(fires(d.home, sched["id"])) >= 1, message="a first fire")
+    wait_until(lambda: len(fires(d, sched["id"])) >= 1, message="a first fire")
     down_for(d, 6)
-    before = fires(d.home, sched["id"])
+    before = fires(d, sched["id"])
     d.start()
     restart = now_iso()  # the first pass of the timer, with the catch-up, is done by now
     c = d.client()
-    wait_until(lambda: fires(d.home, sched["id"])[-1] > restart, timeout=20,
+    wait_until(lambda: fires(d, sched["id"])[-1] > restart, timeout=20,
                message="a fire after the restart")
-    caught_up = [t for t in fires(d.home, sched["id"]) if before[-1] < t <= restart]
+    caught_up = [t for t in fires(d, sched["id"]) if before[-1] < t <= restart]
     assert low <= len(caught_up) <= high, (catchup, before, caught_up, restart)
     reasons = [e["data"]["reason"] for e in c.get_schedule(sched["id"])["events"]]
     assert "missed" in reasons  # none skips them all, latest all but one, all the capped
@@ -73,13 +69,13 @@ def test_kill9_around_a_fire_neither_loses_nor_doubles_it(daemon_factory, point)
     sched = c.create_schedule({"template": "q", "every": "1s", "overlap": "allow",
                                "catchup": "all"})
     d.proc.wait(30)  # the third fire kills the daemon
-    before = fires(d.home, sched["id"])
+    before = fires(d, sched["id"])
     d.env.pop("WFE_FAULT")
     d.start()
     c = d.client()
-    wait_until(lambda: len(fires(d.home, sched["id"])) >= len(before) + 3, timeout=30,
+    wait_until(lambda: len(fires(d, sched["id"])) >= len(before) + 3, timeout=30,
                message="fires after the restart")
-    times = fires(d.home, sched["id"])
+    times = fires(d, sched["id"])
     assert len(times) == len(set(times)), f"a fire was doubled: {times}"
     # Every second from the first fire on has its run: none was lost to the kill.
     secs = [int(t[17:19]) for t in times]

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from tests.conftest import wait_until
+from tests.dbutil import query
 from tests.e2e.test_crash import publish
 from wfe.errors import DaemonUnreachable
 
 pytestmark = pytest.mark.slow
 
 
-def links(home) -> list[tuple]:
-    conn = sqlite3.connect(home / "wfe.db")
-    try:
-        return conn.execute(
-            "SELECT s.run_id, s.status, s.child_run_id, r.parent_run_id, r.status FROM steps s"
-            " JOIN runs r ON r.id = s.child_run_id WHERE s.kind = 'workflow'").fetchall()
-    finally:
-        conn.close()
+def links(daemon) -> list[tuple]:
+    return query(
+        "SELECT s.run_id, s.status, s.child_run_id, r.parent_run_id, r.status FROM steps s"
+        " JOIN runs r ON r.id = s.child_run_id WHERE s.kind = 'workflow'", daemon=daemon)
 
 
 def test_kill9_after_a_child_started_then_both_finish(daemon_factory, tmp_path):
@@ -40,7 +35,7 @@ def test_kill9_after_a_child_started_then_both_finish(daemon_factory, tmp_path):
     d.proc.wait(20)  # the fault kills the daemon as soon as the child is committed
     with pytest.raises(DaemonUnreachable):
         c.get_run(run_id)
-    [(parent_id, step_status, child_id, linked_parent, child_status)] = links(d.home)
+    [(parent_id, step_status, child_id, linked_parent, child_status)] = links(d)
     # one transaction: the parent waits for a child that exists and names it
     assert (parent_id, step_status, linked_parent, child_status) == (
         run_id, "waiting", run_id, "pending")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
 from tests.cli.conftest import wfe
 from tests.conftest import wait_until
+from tests.dbutil import query
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.slow
@@ -24,12 +24,8 @@ def receiver():
         yield r
 
 
-def outbox(home) -> list[tuple[str, str, int]]:
-    conn = sqlite3.connect(home / "wfe.db")
-    try:
-        return list(conn.execute("SELECT type, status, attempts FROM deliveries ORDER BY rowid"))
-    finally:
-        conn.close()
+def outbox(daemon) -> list[tuple[str, str, int]]:
+    return query("SELECT type, status, attempts FROM deliveries ORDER BY rowid", daemon=daemon)
 
 
 def all_delivered(c, hook_id, n):
@@ -48,7 +44,7 @@ def test_killed_between_commit_and_delivery_delivers_after_restart(daemon_factor
     run_id = c.start_run("quick")["id"]
     d.proc.wait(20)
     assert receiver.hits == []
-    assert ("run.created", "pending", 0) in outbox(d.home)
+    assert ("run.created", "pending", 0) in outbox(d)
     d.env.pop("WFE_FAULT")
     d.start()
     c = d.client()
