@@ -75,6 +75,8 @@ class Server:
             tables = [r[0] for r in conn.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
                 " AND tablename <> 'wfe_schema'").fetchall()]
+            for table in ("events", "global_events"):  # a tamper test may have dropped a guard
+                conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER ALL")  # type: ignore[arg-type]
             with conn.transaction():
                 # The append-only triggers guard the product, not a test's reset.
                 conn.execute("SET LOCAL session_replication_role = replica")

@@ -194,7 +194,8 @@ async def _lifecycle(app: web.Application):
     app[keys.SUPERVISOR] = sup
     await sup.recover()
     sup.start()
-    deliverer = Deliverer(store, settings, sup.sealer, claim=is_shared(settings))
+    deliverer = Deliverer(store, settings, sup.sealer,
+                          claim=sup.cluster.claim_delivery if sup.cluster else None)
     deliverer.start()
     yield
     await deliverer.stop()

@@ -63,9 +63,13 @@ class Cluster:
         if self._listener is not None:
             await asyncio.to_thread(self._listener.join, 5)
 
+    def claim_delivery(self, conn: Any, delivery_id: str, hold: float) -> bool:
+        return lease.claim_delivery(conn, self.node, delivery_id, hold)
+
     async def recover(self) -> list[str]:
         """At start: the runs this node's former self held (a restart with the same
         node_id) are taken over at once; other nodes' runs wait for their leases."""
+        await self.store.write(lease.release_deliveries, self.node)
         revived = []
         for run_id in self.store.read(lease.own_leases, self.node):
             if await self._take_over(run_id, force=True):

@@ -26,7 +26,9 @@ import logging
 import random
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
@@ -137,9 +139,10 @@ class Deliverer:
     """Finds due deliveries, attempts them (a bounded number at once), records outcomes."""
 
     def __init__(self, store: Store, settings: Settings, sealer: Sealer | None = None,
-                 claim: bool = False) -> None:
+                 claim: Callable[..., Any] | None = None) -> None:
         self.store = store
-        self.claim = claim  # several nodes share the deliveries: claim each before sending
+        # Several nodes share the deliveries: each is claimed (op(conn, id, hold)) first.
+        self.claim = claim
         self.settings = settings
         self.sealer = sealer
         self.session: aiohttp.ClientSession | None = None
@@ -214,8 +217,8 @@ class Deliverer:
 
     async def _deliver(self, row: dict) -> None:
         try:
-            if self.claim and not await self.store.write(
-                    ops_webhooks.claim, row["id"], self.settings.webhook_timeout + CLAIM_MARGIN):
+            if self.claim is not None and not await self.store.write(
+                    self.claim, row["id"], self.settings.webhook_timeout + CLAIM_MARGIN):
                 return  # another node sends it
             outcome = await self._attempt_row(row)
             # Sent: the outcome waits out a full disk rather than the message going twice.

@@ -70,16 +70,6 @@ def redeliver(conn: sqlite3.Connection, owner: str, hook_id: str, delivery_id: s
         raise NotFound(f"delivery {delivery_id} not found")
 
 
-def claim(conn: sqlite3.Connection, delivery_id: str, hold: float) -> bool:
-    """Several nodes: the one whose claim commits first sends the delivery; the others
-    find it no longer due. If that node dies, it is due again after ``hold`` seconds."""
-    now = time.time()
-    return conn.execute(
-        "UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending'"
-        " AND next_attempt_at <= ? RETURNING id", (now + hold, delivery_id, now),
-    ).fetchone() is not None
-
-
 def record_success(conn: sqlite3.Connection, delivery_id: str, code: int) -> None:
     conn.execute(
         "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1,"

@@ -81,6 +81,23 @@ def claim_due(conn: Any, node: str, now: float, limit: int) -> list[str]:
         (node, now, limit)).fetchall()]
 
 
+def claim_delivery(conn: Any, node: str, delivery_id: str, hold: float) -> bool:
+    """The node whose claim commits first sends the delivery; the others find it no longer
+    due. If that node dies, it is due again after ``hold`` seconds (at once when it is
+    restarted: see release_deliveries)."""
+    now = time.time()
+    return conn.execute(
+        "UPDATE deliveries SET next_attempt_at = ?, claimed_by = ? WHERE id = ?"
+        " AND status = 'pending' AND next_attempt_at <= ? RETURNING id",
+        (now + hold, node, delivery_id, now)).fetchone() is not None
+
+
+def release_deliveries(conn: Any, node: str) -> None:
+    """At start: what this node's former self claimed and never recorded is due now."""
+    conn.execute("UPDATE deliveries SET next_attempt_at = ?, claimed_by = NULL"
+                 " WHERE claimed_by = ? AND status = 'pending'", (time.time(), node))
+
+
 def mark_due(conn: Any, run_id: str, seconds: float) -> None:
     """Something woke the run on a node that does not execute it: it is due now, for
     whichever node claims it, and a live holder is told to look again."""
