@@ -22,7 +22,7 @@ REGULAR = {
     "secret": {"create", "ls", "rm"},  # no show: a secret's value is never shown
 }
 # Nouns that are not collections of things one creates and removes.
-NOT_COLLECTIONS = {"daemon", "auth", "audit"}
+NOT_COLLECTIONS = {"daemon", "auth", "audit", "db"}
 SYNONYMS = {"ls": "list", "rm": "delete"}
 OLD = {("webhook", "add"): "create", ("schedule", "add"): "create", ("user", "add"): "create",
        ("secret", "set"): "create", ("var", "set"): "create", ("token", "revoke"): "rm"}
