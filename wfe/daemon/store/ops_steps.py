@@ -32,7 +32,11 @@ def claim_run(conn: sqlite3.Connection, run_id: str) -> dict | None:
         run = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
     if run is None or run["status"] not in (RunStatus.PENDING, RunStatus.RUNNING):
         if run is not None and run["wake_at"] is not None:
-            conn.execute("UPDATE runs SET wake_at = NULL WHERE id = ?", (run_id,))
+            # Woken early (another node's wake, say): a gate's deadline or a timer beside
+            # it still stands, so the run keeps its next wake-up rather than losing it.
+            nxt = _next_timer(conn, run_id) if run["status"] == RunStatus.WAITING_APPROVAL \
+                else None
+            conn.execute("UPDATE runs SET wake_at = ? WHERE id = ?", (nxt, run_id))
         return None
     now = now_iso()
     spec = conn.execute("SELECT spec, name, version FROM templates WHERE id = ?",
@@ -51,6 +55,12 @@ def claim_run(conn: sqlite3.Connection, run_id: str) -> dict | None:
     conn.execute("UPDATE runs SET wake_at = NULL, heartbeat_at = ? WHERE id = ?", (now, run_id))
     steps = conn.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
     return {"run": dict(run), "steps": [dict(s) for s in steps], "template": dict(spec)}
+
+
+def _next_timer(conn: sqlite3.Connection, run_id: str) -> float | None:
+    return conn.execute(
+        "SELECT MIN(wake_at) FROM steps WHERE run_id = ? AND status IN ('waiting', 'pending')"
+        " AND wake_at > ?", (run_id, time.time())).fetchone()[0]
 
 
 def _timer_due(conn: sqlite3.Connection, run_id: str) -> bool:
