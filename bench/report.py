@@ -239,18 +239,22 @@ def scaleout_markdown(results: dict) -> list[str]:
                   "engine and its client are one process):", "",
                   "| configuration | steps/s | ÷ DBOS-PG | ÷ 1 daemon PG | window s "
                   "| engine CPU s | PG backends CPU s | PG background CPU s | client CPU s "
-                  "| machine busy s | other s |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| machine busy s | other s | engine µs/step | PG backends µs/step |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        steps = so["runs"] * so["steps"]
         for name, conf in so["configs"].items():
             m = conf["median"]
             sps = m["steps_per_s"]
             engine = m.get("daemons_cpu_s", m.get("worker_cpu_s"))
+            backends = m.get("pg_backends_cpu_s")
             cells = [SCALEOUT_NAMES.get(name, name), _fmt(sps),
                      _fmt(sps / dbos) if dbos else "—",
                      _fmt(sps / pg1) if pg1 and name.startswith("pg-") else "—",
-                     _fmt(m["window_s"]), _fmt(engine), _fmt(m.get("pg_backends_cpu_s")),
+                     _fmt(m["window_s"]), _fmt(engine), _fmt(backends),
                      _fmt(m.get("pg_background_cpu_s")), _fmt(m.get("client_cpu_s")),
-                     _fmt(m.get("machine_busy_s")), _fmt(m.get("other_cpu_s"))]
+                     _fmt(m.get("machine_busy_s")), _fmt(m.get("other_cpu_s")),
+                     _fmt(engine / steps * 1e6) if engine is not None else "—",
+                     _fmt(backends / steps * 1e6) if backends is not None else "—"]
             lines.append("| " + " | ".join(cells) + " |")
     to = results.get("takeover")
     if isinstance(to, dict) and "trials" in to:
