@@ -2,7 +2,8 @@
 
 Runs each scenario against real daemon processes (a fresh ``WFE_HOME`` each) and writes the
 results as JSON and as tables in BENCHMARKS.md. A scenario that cannot be measured is
-reported as failed; the others still run.
+reported as failed; the others still run. ``scaleout`` and ``takeover`` run several daemons
+on a PostgreSQL server (bench/pgserver.py says which); without one they are skipped.
 """
 
 from __future__ import annotations
@@ -28,17 +29,21 @@ from bench import (
     latency,
     parallel,
     parked,
+    pgserver,
     recovery,
     report,
+    scaleout,
     schedules,
     shell,
+    takeover,
     throughput,
 )
 from bench.harness import REPO, BenchError, noop_template, running_daemon
 from bench.sizes import BY_NAME
 
 SCENARIOS = ("throughput", "latency", "shell", "api", "parked", "recovery", "cli",
-             "parallel", "foreach", "schedules", "churn")
+             "parallel", "foreach", "schedules", "churn", "scaleout", "takeover")
+NEED_POSTGRES = ("scaleout", "takeover")
 NO_DBOS = "dbos is not importable here: install the `bench` extra (pip install -e '.[bench]')"
 
 
@@ -72,7 +77,7 @@ async def _guarded(name: str, results: dict, coro) -> None:
     print(f"[bench] {name} ...", file=sys.stderr, flush=True)
     try:
         results[name] = await coro
-    except (BenchError, OSError, TimeoutError, RuntimeError) as exc:
+    except (BenchError, OSError, TimeoutError, RuntimeError, *pgserver.ERRORS) as exc:
         traceback.print_exc()
         results[name] = {"error": f"{type(exc).__name__}: {exc}"}
     print(f"[bench] {name} done in {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
@@ -123,7 +128,8 @@ async def run_all(args: argparse.Namespace, work: Path) -> dict:
     results: dict = {"command": ("python -m bench " + shlex.join(sys.argv[1:])).strip(),
                      "wfe_repo": harness.WFE_REPO.name,  # a name, not a path of this machine
                      "machine": report.machine(), "sizes": report.sizes_dict(sz)}
-    if not args.no_dbos and dbos_version is None and names & {"throughput", "latency"}:
+    if not args.no_dbos and dbos_version is None and names & {"throughput", "latency",
+                                                             "scaleout"}:
         results["dbos"] = {"skipped": NO_DBOS}
         print(f"[bench] DBOS side by side skipped: {NO_DBOS}", file=sys.stderr)
     with_dbos = dbos_version is not None
@@ -152,6 +158,16 @@ async def run_all(args: argparse.Namespace, work: Path) -> dict:
         await _guarded("schedules", results, schedules.run(work, sz))
     if "churn" in names:
         await _guarded("churn", results, churn.run(work, sz))
+    if names & set(NEED_POSTGRES):
+        no_pg = pgserver.unavailable()
+        for name in (n for n in NEED_POSTGRES if n in names):
+            if no_pg:
+                results[name] = {"skipped": no_pg}
+                print(f"[bench] {name} skipped: {no_pg}", file=sys.stderr)
+            elif name == "scaleout":
+                await _guarded(name, results, scaleout.run(work, sz, with_dbos))
+            else:
+                await _guarded(name, results, takeover.run(work, sz))
     return results
 
 

@@ -19,10 +19,12 @@ def available() -> str | None:
     return importlib.metadata.version("dbos")
 
 
-async def once(workdir: Path, mode: str, n: int, k: int, rep: int) -> dict:
+async def once(workdir: Path, mode: str, n: int, k: int, rep: int, db_url: str = "") -> dict:
+    """One DBOS process on the workload; ``db_url``: a PostgreSQL system database (made and
+    dropped by the caller) instead of a SQLite file."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.dbos_worker", mode, str(n), str(k),
-        str(workdir / f"dbos-{mode}-{rep}"), cwd=REPO,
+        str(workdir / f"dbos-{mode}-{rep}"), *([db_url] if db_url else []), cwd=REPO,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 600)
     if proc.returncode != 0:

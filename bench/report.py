@@ -144,6 +144,10 @@ def targets(r: dict) -> list[tuple[str, str, float | None, str, bool | None]]:
         lambda v: v <= 300)
     row("churn", "db file / compact copy, after churn_runs made and deleted",
         ("median", "ratio"), "<= 2x", lambda v: v <= 2)
+    for n in (1, 2, 3):
+        row("scaleout", f"{n} daemon{'s' if n > 1 else ''} on PostgreSQL: steps/s ÷ DBOS on "
+            "the same server (same run)", ("median", f"pg-{n}_x_dbos_pg"), ">= 3x",
+            lambda v: v >= 3)
     return rows
 
 
@@ -208,12 +212,66 @@ def markdown(results: dict) -> str:
         lines.append(f"| {scen} | {what} | {_fmt(value)} | {text} | {_mark(ok)} |")
     lines += ["", "Details (medians; times in ms unless named `_s`):", ""]
     for name in ("throughput", "dbos", "latency", "dbos_seq", "shell", "api", "parked",
-                 "recovery", "parallel", "foreach", "schedules", "cli", "churn"):
+                 "recovery", "parallel", "foreach", "schedules", "cli", "churn", "scaleout",
+                 "takeover"):
         if name in results:
             lines.append(_detail(name, results[name]))
+    lines += scaleout_markdown(results)
     lines += ["", "Sizes: " + ", ".join(f"{k}={val}" for k, val in sz.items() if k != "name")
               + "."]
     return "\n".join(lines)
+
+
+SCALEOUT_NAMES = {"sqlite-1": "wfe, 1 daemon, SQLite", "pg-1": "wfe, 1 daemon, PostgreSQL",
+                  "pg-2": "wfe, 2 daemons, PostgreSQL", "pg-3": "wfe, 3 daemons, PostgreSQL",
+                  "dbos-pg": "DBOS, PostgreSQL"}
+
+
+def scaleout_markdown(results: dict) -> list[str]:
+    """The scale-out configurations side by side, with where the CPU went; the takeover."""
+    lines: list[str] = []
+    so = results.get("scaleout")
+    if isinstance(so, dict) and "configs" in so:
+        dbos = so["median"].get("dbos-pg_steps_per_s")
+        pg1 = so["median"].get("pg-1_steps_per_s")
+        server = so.get("server", {})
+        sets = ", ".join(f"`{k}={v}`" for k, v in server.get("settings", {}).items())
+        lines += ["", f"Several daemons on PostgreSQL {server.get('version', '?')} ({sets}): "
+                  f"{so['runs']:,} runs x {so['steps']} no-op steps through node 1's API, "
+                  f"medians of {so['reps_n']}; CPU seconds over the window (`other`: the "
+                  "machine's busy time less the rest, i.e. other work on the machine; DBOS's "
+                  "engine and its client are one process):", "",
+                  "| configuration | steps/s | ÷ DBOS-PG | ÷ 1 daemon PG | window s "
+                  "| engine CPU s | PG backends CPU s | PG background CPU s | client CPU s "
+                  "| machine busy s | other s | engine µs/step | PG backends µs/step |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        steps = so["runs"] * so["steps"]
+        for name, conf in so["configs"].items():
+            m = conf["median"]
+            sps = m["steps_per_s"]
+            engine = m.get("daemons_cpu_s", m.get("worker_cpu_s"))
+            backends = m.get("pg_backends_cpu_s")
+            cells = [SCALEOUT_NAMES.get(name, name), _fmt(sps),
+                     _fmt(sps / dbos) if dbos else "—",
+                     _fmt(sps / pg1) if pg1 and name.startswith("pg-") else "—",
+                     _fmt(m["window_s"]), _fmt(engine), _fmt(backends),
+                     _fmt(m.get("pg_background_cpu_s")), _fmt(m.get("client_cpu_s")),
+                     _fmt(m.get("machine_busy_s")), _fmt(m.get("other_cpu_s")),
+                     _fmt(engine / steps * 1e6) if engine is not None else "—",
+                     _fmt(backends / steps * 1e6) if backends is not None else "—"]
+            lines.append("| " + " | ".join(cells) + " |")
+    to = results.get("takeover")
+    if isinstance(to, dict) and "trials" in to:
+        med, mx = to["median"], to["max"]
+        lines += ["", f"Takeover (3 nodes, `lease_seconds={to['lease_s']}`, "
+                  f"`heartbeat_interval={to['heartbeat_s']}`, {len(to['trials'])} trials, "
+                  "`kill -9` of one node under a steady load): its runs all going on "
+                  f"elsewhere after **{_fmt(med['resumed_s'])} s** median, "
+                  f"**{_fmt(mx['resumed_s'])} s** max (the first after "
+                  f"{_fmt(med['first_resumed_s'])} s; no lease of it left after "
+                  f"{_fmt(med['leases_cleared_s'])} s median, {_fmt(mx['leases_cleared_s'])} s "
+                  f"max; it held {_fmt(med['held'])} runs, median)."]
+    return lines
 
 
 def write_markdown(path: Path, results: dict) -> None:

@@ -10,18 +10,21 @@ import json
 
 import pytest
 
-from bench.__main__ import main
+from bench import pgserver
+from bench.__main__ import NEED_POSTGRES, SCENARIOS, main
 from bench.report import BEGIN, END, targets
 
 pytestmark = pytest.mark.slow
 
 
 def test_every_scenario_runs_and_reports(tmp_path):
+    """Every scenario of one daemon (those of several, on PostgreSQL, are the next test's)."""
     md = tmp_path / "BENCHMARKS.md"
     md.write_text(f"# Benchmarks\n\nbefore\n\n{BEGIN}\nold\n{END}\n\nanalysis kept\n")
     out = tmp_path / "results.json"
-    code = main(["--smoke", "--workdir", str(tmp_path / "work"), "--json", str(out),
-                 "--md", str(md)])
+    only = ",".join(s for s in SCENARIOS if s not in NEED_POSTGRES)
+    code = main(["--smoke", "--only", only, "--workdir", str(tmp_path / "work"),
+                 "--json", str(out), "--md", str(md)])
     results = json.loads(out.read_text())
     errors = {k: v["error"] for k, v in results.items() if isinstance(v, dict) and "error" in v}
     assert code == 0 and not errors, errors
@@ -59,3 +62,48 @@ def test_dbos_missing_is_a_clear_skip(tmp_path, monkeypatch):
     results = json.loads(out.read_text())
     assert "pip install -e '.[bench]'" in results["dbos"]["skipped"]
     assert "dbos_seq" not in results
+
+
+@pytest.mark.timeout(600)
+def test_several_daemons_on_postgres_run_and_report(tmp_path, monkeypatch, pg_server):
+    """scaleout and takeover on the suite's PostgreSQL server (skipped without one, unless
+    CI is set: see the pg_server fixture); databases of their own, dropped after."""
+    monkeypatch.setenv("WFE_BENCH_POSTGRES", pg_server.url)
+    made: set[str] = set()
+    create = pgserver.create
+    monkeypatch.setattr(pgserver, "create", lambda prefix: _noted(create(prefix), made))
+    md = tmp_path / "BENCHMARKS.md"
+    out = tmp_path / "results.json"
+    code = main(["--smoke", "--only", ",".join(NEED_POSTGRES), "--workdir",
+                 str(tmp_path / "work"), "--json", str(out), "--md", str(md)])
+    results = json.loads(out.read_text())
+    errors = {k: v["error"] for k, v in results.items() if isinstance(v, dict) and "error" in v}
+    assert code == 0 and not errors, errors
+    so = results["scaleout"]
+    assert set(so["configs"]) >= {"sqlite-1", "pg-1", "pg-2", "pg-3"}
+    for name, conf in so["configs"].items():
+        assert conf["median"]["steps_per_s"] > 0, name
+        assert conf["median"]["machine_busy_s"] >= 0, name
+    for n in (1, 2, 3):  # every step of every run was executed, whichever node ran it
+        assert so["configs"][f"pg-{n}"]["median"]["daemons_cpu_s"] > 0
+    if "dbos" not in results:  # DBOS is importable: it ran on the same server
+        dbos = so["configs"]["dbos-pg"]["median"]
+        assert dbos["steps_recorded"] >= so["runs"] * so["steps"]
+        assert so["median"]["pg-3_x_dbos_pg"] > 0
+    to = results["takeover"]
+    (trial,) = to["trials"]
+    assert trial["held"] >= 1 and trial["resumed_s"] > 0 and trial["leases_cleared_s"] > 0
+    text = md.read_text()
+    assert "| wfe, 3 daemons, PostgreSQL |" in text and "Takeover (3 nodes" in text
+    # every database the bench made is dropped, and gone from the server
+    assert not pgserver.LIVE
+    import psycopg
+
+    with psycopg.connect(pg_server.url, autocommit=True) as conn:
+        names = {r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()}
+    assert not names & made
+
+
+def _noted(url: str, made: set[str]) -> str:
+    made.add(pgserver.db_name(url))
+    return url
