@@ -33,7 +33,8 @@ OWN = {("GET", f"{V}/me"), ("POST", f"{V}/templates"), ("POST", f"{V}/workflows"
 OWN_BY_NAME = {("PUT", f"{V}/secrets/{{name}}"), ("PUT", f"{V}/vars/{{name}}")}
 # 403 for everyone else (see wfe.engine.roles)
 ADMIN_ONLY = {("GET", f"{V}/users"), ("POST", f"{V}/users"), ("GET", f"{V}/users/{{id}}"),
-              ("PATCH", f"{V}/users/{{id}}"), ("DELETE", f"{V}/users/{{id}}")}
+              ("PATCH", f"{V}/users/{{id}}"), ("DELETE", f"{V}/users/{{id}}"),
+              ("GET", f"{V}/cluster")}
 LISTS = {("GET", p) for p in (f"{V}/workflows", f"{V}/approvals", f"{V}/tokens",
                               f"{V}/webhooks", f"{V}/audit", f"{V}/templates",
                               f"{V}/secrets", f"{V}/vars", f"{V}/audit/events",
