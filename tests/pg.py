@@ -23,7 +23,8 @@ def with_db(url: str, name: str) -> str:
 class Server:
     url: str
     error: str = ""
-    template: str = ""
+    template: str = ""  # the session's database (emptied before each test)
+    pristine: str = ""  # a migrated database only ever copied
 
     @classmethod
     def find(cls) -> Server:
@@ -84,10 +85,22 @@ class Server:
         return url
 
     def create(self) -> str:
-        """A database of its own (for tests that run several daemons at once)."""
-        self._ensure_shared()
+        """A new, migrated database of its own (for tests that run several daemons at once).
+        Copied from a pristine template nobody connects to: the session's database cannot
+        be a template while a test's daemon may still be connected to it."""
+        if not self.pristine:
+            from wfe.daemon.store.pg.dialect import Connection
+            from wfe.daemon.store.pg.schema import migrate
+
+            self.pristine = f"wfe_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+            self._admin(f"CREATE DATABASE {self.pristine}")
+            conn = Connection.open(with_db(self.url, self.pristine))
+            try:
+                migrate(conn)
+            finally:
+                conn.close()
         name = f"wfe_t_{uuid.uuid4().hex[:12]}"
-        self._admin(f"CREATE DATABASE {name} TEMPLATE {self.template}")
+        self._admin(f"CREATE DATABASE {name} TEMPLATE {self.pristine}")
         self._admin(f"ALTER DATABASE {name} SET synchronous_commit = off")
         return with_db(self.url, name)
 
@@ -96,5 +109,6 @@ class Server:
         self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def drop_template(self) -> None:
-        if self.template:
-            self._admin(f"DROP DATABASE IF EXISTS {self.template} WITH (FORCE)")
+        for name in (self.template, self.pristine):
+            if name:
+                self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
