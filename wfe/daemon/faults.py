@@ -1,11 +1,13 @@
 """Fault injection for crash tests: ``WFE_FAULT=POINT:ACTION[:N]``.
 
 At the Nth time (default 1st) the daemon passes POINT, it either kills itself with
-SIGKILL (``kill``) or raises an I/O error there (``ioerror``). Unset, it does nothing.
+SIGKILL (``kill``), stops itself with SIGSTOP (``stop``: a paused VM, a partition) or raises
+an I/O error there (``ioerror``). Unset, it does nothing.
 Points: step_started, before_step_commit, after_step_commit, recovery, webhook_send,
 child_started (a workflow step's child run committed, not yet woken), item_started,
 after_item_commit (a foreach step's items),
-schedule_fire (a fire's run made, not committed), schedule_fired (committed, not woken).
+schedule_fire (a fire's run made, not committed), schedule_fired (committed, not woken),
+step_commit (a step's success written, its transaction not committed: its locks held).
 
 ``WFE_FAULT=disk_full:MARKER`` makes the disk "full" for as long as the file MARKER exists:
 the writer's commits fail with SQLite's "database or disk is full" and step log files with
@@ -34,6 +36,8 @@ def fault(point: str) -> None:
         return
     if _action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    elif _action == "stop":
+        os.kill(os.getpid(), signal.SIGSTOP)
     elif _action == "ioerror":
         raise OSError(f"injected I/O error at {point}")
 

@@ -38,7 +38,7 @@ def make_store(settings: Settings, p: Paths) -> Any:
         from wfe.daemon.store.pg.store import PgStore  # psycopg is needed only here
 
         return PgStore(settings.database_url, node_id(settings, p), retry_after,
-                       functools.partial(disk_full, "db"))
+                       functools.partial(disk_full, "db"), settings.lease_seconds)
     from wfe.daemon.store import Store
 
     return Store(sqlite_path(settings, p), settings.synchronous, retry_after=retry_after,

@@ -10,6 +10,7 @@ import sqlite3
 import time
 from typing import Any
 
+from wfe.daemon.faults import fault
 from wfe.daemon.store import ops_children
 from wfe.daemon.store.ops_concurrency import try_admit
 from wfe.daemon.store.ops_runs import deadline_from, insert_snapshot
@@ -156,6 +157,7 @@ def finish_step(conn: sqlite3.Connection, run_id: str, idx: int, name: str, atte
         # Recoveries count crashes in a row: a step that gets done ends the streak.
         conn.execute("UPDATE runs SET current_step = ?, updated_at = ?, recoveries = 0"
                      " WHERE id = ?", (state["position"], now, run_id))
+        fault("step_commit")
         return (CONTINUE if run_status == RunStatus.RUNNING else STOP), "succeeded"
     data |= {"error": result.get("error"), "exit_code": result.get("exit_code"), "status": status}
     if status == "cancelled":

@@ -41,12 +41,20 @@ log = logging.getLogger("wfe.store")
 RETRIES = 20
 PG_MAX_BATCH = 64
 _RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
+RECONNECTS = 2
+
+
+class Uncommitted(psycopg.OperationalError):
+    """The connection failed before COMMIT was sent: nothing of the batch is durable, so it
+    may run again on a new connection (a failure at COMMIT itself may have committed)."""
 
 
 class PgWriter(Writer):
     def __init__(self, url: str, name: str, retry_after: int = 1,
-                 before_commit: Callable[[], None] | None = None, node: str = "") -> None:
+                 before_commit: Callable[[], None] | None = None, node: str = "",
+                 idle_timeout: float = 0) -> None:
         self._url, self._name = url, name
+        self._idle_ms = int(idle_timeout * 1000)
         self._commit_note = f"commit * {node}"
         super().__init__(self._connect(), None, retry_after, before_commit)  # type: ignore[arg-type]
         self._thread.name = "wfe-writer-pg"
@@ -56,10 +64,21 @@ class PgWriter(Writer):
         self.max_batch = PG_MAX_BATCH
 
     def _connect(self) -> Connection:
-        return Connection.open(self._url, application_name=self._name)
+        conn = Connection.open(self._url, application_name=self._name)
+        if self._idle_ms:
+            # A node stopped inside a transaction (SIGSTOP, a VM paused) would hold its row
+            # locks for good, and the node taking its runs over would wait on them for good:
+            # the server ends such a session once it has been silent for a lease.
+            conn.raw.execute(f"SET idle_in_transaction_session_timeout = {self._idle_ms}")
+        return conn
 
     def _fatal(self, exc: BaseException) -> bool:
-        return isinstance(exc, (*_RETRYABLE, psycopg.OperationalError)) or super()._fatal(exc)
+        return (isinstance(exc, (*_RETRYABLE, psycopg.OperationalError))
+                or self._broken() or super()._fatal(exc))
+
+    def _broken(self) -> bool:
+        raw = self._conn.raw  # type: ignore[attr-defined]
+        return bool(raw.broken or raw.closed)
 
     def _run_op(self, op, args):
         """As the base class, one round trip shorter: a savepoint is never released (each
@@ -75,6 +94,18 @@ class PgWriter(Writer):
             return None, exc
 
     def _once(self, batch: list):
+        try:
+            outcomes = self._uncommitted(batch)
+        except psycopg.Error as exc:
+            if isinstance(exc, _RETRYABLE) or not (
+                    self._broken() or isinstance(exc, psycopg.OperationalError)):
+                raise
+            raise Uncommitted(str(exc).strip()) from exc
+        if self._conn.in_transaction:  # not when its single op failed and rolled back
+            self._conn.execute("COMMIT")
+        return outcomes
+
+    def _uncommitted(self, batch: list):
         conn: Connection = self._conn  # type: ignore[assignment]
         conn.execute("BEGIN IMMEDIATE")
         if len(batch) == 1:  # its transaction is its savepoint: two round trips saved
@@ -94,7 +125,6 @@ class PgWriter(Writer):
         event_order.number(conn.raw)
         # Other nodes' live streams look for new events when this commit lands.
         conn.execute("SELECT pg_notify('wfe', ?)", (self._commit_note,))
-        conn.execute("COMMIT")
         return outcomes
 
     def _transaction(self, batch: list):
@@ -102,7 +132,7 @@ class PgWriter(Writer):
             return self._retrying(batch, RETRIES)
         try:
             return self._retrying(batch, 1)
-        except _RETRYABLE:
+        except (*_RETRYABLE, Uncommitted):
             pass
         # A conflict with another node: each op in a transaction of its own, so a row
         # another node holds delays only the op that touches it, not a whole batch.
@@ -117,7 +147,7 @@ class PgWriter(Writer):
 
     def _retrying(self, batch: list, tries: int):
         for attempt in range(tries):
-            if self._conn.raw.broken or self._conn.raw.closed:  # type: ignore[attr-defined]
+            if self._broken():
                 self._reconnect()
             try:
                 return self._once(batch)
@@ -127,8 +157,8 @@ class PgWriter(Writer):
                 if attempt == tries - 1:
                     raise
                 time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
-            except psycopg.OperationalError:
-                if attempt >= min(2, tries - 1):  # the server is gone, not a blip: say so
+            except Uncommitted:
+                if attempt >= min(RECONNECTS, tries - 1):  # the server is gone: say so
                     raise
                 log.warning("the database connection failed; reconnecting", exc_info=True)
                 self._reconnect()
@@ -148,8 +178,10 @@ class PgStore:
     event_queries = event_order  # a user's stream follows the commit order (gseq)
 
     def __init__(self, url: str, node: str = "", retry_after: int = 1,
-                 before_commit: Callable[[], None] | None = None) -> None:
+                 before_commit: Callable[[], None] | None = None,
+                 lease_seconds: float = 0) -> None:
         self.url = url
+        self.lease_seconds = lease_seconds
         self.node = node
         self.name = f"wfe {node}"
         self._writer_args = (retry_after, before_commit)
@@ -174,7 +206,8 @@ class PgStore:
             migrate(conn)
         finally:
             conn.close()
-        self.write = PgWriter(self.url, self.name, *self._writer_args, node=self.node)
+        self.write = PgWriter(self.url, self.name, *self._writer_args, node=self.node,
+                              idle_timeout=self.lease_seconds)
         self._conn = Connection.open(self.url, application_name=self.name)
         self._bg = Connection.open(self.url, application_name=self.name)
         self._claims = Connection.open(self.url, application_name=self.name)
