@@ -146,3 +146,40 @@ def test_a_users_stream_on_one_node_misses_no_event_committed_on_others(nodes, t
     assert ids_seen == sorted(ids_seen) and len(set(ids_seen)) == len(ids_seen)
     for run_id, last in want.items():
         assert [s for r, s, _ in got if r == run_id] == list(range(1, last + 1))
+
+
+def test_a_running_steps_live_log_streams_from_a_node_that_does_not_run_it(nodes, tmp_path):
+    """The file grows on the executing node's disk; the other node relays that node's
+    stream (while the step runs: its path is in the database only once it ends)."""
+    marks, go = tmp_path / "marks", tmp_path / "go"
+    a, b = nodes.start(2)
+    publish(a.client(), {"name": "chatty", "steps": [
+        {"name": "talk", "run": f'echo "talk $PPID" >> {marks}; for i in 1 2 3; do'
+                                f' echo "line $i"; done; while [ ! -e {go} ]; do sleep 0.05;'
+                                ' done; echo last'}]})
+    run_id = a.client().start_run("chatty")["id"]
+    wait_until(lambda: ledger_lines(marks), message="the step started")
+    _, other = executor(marks, [a, b])
+    c = other.client()
+    lines: list[str] = []
+    stream = c.log_stream(run_id, "talk")
+    try:
+        for ev in stream:
+            if ev.event == "message":
+                lines.append(ev.data)
+            if lines == ["line 1", "line 2", "line 3"]:
+                break  # read while the step still runs: it waits for the go file
+        assert c.get_run(run_id)["steps"][0]["status"] == "running"
+        go.touch()
+        for ev in stream:
+            if ev.event == "message":
+                lines.append(ev.data)
+            if ev.event == "end":
+                assert json.loads(ev.data)["status"] == "succeeded"
+                break
+    finally:
+        stream.close()
+    assert lines == ["line 1", "line 2", "line 3", "last"]
+    # The recorded log reads the same from either node once the step has ended.
+    wait_until(lambda: c.get_run(run_id)["status"] == "completed", message="completed")
+    assert c.step_log(run_id, "talk").decode().splitlines() == lines

@@ -97,6 +97,11 @@ class Cluster:
             return []
         return await self.store.claim(lease.claim_due, self.node, now, min(room, CLAIM_BATCH))
 
+    def holder_url(self, run_id: str) -> str | None:
+        """The URL of the other live node that executes the run now (its step logs are
+        files on that node's disk), else None."""
+        return self.store.read(lease.holder_url, run_id, self.node, self.seconds)
+
     def wake(self, run_id: str) -> None:
         """Woken here, executed by whichever node claims it (or its live holder)."""
         task = asyncio.ensure_future(self.store.write(lease.mark_due, run_id, self.seconds))

@@ -17,6 +17,7 @@ from wfe.daemon.api.common import (
     user,
     visible_run,
 )
+from wfe.daemon.api.forward import forwarded
 from wfe.daemon.store import item_queries, ops_history, queries
 from wfe.engine.roles import Permission
 from wfe.errors import NotFound, RangeNotSatisfiable, ValidationFailed
@@ -48,6 +49,9 @@ async def step_log(request: web.Request) -> web.StreamResponse:
     """The attempt's log file, streamed from disk (sendfile), whole or the ``Range`` asked
     for: memory stays flat however large the log or how many read it at once."""
     run = await visible_run(request)
+    relayed = await forwarded(request, run["id"])
+    if relayed is not None:
+        return relayed
     raw = request.query.get("attempt")
     if raw is not None and not (raw.isdigit() and int(raw) >= 1):
         raise ValidationFailed("invalid query parameters",

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from wfe.daemon import keys
 from wfe.daemon.api.common import run_masker, visible_run
+from wfe.daemon.api.forward import forwarded
 from wfe.daemon.api.logreader import LogReader
 from wfe.daemon.api.stream import EventStream
 from wfe.daemon.store import log_queries
@@ -97,6 +98,9 @@ def _int_param(request: web.Request, name: str, low: int) -> int | None:
 async def step_log(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/workflows/{id}/steps/{step}/log/stream[?attempt=N][&item=I]"""
     run = await visible_run(request)
+    relayed = await forwarded(request, run["id"])
+    if relayed is not None:
+        return relayed
     store = request.app[keys.STORE]
     name = request.match_info["step"]
     idx = await log_queries.step_index(store, run["id"], name)

@@ -228,3 +228,12 @@ def check_key(conn: Any, digest: str) -> None:
 def unregister(conn: Any, node: str) -> None:
     conn.execute("UPDATE nodes SET stopped_at = ? WHERE id = ?", (now_iso(), node))
     notify(conn, f"stopped {node}")
+
+
+def holder_url(conn: Any, run_id: str, node: str, seconds: float) -> str | None:
+    """Where the live node executing the run (another than ``node``) answers, if one does."""
+    row = conn.execute(
+        "SELECT n.url FROM runs r JOIN nodes n ON n.id = r.lease_node WHERE r.id = ?"
+        f" AND r.lease_node <> ? AND n.url <> '' AND NOT {_LAPSED}",
+        (run_id, node, seconds)).fetchone()
+    return row[0] if row else None
