@@ -97,18 +97,19 @@ def test_a_gate_approved_by_clicking_resumes_the_run(chrome, daemon):
     wait_until(lambda: c.get_run(run_id)["status"] == "waiting_approval", message="the gate")
     sign_in(chrome, daemon)
     chrome.get(f"{daemon.url}/ui/approvals")
-    link = by_css(chrome, ".card-title")[0]
-    assert "approve" in link.text
-    link.click()
+    # Found and clicked in one script: the live list may be redrawn in between.
+    assert "approve" in chrome.execute_script(
+        "const a = document.querySelector('.card-title'); a.click(); return a.textContent")
     wait_until(lambda: "/approvals/" in chrome.current_url, message="the gate's page")
     gate_url = chrome.current_url  # stable: a webhook receiver can link to it
     gate_id = c.get_run(run_id)["approvals"][0]["id"]
     assert gate_url == f"{daemon.url}/ui/runs/{run_id}/approvals/{gate_id}"
     chrome.execute_script("window.wfeSamePage = true")
-    assert "Deploy to production?" in by_css(chrome, ".gate-message")[0].text
+    assert "Deploy to production?" in chrome.execute_script(
+        "return document.querySelector('.gate-message').textContent")
     shoot(chrome, "approval")
     by_css(chrome, "#gate-comment")[0].send_keys("looks good")
-    next(b for b in by_css(chrome, "button[data-api]") if b.text == "Approve").click()
+    next(b for b in by_css(chrome, ".actions button[data-api]") if b.text == "Approve").click()
     confirm(chrome)
     wait_until(lambda: c.get_run(run_id)["status"] == "completed", message="the run resumed")
     gate = c.get_run(run_id)["approvals"][0]
@@ -127,7 +128,7 @@ def test_a_refused_action_shows_the_apis_message(chrome, daemon):
     wait_until(lambda: c.get_run(run_id)["status"] == "completed", message="the run")
     sign_in(chrome, daemon)
     chrome.get(f"{daemon.url}/ui/runs/{run_id}")
-    next(b for b in by_css(chrome, "button[data-api]") if b.text == "Resume").click()
+    next(b for b in by_css(chrome, ".actions button[data-api]") if b.text == "Resume").click()
     confirm(chrome)
     flash = by_css(chrome, "#flash")[0]
     wait_until(lambda: flash.is_displayed() and flash.text, message="the error")
