@@ -126,6 +126,10 @@ class AdminMixin(Requests):
         """The answer holds the new token; it is never shown again."""
         return self.request("POST", "/api/v1/tokens", {"name": name or ""})
 
+    def create_ui_code(self) -> Json:
+        """A one-time sign-in link for the web UI (``url``), valid for a short while."""
+        return self.request("POST", "/api/v1/ui/codes")
+
     def list_tokens(self, limit: int | None = None, offset: int | None = None) -> Json:
         return self.request("GET", "/api/v1/tokens", query={"limit": limit, "offset": offset})
 

@@ -169,6 +169,11 @@ class Settings:
     node_id: str = ""
     lease_seconds: float = 15.0
     secret_key_file: str = ""
+    # The web UI at /ui/ (see README, Web UI): whether it is served, how long a browser
+    # session lasts (seconds) and how long a `wfe ui` sign-in code may wait to be used.
+    ui: bool = True
+    ui_session_ttl: float = 12 * 3600.0
+    ui_code_ttl: float = 120.0
 
     @classmethod
     def load(cls, p: Paths, env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -219,6 +224,8 @@ class Settings:
             raise InvalidSettings("lease_seconds must be at least 1")
         if self.webhook_retention <= 0:  # "keep forever" is a large number, not a busy sweep
             raise InvalidSettings("webhook_retention must be a positive number of seconds")
+        if self.ui_session_ttl <= 0 or self.ui_code_ttl < 0:
+            raise InvalidSettings("ui_session_ttl must be positive and ui_code_ttl >= 0")
         check_listen(self)
         return self
 

@@ -27,7 +27,7 @@ SHARED = {("GET", f"{V}/templates/{{id}}"), ("POST", f"{V}/templates/{{id}}/publ
 # Endpoints that act only on the caller's own data, or make new data for the caller.
 OWN = {("GET", f"{V}/me"), ("POST", f"{V}/templates"), ("POST", f"{V}/workflows"),
        ("POST", f"{V}/tokens"), ("POST", f"{V}/webhooks"), ("POST", f"{V}/secrets"),
-       ("POST", f"{V}/vars"),
+       ("POST", f"{V}/vars"), ("POST", f"{V}/ui/codes"),
        ("POST", f"{V}/schedules")}
 # A name in the caller's own scope: setting one makes the caller's own, never touches another's.
 OWN_BY_NAME = {("PUT", f"{V}/secrets/{{name}}"), ("PUT", f"{V}/vars/{{name}}")}

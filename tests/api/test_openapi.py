@@ -10,17 +10,20 @@ import pytest
 from tests.support import api_client
 from wfe.daemon.api.openapi import OPERATIONS, YAML, build_document, document, undocumented
 from wfe.daemon.api.routes import ROUTES
+from wfe.daemon.ui import is_ui_path
 
 METHODS = ("get", "post", "put", "patch", "delete", "head")
 
 
 def registered(app) -> set[tuple[str, str]]:
-    """Every (method, path) the running app serves, whoever registered it and how."""
+    """Every (method, path) the running app serves, whoever registered it and how; the web
+    UI's pages and files (under /ui, HTML for people, not the API) are not in the document."""
     out = set()
     for route in app.router.routes():
         info = route.resource.get_info()
-        path = info.get("path") or info.get("formatter")
-        out.add((route.method, path))
+        path = info.get("path") or info.get("formatter") or info.get("prefix")
+        if not is_ui_path(path):
+            out.add((route.method, path))
     return out
 
 

@@ -27,6 +27,7 @@ from wfe.cli import (
     templates,
     tokens,
     typer_patches,
+    ui,
     webhooks,
 )
 
@@ -85,6 +86,7 @@ history.register(app)
 demo.register(app)
 app.command("whoami")(auth.whoami)
 app.command("cluster")(cluster.cluster)
+app.command("ui")(ui.ui)
 app.command("completion")(completion.completion)
 
 

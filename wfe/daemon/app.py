@@ -10,7 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from wfe.config import Paths, Settings, ensure_private_dir, write_private
-from wfe.daemon import keys
+from wfe.daemon import keys, ui
 from wfe.daemon.api import idempotency, routes, stream
 from wfe.daemon.cluster import Cluster
 from wfe.daemon.hardening import (
@@ -35,6 +35,7 @@ from wfe.daemon.store.ops_auth import bootstrap_admin, hash_token, reset_admin_t
 from wfe.daemon.store.util import now_iso
 from wfe.daemon.supervisor import Supervisor
 from wfe.daemon.throttle import Throttle
+from wfe.daemon.ui import session
 from wfe.daemon.webhooks import Deliverer
 from wfe.engine import strictjson
 from wfe.errors import (
@@ -104,8 +105,10 @@ async def origin_middleware(request: web.Request, handler) -> web.StreamResponse
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
-    # OPTIONS reads nothing (see wfe.daemon.manners); everything else needs a token.
-    if not request.path.startswith(PUBLIC) and request.method != "OPTIONS":
+    # OPTIONS reads nothing (see wfe.daemon.manners); everything else needs a token. The
+    # web UI's pages sign their visitors in themselves (wfe.daemon.ui).
+    if not request.path.startswith(PUBLIC) and request.method != "OPTIONS" \
+            and not ui.is_ui_path(request.path):
         await _authenticate(request)
     return await handler(request)
 
@@ -122,11 +125,18 @@ async def media_middleware(request: web.Request, handler) -> web.StreamResponse:
 
 async def _authenticate(request: web.Request) -> None:
     header = request.headers.get("Authorization", "")
+    # The web UI's pages call the API with their session cookie (an EventSource cannot
+    # send a header); a bearer token, when there is one, is what counts.
+    if not header and (found := await session.cookie_user(request)) is not None:
+        session.check_same_origin(request)
+        request[keys.USER], request[keys.TOKEN_HASH] = found
+        return
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("a bearer token is required (Authorization: Bearer wfe_...)")
     try:
         request[keys.USER] = await _user_for(request.app, token.strip())
+        request[keys.TOKEN_HASH] = hash_token(token.strip())
     except Unauthorized:
         # A wrong token is a guess (a missing one is not): while this client is throttled
         # it answers 429, never 401, and each one keeps the throttle on. A valid token was
@@ -167,6 +177,8 @@ def make_app(p: Paths, settings: Settings) -> web.Application:
     app[THROTTLE] = Throttle(settings.auth_failure_limit, settings.auth_failure_window)
     app[keys.STARTED_AT] = now_iso()
     routes.setup(app)
+    if settings.ui:
+        ui.setup(app)
     # Before the server waits for running handlers: a stream would run until its client left.
     app.on_shutdown.append(stream.close_streams)
     app.cleanup_ctx.append(_lifecycle)

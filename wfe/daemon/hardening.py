@@ -23,9 +23,11 @@ from wfe.config_net import host_allowed, named_hosts, split_host
 from wfe.daemon import keys
 from wfe.daemon.api.common import parse_json
 from wfe.daemon.api.openapi import INT64, JSON, MUTATING, op_for
+from wfe.daemon.ui import is_ui_path
 from wfe.errors import Forbidden, UnsupportedMediaType, ValidationFailed
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+FORMS = ("application/x-www-form-urlencoded",)
 UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 
@@ -66,6 +68,8 @@ def check_media_type(request: web.Request) -> None:
         return
     op = op_for(request)
     allowed = op.media if op is not None else JSON
+    if op is None and is_ui_path(request.path):  # the web UI's own forms (sign in and out)
+        allowed = FORMS
     if request.content_type not in allowed:
         raise UnsupportedMediaType(
             f"the body must be {' or '.join(allowed)}, not {request.content_type or 'absent'}")

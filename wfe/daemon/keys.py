@@ -18,3 +18,5 @@ SUPERVISOR: web.AppKey[Supervisor] = web.AppKey("supervisor")
 TOKEN_CACHE: web.AppKey[dict] = web.AppKey("token_cache")
 STARTED_AT: web.AppKey[str] = web.AppKey("started_at")
 USER: web.RequestKey[dict] = web.RequestKey("user", dict)
+# The SHA-256 of the API token behind the request (a session's: the token that made it).
+TOKEN_HASH: web.RequestKey[str] = web.RequestKey("token_hash", str)

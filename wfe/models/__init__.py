@@ -65,6 +65,9 @@ from wfe.models.admin import (
     Token as Token,
 )
 from wfe.models.admin import (
+    UiCode as UiCode,
+)
+from wfe.models.admin import (
     UpdateSchedule as UpdateSchedule,
 )
 from wfe.models.admin import (

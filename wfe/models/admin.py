@@ -223,3 +223,10 @@ class GlobalEvent(Response):
     actor: str
     data: dict[str, Any]
     created_at: Timestamp
+
+
+class UiCode(Response):
+    code: str = Field(description="wfc1_ and 256 random bits: exchanged once, at /ui/login,"
+                                  " for a browser session; shown in this answer only")
+    url: str = Field(description="the web UI's sign-in link carrying the code")
+    expires_at: Timestamp = Field(description="unused after this, the code is refused")

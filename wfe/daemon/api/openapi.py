@@ -167,6 +167,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                tag="tokens"),
     ("POST", f"{V}/tokens/{{id}}/revoke"): Op("Revoke a token; it is refused at once", m.Token,
                                               path={"id": UUID}, tag="tokens"),
+    ("POST", f"{V}/ui/codes"): Op(
+        "A one-time sign-in code for the web UI (what `wfe ui` opens): exchanged once at"
+        " /ui/login for a session cookie that lasts while the caller's token does; 404 when"
+        " the UI is turned off", m.UiCode, 201, tag="tokens"),
     ("POST", f"{V}/templates"): Op("Create a draft template (JSON or YAML)", m.CreatedTemplate,
                                    201, TemplateSpec, media=JSON + YAML, errors=(409,),
                                    tag="templates"),

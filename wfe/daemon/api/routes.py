@@ -22,6 +22,7 @@ from wfe.daemon.api import (
     users,
     webhooks,
 )
+from wfe.daemon.ui import session as ui_session
 
 ROUTES = [
     ("GET", "/api/v1/health", system.health),
@@ -74,6 +75,7 @@ ROUTES = [
     ("POST", "/api/v1/tokens", tokens.create_token),
     ("GET", "/api/v1/tokens", tokens.list_tokens),
     ("POST", "/api/v1/tokens/{id}/revoke", tokens.revoke_token),
+    ("POST", "/api/v1/ui/codes", ui_session.create_ui_code),
     ("GET", "/api/v1/workflows/{id}/audit", audit.verify_run),
     ("GET", "/api/v1/audit", audit.verify_all),
     ("GET", "/api/v1/audit/events", secrets.global_events),

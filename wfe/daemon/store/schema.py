@@ -470,6 +470,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX deliveries_event ON deliveries (event_id);
     CREATE INDEX idempotency_keys_run ON idempotency_keys (run_id);
     """,
+    # The web UI's sign-in: one-time codes (kind 'code') and browser sessions (kind
+    # 'session'), each stored as a SHA-256 of its secret and tied to the API token it came
+    # from, so revoking that token (or removing its user) ends them.
+    """
+    CREATE TABLE ui_sessions (
+        hash TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('code', 'session')),
+        token_id TEXT NOT NULL REFERENCES tokens(id),
+        created_at TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX ui_sessions_expires ON ui_sessions (expires_at);
+    CREATE INDEX ui_sessions_token ON ui_sessions (token_id);
+    """,
 ]
 
 

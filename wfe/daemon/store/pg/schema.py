@@ -257,7 +257,17 @@ CREATE TRIGGER runs_handlers_due AFTER UPDATE OF status ON runs
     EXECUTE FUNCTION wfe_handlers_due();
 """
 
-MIGRATIONS: list[str] = [_TABLES + _FUNCTIONS + _TRIGGERS]
+# Version 2: the web UI's sign-in codes and sessions (SQLite's migration 19's twin).
+_UI_SESSIONS = """
+CREATE TABLE ui_sessions (
+    hash text PRIMARY KEY, kind text NOT NULL CHECK (kind IN ('code', 'session')),
+    token_id text NOT NULL REFERENCES tokens(id), created_at text NOT NULL,
+    expires_at float8 NOT NULL);
+CREATE INDEX ui_sessions_expires ON ui_sessions (expires_at);
+CREATE INDEX ui_sessions_token ON ui_sessions (token_id);
+"""
+
+MIGRATIONS: list[str] = [_TABLES + _FUNCTIONS + _TRIGGERS, _UI_SESSIONS]
 
 
 class SchemaMismatch(WfeError):
