@@ -32,7 +32,10 @@ def pytest_pyfunc_call(pyfuncitem):
     if inspect.iscoroutinefunction(pyfuncitem.obj):
         names = pyfuncitem._fixtureinfo.argnames
         kwargs = {name: pyfuncitem.funcargs[name] for name in names}
-        asyncio.run(asyncio.wait_for(pyfuncitem.obj(**kwargs), ASYNC_TEST_TIMEOUT))
+        # A test marked for longer (pytest.mark.timeout) gets that long here too.
+        marker = pyfuncitem.get_closest_marker("timeout")
+        limit = marker.args[0] if marker and marker.args else ASYNC_TEST_TIMEOUT
+        asyncio.run(asyncio.wait_for(pyfuncitem.obj(**kwargs), limit))
         return True
     return None
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.conftest import async_wait_until
 from tests.support import api_client
 
@@ -200,6 +202,9 @@ async def _count_status(api, status, n):
 
 
 
+# A thousand runs started and parked one request at a time: on PostgreSQL under a
+# loaded CI machine that alone has taken a minute.
+@pytest.mark.timeout(300)
 async def test_a_thousand_paused_runs_hold_no_runner(home):
     from wfe.config import Settings, paths
 
