@@ -49,6 +49,14 @@ class Uncommitted(psycopg.OperationalError):
     may run again on a new connection (a failure at COMMIT itself may have committed)."""
 
 
+class _OpFailed(Exception):
+    """An op failed in a batch run without savepoints: ``exc`` is what it raised."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
 class PgWriter(Writer):
     def __init__(self, url: str, name: str, retry_after: int = 1,
                  before_commit: Callable[[], None] | None = None, node: str = "",
@@ -93,33 +101,46 @@ class PgWriter(Writer):
             conn.raw.execute("ROLLBACK TO op")
             return None, exc
 
+    def _run_plain(self, batch: list) -> list:
+        """The batch's ops with no savepoints (a round trip each saved): almost every batch
+        has no op that fails. One that does is _OpFailed: the caller undoes the whole
+        transaction and runs the batch again, each op in its savepoint (ops are functions of
+        the database and their arguments, as a retry after a conflict already needs)."""
+        conn: Connection = self._conn  # type: ignore[assignment]
+        outcomes = []
+        for op, args, fut in batch:
+            try:
+                outcomes.append((fut, op(conn, *args), None))
+            except Exception as exc:
+                if self._fatal(exc):
+                    raise
+                raise _OpFailed(exc) from exc
+        return outcomes
+
     def _once(self, batch: list):
         try:
-            outcomes = self._uncommitted(batch)
+            try:
+                outcomes = self._uncommitted(batch, savepoints=False)
+            except _OpFailed as failed:
+                self._rollback()
+                if len(batch) == 1:  # its transaction was its savepoint: nothing to run again
+                    return [(batch[0][2], None, failed.exc)]
+                outcomes = self._uncommitted(batch, savepoints=True)
         except psycopg.Error as exc:
             if isinstance(exc, _RETRYABLE) or not (
                     self._broken() or isinstance(exc, psycopg.OperationalError)):
                 raise
             raise Uncommitted(str(exc).strip()) from exc
-        if self._conn.in_transaction:  # not when its single op failed and rolled back
-            self._conn.execute("COMMIT")
+        self._conn.execute("COMMIT")
         return outcomes
 
-    def _uncommitted(self, batch: list):
+    def _uncommitted(self, batch: list, savepoints: bool):
         conn: Connection = self._conn  # type: ignore[assignment]
         conn.execute("BEGIN IMMEDIATE")
-        if len(batch) == 1:  # its transaction is its savepoint: two round trips saved
-            op, args, fut = batch[0]
-            outcomes: list[tuple[Any, Any, BaseException | None]]
-            try:
-                outcomes = [(fut, op(conn, *args), None)]
-            except Exception as exc:
-                if self._fatal(exc):
-                    raise
-                self._rollback()
-                return [(fut, None, exc)]
-        else:
+        if savepoints:
             outcomes = [(fut, *self._run_op(op, args)) for op, args, fut in batch]
+        else:
+            outcomes = self._run_plain(batch)
         if self._before_commit is not None:
             self._before_commit()
         event_order.number(conn.raw)
