@@ -237,7 +237,8 @@ def scaleout_markdown(results: dict) -> list[str]:
         server = so.get("server", {})
         sets = ", ".join(f"`{k}={v}`" for k, v in server.get("settings", {}).items())
         lines += ["", f"Several daemons on PostgreSQL {server.get('version', '?')} ({sets}): "
-                  f"{so['runs']:,} runs x {so['steps']} no-op steps through node 1's API, "
+                  f"{so['runs']:,} runs x {so['steps']} no-op steps, started round-robin"
+                  " through the nodes' APIs, "
                   f"medians of {so['reps_n']}; CPU seconds over the window (`other`: the "
                   "machine's busy time less the rest, i.e. other work on the machine; DBOS's "
                   "engine and its client are one process):", "",

@@ -18,6 +18,7 @@ left is other work on the machine. DBOS's engine and client share one process: i
 
 from __future__ import annotations
 
+import asyncio
 import resource
 import time
 from pathlib import Path
@@ -37,10 +38,10 @@ def _client_cpu_s() -> float:
 
 
 async def measure(nodes: list[Daemon], sz: Sizes, db: str | None) -> dict:
-    """The workload through node 1's API; all of ``nodes`` execute. ``db``: the PostgreSQL
-    database whose backends' CPU counts (None on SQLite)."""
-    first = nodes[0]
-    api = Api(first.url, first.token, sz.post_connections)
+    """The workload, its POSTs spread over the nodes' APIs; all of ``nodes`` execute.
+    ``db``: the PostgreSQL database whose backends' CPU counts (None on SQLite)."""
+    apis = [Api(d.url, d.token, max(1, sz.post_connections // len(nodes))) for d in nodes]
+    api = apis[0]
     try:
         await api.template(noop_template("noop", sz.steps))
         await api.start_many("noop", WARMUP)
@@ -49,7 +50,7 @@ async def measure(nodes: list[Daemon], sz: Sizes, db: str | None) -> dict:
         daemons0 = sum(d.cpu_s() for d in nodes)
         client0, busy0 = _client_cpu_s(), pgserver.machine_busy_s()
         t0 = time.time()
-        runs = await api.start_many("noop", sz.runs)
+        runs = await _start_spread(apis, sz.runs)
         posted = time.time() - t0
         await api.wait_count("completed", WARMUP + sz.runs, timeout=600, interval=0.05)
         daemons = sum(d.cpu_s() for d in nodes) - daemons0
@@ -58,7 +59,8 @@ async def measure(nodes: list[Daemon], sz: Sizes, db: str | None) -> dict:
         ids = {r["id"] for r in runs}
         done = [r for r in await api.all_runs("completed") if r["id"] in ids]
     finally:
-        await api.close()
+        for a in apis:
+            await a.close()
     window = max(ts(r["finished_at"]) for r in done) - t0
     steps = sz.runs * sz.steps
     out = {"steps_per_s": steps / window, "window_s": window, "post_s": posted,
@@ -71,6 +73,11 @@ async def measure(nodes: list[Daemon], sz: Sizes, db: str | None) -> dict:
     out |= {"client_cpu_s": client, "machine_busy_s": busy,
             "other_cpu_s": busy - daemons - client - sum(v or 0.0 for v in pg.values())}
     return out
+
+
+async def _start_spread(apis: list[Api], n: int) -> list[dict]:
+    """``n`` runs started at once, the i-th through node i mod len(apis)."""
+    return await asyncio.gather(*(apis[i % len(apis)].start("noop") for i in range(n)))
 
 
 async def _sqlite(workdir: Path, sz: Sizes, rep: int) -> dict:

@@ -90,3 +90,38 @@ async def test_a_transaction_silent_past_the_lease_loses_its_locks_and_runs_agai
         release.set()
         await store.close()
     assert _meta(url)["row"] == "writer"
+
+
+async def test_an_op_that_fails_in_a_batch_undoes_only_itself(url):
+    """A batch runs without savepoints until one of its ops fails: then it runs again, each
+    op in its own savepoint, and only the failing op's writes are undone."""
+    store = PgStore(url, "n1")
+    await store.open()
+    entered, release = threading.Event(), threading.Event()
+
+    def gate(conn):
+        entered.set()
+        release.wait(30)
+        return _put(conn, "gate", "1")
+
+    def half_then_fail(conn):
+        _put(conn, "half", "1")
+        raise ValueError("refused")
+
+    try:
+        first = asyncio.ensure_future(store.write(gate))
+        assert await asyncio.to_thread(entered.wait, 30)
+        # Queued while the writer is busy: the next batch holds all three.
+        queued = [asyncio.ensure_future(store.write(_put, "a", "1")),
+                  asyncio.ensure_future(store.write(half_then_fail)),
+                  asyncio.ensure_future(store.write(_put, "b", "1"))]
+        await asyncio.sleep(0.05)
+        release.set()
+        assert await first == "gate"
+        a, failed, b = await asyncio.gather(*queued, return_exceptions=True)
+    finally:
+        release.set()
+        await store.close()
+    assert (a, b) == ("a", "b")
+    assert isinstance(failed, ValueError)
+    assert set(_meta(url)) == {"gate", "a", "b"}

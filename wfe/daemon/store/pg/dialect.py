@@ -126,6 +126,8 @@ class Connection:
 
     def __init__(self, raw: psycopg.Connection) -> None:
         self.raw = raw
+        # Lease holders the writer read FOR SHARE at its transaction's start (lease.fenced).
+        self.fences: dict[str, str | None] | None = None
 
     @classmethod
     def open(cls, url: str, **kwargs) -> Connection:

@@ -112,14 +112,32 @@ def mark_due(conn: Any, run_id: str, seconds: float) -> None:
     notify(conn, "due *")
 
 
+# What the writer reads, FOR SHARE, when it begins a batch: the holder of every run the
+# batch's fenced ops write, in one query instead of one per op.
+HOLDERS = "SELECT id, lease_node FROM runs WHERE id = ANY(%s) ORDER BY id FOR SHARE"
+
+
 def fenced(conn: Any, node: str, run_id: str, op: Any, *args: Any) -> Any:
-    """``op(conn, *args)`` only while this node holds the run's lease."""
-    row = conn.execute("SELECT lease_node FROM runs WHERE id = ? FOR SHARE",
-                       (run_id,)).fetchone()
-    if row is not None and row[0] != node:
+    """``op(conn, *args)`` only while this node holds the run's lease. The holder was read
+    FOR SHARE in this transaction (``conn.fences``, by the writer) or is read now; each
+    read serves one op, as an op before the next may have moved the lease."""
+    fences = getattr(conn, "fences", None)
+    if fences and run_id in fences:
+        holder = fences.pop(run_id)
+    else:
+        row = conn.execute("SELECT lease_node FROM runs WHERE id = ? FOR SHARE",
+                           (run_id,)).fetchone()
+        holder = node if row is None else row[0]  # a deleted run: its op finds nothing
+    if holder != node:
         raise Fenced(f"node {node} lost the lease of run {run_id}"
-                     + (f" to {row[0]}" if row[0] else ""))
+                     + (f" to {holder}" if holder else ""))
     return op(conn, *args)
+
+
+def fenced_runs(batch: list) -> list[str]:
+    """The runs whose leases the batch's fenced ops check, sorted (rows locked in one
+    order by every node)."""
+    return sorted({args[1] for op, args, _ in batch if op is fenced})
 
 
 def release(conn: Any, node: str, run_id: str, stopping: bool = False,
@@ -183,6 +201,11 @@ def take_over(conn: Any, node: str, run_id: str, max_recoveries: int, seconds: f
                  " ELSE wake_at END WHERE id = ?", (time.time(), run_id))
     host = conn.execute("SELECT host FROM nodes WHERE id = ?", (holder,)).fetchone()
     return {"holder": holder, "host": host[0] if host else None, "attempts": attempts}
+
+
+# The writer's ops that write ``lease_node`` (claim_due and renew run on a connection of
+# their own): after one of them, a holder read at the batch's start may be stale.
+MOVES_LEASES = frozenset({acquire, release, take_over})
 
 
 def own_leases(conn: Any, node: str) -> list[str]:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from wfe.daemon.store.pg import event_order
+from wfe.daemon.store.pg import event_order, lease
 from wfe.daemon.store.pg.dialect import Connection
 from wfe.daemon.store.pg.schema import migrate
 from wfe.daemon.store.writer import Writer
@@ -47,6 +47,14 @@ RECONNECTS = 2
 class Uncommitted(psycopg.OperationalError):
     """The connection failed before COMMIT was sent: nothing of the batch is durable, so it
     may run again on a new connection (a failure at COMMIT itself may have committed)."""
+
+
+class _OpFailed(Exception):
+    """An op failed in a batch run without savepoints: ``exc`` is what it raised."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
 
 
 class PgWriter(Writer):
@@ -84,6 +92,7 @@ class PgWriter(Writer):
         """As the base class, one round trip shorter: a savepoint is never released (each
         op's shadows the last; the transaction's end releases them all)."""
         conn: Connection = self._conn  # type: ignore[assignment]
+        _forget_fences(conn, op)
         conn.raw.execute("SAVEPOINT op")
         try:
             return op(conn, *args), None
@@ -93,33 +102,47 @@ class PgWriter(Writer):
             conn.raw.execute("ROLLBACK TO op")
             return None, exc
 
+    def _run_plain(self, batch: list) -> list:
+        """The batch's ops with no savepoints (a round trip each saved): almost every batch
+        has no op that fails. One that does is _OpFailed: the caller undoes the whole
+        transaction and runs the batch again, each op in its savepoint (ops are functions of
+        the database and their arguments, as a retry after a conflict already needs)."""
+        conn: Connection = self._conn  # type: ignore[assignment]
+        outcomes = []
+        for op, args, fut in batch:
+            _forget_fences(conn, op)
+            try:
+                outcomes.append((fut, op(conn, *args), None))
+            except Exception as exc:
+                if self._fatal(exc):
+                    raise
+                raise _OpFailed(exc) from exc
+        return outcomes
+
     def _once(self, batch: list):
         try:
-            outcomes = self._uncommitted(batch)
+            try:
+                outcomes = self._uncommitted(batch, savepoints=False)
+            except _OpFailed as failed:
+                self._rollback()
+                if len(batch) == 1:  # its transaction was its savepoint: nothing to run again
+                    return [(batch[0][2], None, failed.exc)]
+                outcomes = self._uncommitted(batch, savepoints=True)
         except psycopg.Error as exc:
             if isinstance(exc, _RETRYABLE) or not (
                     self._broken() or isinstance(exc, psycopg.OperationalError)):
                 raise
             raise Uncommitted(str(exc).strip()) from exc
-        if self._conn.in_transaction:  # not when its single op failed and rolled back
-            self._conn.execute("COMMIT")
+        self._conn.execute("COMMIT")
         return outcomes
 
-    def _uncommitted(self, batch: list):
+    def _uncommitted(self, batch: list, savepoints: bool):
         conn: Connection = self._conn  # type: ignore[assignment]
-        conn.execute("BEGIN IMMEDIATE")
-        if len(batch) == 1:  # its transaction is its savepoint: two round trips saved
-            op, args, fut = batch[0]
-            outcomes: list[tuple[Any, Any, BaseException | None]]
-            try:
-                outcomes = [(fut, op(conn, *args), None)]
-            except Exception as exc:
-                if self._fatal(exc):
-                    raise
-                self._rollback()
-                return [(fut, None, exc)]
-        else:
+        _begin(conn, lease.fenced_runs(batch))
+        if savepoints:
             outcomes = [(fut, *self._run_op(op, args)) for op, args, fut in batch]
+        else:
+            outcomes = self._run_plain(batch)
         if self._before_commit is not None:
             self._before_commit()
         event_order.number(conn.raw)
@@ -255,6 +278,23 @@ class PgStore:
             if self._bg.raw.broken or self._bg.raw.closed:
                 self._bg = Connection.open(self.url, application_name=self.name)
             return await asyncio.to_thread(_in_snapshot, self._bg, run)
+
+
+def _begin(conn: Connection, runs: list[str]) -> None:
+    """BEGIN, then the holders of ``runs``' leases read FOR SHARE (lease.fenced) in one
+    statement for the batch instead of one per op. Not pipelined with BEGIN: a node stopped
+    between a pipeline's queries and its sync may hold the locks with no idle-in-transaction
+    timeout (suspected when a takeover test timed out with it; not verified)."""
+    conn.fences = None
+    conn.execute("BEGIN IMMEDIATE")
+    if runs:
+        rows = conn.raw.execute(lease.HOLDERS, (runs,)).fetchall()
+        conn.fences = {run_id: holder for run_id, holder in rows}
+
+
+def _forget_fences(conn: Connection, op: Any) -> None:
+    if op in lease.MOVES_LEASES:
+        conn.fences = None
 
 
 def _in_snapshot(conn: Connection, fn: Callable[..., T], *args: Any) -> T:
